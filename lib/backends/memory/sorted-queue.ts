@@ -1,0 +1,55 @@
+/**
+ * An array kept sorted by a numeric key with FIFO order among equal keys: binary insertion, pop
+ * from the front by moving a head index (Array#shift is O(n) and dominated in-memory throughput).
+ * In-memory queues are small enough that O(n) insertion beats a heap's constant factors, and it
+ * keeps removal-by-value (cancel) trivial.
+ */
+export class SortedQueue<T> {
+  private items: Array<{ key: number; value: T }> = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  push(key: number, value: T): void {
+    let lo = this.head;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.items[mid].key <= key) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === this.items.length) this.items.push({ key, value });
+    else this.items.splice(lo, 0, { key, value });
+  }
+
+  peekKey(): number | undefined {
+    return this.items[this.head]?.key;
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const { value } = this.items[this.head++];
+    this.compact();
+    return value;
+  }
+
+  remove(value: T): boolean {
+    const index = this.items.findIndex((item, i) => i >= this.head && item.value === value);
+    if (index < 0) return false;
+    this.items.splice(index, 1);
+    return true;
+  }
+
+  /** Drops consumed slots once they are the larger part, so memory follows the live size. */
+  private compact(): void {
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,147 @@
+import type { CancelResult, Job, JobEvent, JobState } from '../interfaces/job.interface';
+import type { NormalizedAddOptions } from '../validation/job-input.validator';
+
+/**
+ * The storage contract both backends implement (memory and Redis). The service, worker,
+ * dispatcher and watchdog only talk to this interface, so every behaviour is written once.
+ *
+ * All state changes of one job are atomic. Inputs are already validated and serialized by the
+ * caller; a backend never throws for user input except QueueFullError from `add`.
+ */
+export interface QueueBackend {
+  readonly kind: 'memory' | 'redis';
+
+  /** Connects and loads scripts. Called once, on application bootstrap. */
+  start(): Promise<void>;
+  /** Releases every connection, timer and subscription. Idempotent. */
+  close(): Promise<void>;
+  /** Round-trip latency in ms; rejects when the store is unreachable. */
+  ping(): Promise<number>;
+
+  // --- producer -------------------------------------------------------------------------------
+  /**
+   * Adds jobs in order. A job whose `id` already exists and is not finished is returned as is
+   * (idempotency); a finished one is replaced. Throws QueueFullError (adding none) when
+   * `maxWaiting` would be exceeded. Writes a `queued` event for each new job.
+   */
+  add(jobs: NewJob[]): Promise<Job[]>;
+  get(jobId: string): Promise<Job | null>;
+  counts(): Promise<Record<JobState, number>>;
+
+  // --- worker ---------------------------------------------------------------------------------
+  /**
+   * Promotes due delayed jobs, then claims up to `max` waiting jobs per name (priority desc, FIFO),
+   * each with a fresh fencing token and a lease of `leaseMs`. Writes an `active` event per claim.
+   * `nextDueAt` is the earliest due time of a delayed job among the names, when there is one.
+   */
+  claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch>;
+  /** Resolves when a job of one of `names` may be claimable, or at `untilAt` (epoch ms). */
+  waitForWork(names: string[], untilAt: number | undefined): Promise<void>;
+  /** Makes a pending `waitForWork` resolve now (e.g. the set of names changed). */
+  interruptWait(): void;
+  /** Renews leases. Per job: 'ok', 'lost' (token stale: stop, result will be refused) or a cancel reason. */
+  heartbeat(leases: Lease[], leaseMs: number): Promise<HeartbeatResult[]>;
+  /** active → completed with the result. False when the token is stale (nothing written). */
+  complete(lease: Lease, resultJson: string): Promise<boolean>;
+  /**
+   * active → waiting/delayed with a `retrying` event when attempts remain, no cancel was requested
+   * and `retryDelayMs` is given; otherwise → failed. 'lost' when the token is stale.
+   */
+  fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'lost'>;
+  /** active → cancelled (after the handler honoured or ignored a cancel). False when the token is stale. */
+  finishCancelled(lease: Lease, reason: string): Promise<boolean>;
+  /** active → waiting at the front of its priority, attempt not consumed (shutdown hand-back). */
+  release(lease: Lease): Promise<boolean>;
+  /** Records progress on the job and appends a `progress` event; ignored when the token is stale. */
+  progress(lease: Lease, valueJson: string): Promise<void>;
+  /** Appends a custom event; ignored when the token is stale (fenced like progress). The type is already validated. */
+  emit(lease: Lease, type: string, dataJson: string | undefined): Promise<void>;
+
+  // --- cancel ---------------------------------------------------------------------------------
+  /**
+   * waiting/delayed → cancelled atomically ('cancelled'); active → cancel requested on the record
+   * and announced to every process ('cancelling'); finished → 'already_finished'.
+   */
+  cancel(jobId: string, reason: string, origin: string): Promise<CancelResult>;
+  /** For active jobs: the pending cancel reason per id (null when none), read from the records. */
+  cancelRequests(jobIds: string[]): Promise<Array<string | null>>;
+  /** Live cancel announcements from other processes. Returns an unsubscribe function. */
+  onCancelRequest(listener: (message: CancelMessage) => void): () => void;
+  /** Connection state of the cancel subscription (always 'up' in memory). */
+  onSubscriptionState(listener: (state: 'up' | 'down') => void): () => void;
+
+  // --- events ---------------------------------------------------------------------------------
+  /** Events with id > `after` (oldest first), at most `max`. Null when the job is unknown. */
+  readEvents(jobId: string, after: string, max: number): Promise<JobEvent[] | null>;
+  /**
+   * Delivers every event with id > `after`, in order, then live ones, until unsubscribed.
+   * Connection count must not grow with subscriptions.
+   */
+  subscribe(jobId: string, after: string, listener: EventListener): () => void;
+
+  // --- watchdog -------------------------------------------------------------------------------
+  /**
+   * Client activity heartbeat. 'watched': an unfinished watchClient job, touched; 'unwatched': the
+   * job exists but nothing watches its client (nothing written); 'missing': unknown job.
+   */
+  touch(jobId: string): Promise<TouchResult>;
+  /** Active jobs whose lease expired before `now`: requeue (stalled) or fail; cancel-requested ones → cancelled. */
+  reclaimExpired(now: number): Promise<ReclaimResult>;
+  /** Ids of unfinished watchClient jobs whose last client activity is before `idleSince`. */
+  idleClientJobs(idleSince: number, max: number): Promise<string[]>;
+}
+
+export type TouchResult = 'watched' | 'unwatched' | 'missing';
+
+export interface NewJob {
+  id: string;
+  name: string;
+  dataJson: string;
+  opts: NormalizedAddOptions;
+  createdAt: number;
+}
+
+export interface ClaimRequest {
+  name: string;
+  max: number;
+}
+
+/** The fencing pair that proves a worker still owns a job. */
+export interface Lease {
+  jobId: string;
+  token: string;
+}
+
+export interface ClaimedJob {
+  job: Job;
+  token: string;
+  timeoutMs?: number;
+  backoff?: NormalizedAddOptions['backoff'];
+  /** Set when a cancel was requested before the claim landed (race): abort at once. */
+  cancelRequested?: string;
+}
+
+export interface ClaimBatch {
+  jobs: ClaimedJob[];
+  nextDueAt?: number;
+}
+
+export type HeartbeatResult = { status: 'ok' } | { status: 'lost' } | { status: 'cancel'; reason: string };
+
+export interface CancelMessage {
+  jobId: string;
+  reason: string;
+  /** Process id of the canceller, so it can skip its own announcement. */
+  origin: string;
+}
+
+export interface ReclaimResult {
+  requeued: string[];
+  failed: string[];
+  cancelled: string[];
+}
+
+export interface EventListener {
+  next(events: JobEvent[]): void;
+  error(err: Error): void;
+}

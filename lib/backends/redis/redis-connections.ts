@@ -1,0 +1,321 @@
+import Redis, { type Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { JobQueueError } from '../../errors/job-queue.errors';
+import { within } from '../../utils/within';
+import { hashSlot } from './redis-keys';
+
+/** What option `redis` may be: a URL, ioredis options, or a user's ioredis instance. */
+export type RedisSource = string | RedisOptions | Redis | Cluster;
+export type RedisClient = Redis | Cluster;
+
+/**
+ * The (at most) four connections of one process:
+ * - `command`: every non-blocking command and script;
+ * - `blocking`: BLPOP on wake lists for idle workers (created on first `waitForWork`);
+ * - `subscriber`: the cancel channel (created on first cancel/state listener);
+ * - `reader`: the per-job event channels of every event subscription (pub/sub; created on first
+ *   subscribe). Kept apart from `subscriber` so a burst of events never delays a cancel.
+ */
+export type ConnectionRole = 'command' | 'blocking' | 'subscriber' | 'reader';
+
+/** The logger the backend writes to (a Nest `Logger` fits). */
+export interface RedisBackendLogger {
+  log(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+/** How long `close()` lets the command connection flush pending writes before cutting it. */
+const QUIT_TIMEOUT_MS = 1_000;
+
+/**
+ * Builds and owns the backend's connections. A user's instance is only ever duplicated, never
+ * used or closed; every duplicate and own connection is closed by `close()`.
+ *
+ * Connection errors are logged once per episode (first error, then one line on recovery), never
+ * per retry, and never crash the process (every client has an 'error' listener).
+ */
+export class RedisConnections {
+  private readonly clients = new Map<ConnectionRole, RedisClient>();
+  private readonly pending = new Map<ConnectionRole, Promise<RedisClient>>();
+  /** CLIENT ID per blocking role, re-read on every (re)connect because a reconnect changes it. */
+  private readonly clientIds = new Map<ConnectionRole, number>();
+  private readonly connectListeners = new Map<ConnectionRole, Set<() => void>>();
+  private readonly name: string;
+  /** Roles in a failure episode, and errors not logged during it. */
+  private readonly failing = new Set<ConnectionRole>();
+  private suppressed = 0;
+  private closed = false;
+
+  /**
+   * @param source option `redis`
+   * @param slotKey any key of the queue: in Cluster mode the blocking connections go straight to
+   *   the master that owns its slot, so CLIENT UNBLOCK can reach them
+   */
+  constructor(
+    private readonly source: RedisSource,
+    private readonly slotKey: string,
+    private readonly logger: RedisBackendLogger,
+  ) {
+    this.name = sourceOptions(source).connectionName ?? 'job-queue';
+  }
+
+  get isCluster(): boolean {
+    return isClusterInstance(this.source);
+  }
+
+  /** The command connection; created by `open()`. */
+  get command(): RedisClient {
+    const client = this.clients.get('command');
+    if (!client) {
+      throw new JobQueueError(this.closed ? 'The Redis backend is closed.' : 'The Redis backend is not started: call start() first.');
+    }
+    return client;
+  }
+
+  /** Creates the command connection and waits until it answers. */
+  async open(): Promise<RedisClient> {
+    const client = await this.get('command');
+    await client.ping();
+    return client;
+  }
+
+  /** The connection of a role, created on first use. */
+  get(role: ConnectionRole): Promise<RedisClient> {
+    const existing = this.clients.get(role);
+    if (existing) return Promise.resolve(existing);
+    let pending = this.pending.get(role);
+    if (!pending) {
+      pending = this.create(role).finally(() => this.pending.delete(role));
+      this.pending.set(role, pending);
+    }
+    return pending;
+  }
+
+  /** Runs `listener` after every (re)connect of `role`, once its new CLIENT ID is known. */
+  onConnect(role: ConnectionRole, listener: () => void): () => void {
+    let set = this.connectListeners.get(role);
+    if (!set) this.connectListeners.set(role, (set = new Set()));
+    set.add(listener);
+    return () => set!.delete(listener);
+  }
+
+  /** The current CLIENT ID of a blocking connection, when known. */
+  clientId(role: ConnectionRole): number | undefined {
+    return this.clientIds.get(role);
+  }
+
+  /**
+   * Interrupts the blocking command (BLPOP) running on `role`'s connection with
+   * CLIENT UNBLOCK sent from the command connection; the command returns as if it timed out.
+   * Resolves true when a blocked command was interrupted, false when none was blocked (yet).
+   */
+  async unblock(role: ConnectionRole): Promise<boolean> {
+    const id = this.clientIds.get(role);
+    const target = this.clients.get(role);
+    if (id === undefined || !target || this.closed) return false;
+    const via = this.isCluster ? this.clusterNodeLike(this.command as Cluster, target as Redis) : (this.command as Redis);
+    if (!via) return false;
+    return (await via.client('UNBLOCK', id)) === 1;
+  }
+
+  /** Closes every connection this object created. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // A connection still being created disconnects itself when it sees `closed`; wait for it, bounded
+    // (in Cluster mode creation waits for the cluster to be ready, which may never happen).
+    await within(Promise.allSettled([...this.pending.values()]), QUIT_TIMEOUT_MS);
+    const clients = [...this.clients.entries()];
+    this.clients.clear();
+    this.clientIds.clear();
+    this.connectListeners.clear();
+    await Promise.all(
+      clients.map(async ([role, client]) => {
+        await handshakeSettled(client);
+        // Blocked connections cannot QUIT (the QUIT would queue behind the block): cut them.
+        // The command connection gets a chance to flush writes still in flight.
+        if (role === 'command') await quitGracefully(client);
+        else client.disconnect();
+      }),
+    );
+  }
+
+  private async create(role: ConnectionRole): Promise<RedisClient> {
+    if (this.closed) throw new JobQueueError('The Redis backend is closed.');
+    const overrides: RedisOptions = {
+      keyPrefix: '',
+      connectionName: `${this.name}:${role}`,
+      // Off: measured (npm run bench) to add 40-60 µs of CPU to every lone round trip (add, claim,
+      // cancel, emit) and to buy no throughput, since concurrent commands share the socket anyway.
+      enableAutoPipelining: false,
+      // Blocking/subscriber commands wait through a reconnect instead of failing after N retries.
+      ...(role !== 'command' && { maxRetriesPerRequest: null }),
+      // The cancel channel and the event reader subscribe themselves on every 'ready', so they know
+      // when they are back (the reader must catch up from the streams exactly then); a second,
+      // automatic SUBSCRIBE in flight at the same time leaves ioredis's reply pending for seconds.
+      ...((role === 'subscriber' || role === 'reader') && { autoResubscribe: false }),
+    };
+    let client: RedisClient;
+    if (this.isCluster && (role === 'blocking' || role === 'reader')) {
+      // A plain connection to the master that owns the queue's slot (all our keys live there) rather
+      // than a Cluster client: CLIENT UNBLOCK needs the id of one server connection, and the reader
+      // must see exactly when its connection dropped (a Cluster client moves its subscriber between
+      // nodes on its own), since pub/sub messages sent meanwhile are lost and must be read back.
+      const node = await this.slotMaster(await this.get('command'));
+      client = node.duplicate(overrides);
+    } else {
+      client = duplicateOrCreate(this.source, overrides);
+    }
+    if (this.closed) {
+      client.disconnect();
+      throw new JobQueueError('The Redis backend is closed.');
+    }
+    this.watch(role, client);
+    this.clients.set(role, client);
+    return client;
+  }
+
+  /** Error logging per episode, and CLIENT ID tracking for the blocking role. */
+  private watch(role: ConnectionRole, client: RedisClient): void {
+    const failed = (err: unknown) => this.connectionFailed(role, err);
+    client.on('error', failed);
+    if (isClusterInstance(client)) client.on('node error', failed);
+    client.on('ready', () => this.connectionReady(role));
+    if (role !== 'blocking') return;
+    // 'connect' fires while the handshake is still running: CLIENT is a handshake command, so
+    // ioredis writes it at once, ahead of the blocked command it resends after a reconnect.
+    // (Read on 'ready' it would queue behind that command and only return when it unblocks.)
+    const readId = () => {
+      this.clientIds.delete(role);
+      (client as Redis).client('ID').then(
+        (id) => {
+          if (this.clients.get(role) !== client) return;
+          this.clientIds.set(role, Number(id));
+          for (const listener of this.connectListeners.get(role) ?? []) listener();
+        },
+        () => undefined, // connection dropped again: the next 'connect' retries
+      );
+    };
+    client.on('connect', readId);
+    // Ids are not reused within a server's life, but are after a restart: never unblock by a stale one.
+    client.on('close', () => this.clientIds.delete(role));
+    if ((client as Redis).status === 'connect' || (client as Redis).status === 'ready') readId();
+  }
+
+  /**
+   * One episode for the whole process: an outage makes every connection (and every reconnect
+   * attempt) emit errors; only the first is logged, and one line once all are back.
+   */
+  private connectionFailed(role: ConnectionRole, err: unknown): void {
+    if (this.closed) return;
+    const first = this.failing.size === 0;
+    this.failing.add(role);
+    if (!first) {
+      this.suppressed++;
+      return;
+    }
+    this.logger.error(`Redis ${role} connection failed: ${err instanceof Error ? err.message : String(err)}; reconnecting (further errors are not logged until it recovers).`);
+  }
+
+  private connectionReady(role: ConnectionRole): void {
+    if (!this.failing.delete(role) || this.failing.size > 0 || this.closed) return;
+    this.logger.log(`Redis connections recovered${this.suppressed ? ` (${this.suppressed} more errors were not logged)` : ''}.`);
+    this.suppressed = 0;
+  }
+
+  /** The master node (a Redis client of the Cluster's pool) that serves the queue's slot. */
+  private async slotMaster(cluster: RedisClient): Promise<Redis> {
+    if (!isClusterInstance(cluster)) return cluster as Redis;
+    if (cluster.status !== 'ready') await new Promise<void>((resolve) => cluster.once('ready', () => resolve()));
+    const nodeKey = cluster.slots[hashSlot(this.slotKey)]?.[0];
+    const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
+    if (!node) throw new JobQueueError(`No Redis Cluster master serves the slot of '${this.slotKey}' (yet): retry when the cluster is up.`);
+    return node;
+  }
+
+  /** The node of `cluster` on the same server as `target`. */
+  private clusterNodeLike(cluster: Cluster, target: Redis): Redis | undefined {
+    return cluster.nodes('master').find((n) => n.options.host === target.options.host && n.options.port === target.options.port);
+  }
+}
+
+function isClusterInstance(value: unknown): value is Cluster {
+  return typeof value === 'object' && value !== null && (value as { isCluster?: unknown }).isCluster === true;
+}
+
+function isRedisInstance(value: unknown): value is Redis {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { duplicate?: unknown }).duplicate === 'function' &&
+    (value as { isCluster?: unknown }).isCluster === false
+  );
+}
+
+/** The ioredis `keyPrefix` configured on `source`, folded into our key names (see RedisKeys). */
+export function keyPrefixOf(source: RedisSource): string {
+  return sourceOptions(source).keyPrefix ?? '';
+}
+
+function sourceOptions(source: RedisSource): { keyPrefix?: string; connectionName?: string } {
+  if (typeof source === 'string') return {};
+  if (isClusterInstance(source)) {
+    const options = source.options as ClusterOptions;
+    return { keyPrefix: options.keyPrefix ?? options.redisOptions?.keyPrefix, connectionName: options.redisOptions?.connectionName };
+  }
+  if (isRedisInstance(source)) return { keyPrefix: source.options.keyPrefix, connectionName: source.options.connectionName };
+  return { keyPrefix: source.keyPrefix, connectionName: source.connectionName };
+}
+
+/** Reconnect delays for connections we configure: 50 ms doubling up to 2 s (ioredis' default grows linearly). */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(50 * 2 ** Math.max(0, attempt - 1), 2_000);
+}
+
+function duplicateOrCreate(source: RedisSource, overrides: RedisOptions): RedisClient {
+  // A user's own retryStrategy (in options or on an instance being duplicated) wins over ours.
+  if (typeof source === 'string') return new Redis(source, { retryStrategy: reconnectDelayMs, ...overrides });
+  if (isClusterInstance(source)) {
+    const options = source.options as ClusterOptions;
+    return source.duplicate(undefined, {
+      keyPrefix: '',
+      enableAutoPipelining: overrides.enableAutoPipelining,
+      ...(overrides.maxRetriesPerRequest === null && { maxRetriesPerRequest: null }),
+      redisOptions: { ...options.redisOptions, keyPrefix: '', connectionName: overrides.connectionName },
+    } as ClusterOptions);
+  }
+  if (isRedisInstance(source)) return source.duplicate(overrides);
+  return new Redis({ retryStrategy: reconnectDelayMs, ...source, ...overrides });
+}
+
+/**
+ * Cut while connecting or during its handshake, an ioredis client still runs the handshake on
+ * the ending socket, fails its ready check and arms a 2 s `disconnectTimeout` timer on the
+ * already closed socket, which keeps the process alive. Connecting takes a round trip or two:
+ * let it finish first (bounded, for a server that froze or does not answer).
+ */
+async function handshakeSettled(client: RedisClient): Promise<void> {
+  if (client.status !== 'connecting' && client.status !== 'connect') return;
+  let timer: NodeJS.Timeout | undefined;
+  let done: () => void = () => undefined;
+  await new Promise<void>((resolve) => {
+    done = resolve;
+    client.once('ready', done);
+    client.once('close', done);
+    timer = setTimeout(done, QUIT_TIMEOUT_MS);
+  });
+  clearTimeout(timer);
+  client.off('ready', done);
+  client.off('close', done);
+}
+
+async function quitGracefully(client: RedisClient): Promise<void> {
+  // Nothing can be in flight on a connection that is not ready: cut it (QUIT would wait for a reconnect).
+  if (client.status !== 'ready') return client.disconnect();
+  try {
+    await within(client.quit().catch(() => undefined), QUIT_TIMEOUT_MS);
+  } finally {
+    client.disconnect();
+  }
+}
+

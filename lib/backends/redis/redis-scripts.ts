@@ -1,0 +1,132 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Cluster, Redis } from 'ioredis';
+import { JobQueueError, QueueFullError } from '../../errors/job-queue.errors';
+import { Messages } from '../../errors/job-queue.messages';
+
+/**
+ * Bumped whenever a script's KEYS/ARGV/return contract changes. Part of every command name, so two
+ * versions of this library sharing one ioredis client never call each other's scripts.
+ */
+export const SCRIPT_VERSION = 3;
+
+/** Script files by role. The number in the file name is its KEYS count (BullMQ convention). */
+const SCRIPT_FILES = {
+  add: 'add-6',
+  claim: 'claim-1',
+  heartbeat: 'heartbeat-1',
+  complete: 'complete-1',
+  fail: 'fail-2',
+  finishCancelled: 'finish-cancelled-2',
+  release: 'release-2',
+  progress: 'progress-2',
+  emit: 'emit-2',
+  cancel: 'cancel-2',
+  touch: 'touch-2',
+  reclaimExpired: 'reclaim-expired-1',
+  counts: 'counts-5',
+} as const;
+
+export type ScriptName = keyof typeof SCRIPT_FILES;
+
+interface LoadedScript {
+  command: string;
+  numberOfKeys: number;
+  lua: string;
+}
+
+type ScriptArg = string | number;
+type ScriptCommand = (...args: ScriptArg[]) => Promise<unknown>;
+
+const INCLUDE = /^--\s*@include\s+([\w-]+)\s*$/gm;
+
+/** Sources are read once per process (module start), never on the hot path. */
+let loaded: Record<ScriptName, LoadedScript> | undefined;
+
+/**
+ * Where the .lua files are: next to this file (source tree, or a build that copied them), else in
+ * the source tree seen from `dist/lib/backends/redis` (a plain `tsc` build does not copy them).
+ */
+function scriptDir(): string {
+  const candidates = [join(__dirname, 'scripts'), resolve(__dirname, '../../../../lib/backends/redis/scripts')];
+  const dir = candidates.find((candidate) => existsSync(join(candidate, `${SCRIPT_FILES.add}.lua`)));
+  if (!dir) {
+    throw new JobQueueError(
+      `The Redis backend's Lua scripts were not found (looked in ${candidates.join(', ')}): ` +
+        `copy lib/backends/redis/scripts/**/*.lua next to the compiled redis-scripts.js.`,
+    );
+  }
+  return dir;
+}
+
+/** Reads every script and inlines its `-- @include <name>` lines from `scripts/includes/`. */
+export function loadScripts(): Record<ScriptName, LoadedScript> {
+  if (loaded) return loaded;
+  const dir = scriptDir();
+  const includes = new Map<string, string>();
+  const include = (name: string): string => {
+    let source = includes.get(name);
+    if (source === undefined) {
+      source = readFileSync(join(dir, 'includes', `${name}.lua`), 'utf8');
+      includes.set(name, source);
+    }
+    return source;
+  };
+  const result = {} as Record<ScriptName, LoadedScript>;
+  for (const [role, file] of Object.entries(SCRIPT_FILES) as Array<[ScriptName, string]>) {
+    const source = readFileSync(join(dir, `${file}.lua`), 'utf8');
+    result[role] = {
+      command: `jq${role[0].toUpperCase()}${role.slice(1)}_v${SCRIPT_VERSION}`,
+      numberOfKeys: Number(file.slice(file.lastIndexOf('-') + 1)),
+      lua: source.replace(INCLUDE, (_line, name: string) => include(name)),
+    };
+  }
+  loaded = result;
+  return result;
+}
+
+/**
+ * The queue's scripts bound to one client. `defineCommand` makes ioredis use EVALSHA and fall
+ * back to EVAL (loading the script) on NOSCRIPT, e.g. after a server restart.
+ */
+export class RedisScripts {
+  private readonly commands: Record<ScriptName, ScriptCommand>;
+
+  constructor(client: Redis | Cluster) {
+    const scripts = loadScripts();
+    const target = client as unknown as Record<string, ScriptCommand>;
+    this.commands = {} as Record<ScriptName, ScriptCommand>;
+    for (const role of Object.keys(scripts) as ScriptName[]) {
+      const { command, numberOfKeys, lua } = scripts[role];
+      if (typeof target[command] !== 'function') client.defineCommand(command, { numberOfKeys, lua });
+      this.commands[role] = target[command].bind(client);
+    }
+  }
+
+  /** Runs a script; script error codes come back as the library's typed errors. */
+  async run(name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown> {
+    try {
+      return await this.commands[name](...keys, ...args);
+    } catch (err) {
+      throw toQueueError(err);
+    }
+  }
+}
+
+/**
+ * The one place where script error codes become typed errors. Scripts raise
+ * `redis.error_reply('JQ_<CODE> <detail>')`; anything else (connection loss, a Redis-side bug)
+ * passes through unchanged.
+ */
+export function toQueueError(err: unknown): unknown {
+  const message = err instanceof Error ? err.message : '';
+  const match = /^(?:ERR )?JQ_([A-Z_]+)(?: (.*))?$/.exec(message.split('\n')[0]);
+  if (!match) return err;
+  const [, code, detail] = match;
+  switch (code) {
+    case 'QUEUE_FULL':
+      return new QueueFullError(Messages.queueFull(Number(detail)));
+    default:
+      return new JobQueueError(`Redis script error ${code}${detail ? `: ${detail}` : ''}.`);
+  }
+}

@@ -1,0 +1,132 @@
+--[[
+  Shared helpers, inlined by redis-scripts.ts where a script says `-- @include common`.
+
+  Every key of a queue starts with P, the hash-tagged prefix (e.g. '{jq}:'), passed as ARGV[1].
+  Keys that depend on a job id or job name are built here from P; they hash to the same slot as
+  the declared KEYS, so scripts stay single-slot and work on Redis Cluster. So are the per-job
+  event channels (P .. 'evc:' .. id), which every event write publishes to (publishEvent).
+
+  Job hash fields: id name data state attempt attempts priority seq createdAt [owner backoff
+  timeoutMs watchClient startedAt finishedAt token progress result error cancelReason
+  cancelRequested]. `token` is only meaningful while state = 'active' (every fenced script
+  checks both), so it is never deleted, just overwritten by the next claim.
+]]
+
+local TERMINAL = { completed = true, failed = true, cancelled = true }
+
+-- Numbers read from a record. A damaged record must not raise a Lua error: that would abort a
+-- whole batch (a reclaim sweep, a claim) over one bad job, on every retry.
+local function num(value, default)
+  return tonumber(value) or default
+end
+-- A wake list only needs "there may be work"; more markers than blocked workers are useless.
+local WAKE_CAP = 64
+local TWO_32 = 4294967296
+
+--[[ Waiting score: higher priority pops first (ZPOPMIN), FIFO within a priority by `seq`.
+  |priority| <= 1e6, so |score| < 2^53 and stays an exact integer. The position wraps after
+  2^32 - 1 jobs; slot 0 of each priority band is reserved for jobs handed back (release).
+  Formatted with %.0f because redis.call would format a Lua number with only 14 digits. ]]
+local function waitingScore(priority, seq)
+  return string.format('%.0f', -num(priority, 0) * TWO_32 + 1 + (num(seq, 0) % (TWO_32 - 1)))
+end
+
+local function frontScore(priority)
+  return string.format('%.0f', -num(priority, 0) * TWO_32)
+end
+
+local function pushWake(P, name)
+  local key = P .. 'wake:' .. name
+  -- One call in the common case; the trim only runs once the list is over its cap.
+  if redis.call('RPUSH', key, '1') > WAKE_CAP then
+    redis.call('LTRIM', key, 0, WAKE_CAP - 1)
+  end
+end
+
+--[[ Announces an event just appended to job `id`'s stream on the job's event channel
+  P .. 'evc:' .. id, so live subscribers (redis-event-reader.ts) get it without reading the
+  stream. Called in the same script as the XADD: messages leave in stream order, and none can
+  be missing between two a subscriber saw. Message: '<eventId> <type>' or
+  '<eventId> <type> <data>' (ids and types never contain a space; the data is all the rest).
+  Nobody subscribed: PUBLISH is one dict lookup (~1 us), so unwatched jobs pay next to nothing.
+  (On Redis Cluster a PUBLISH is also relayed to every node; SPUBLISH would keep it in the slot's
+  shard, but needs Redis 7 and SSUBSCRIBE on the reader.) ]]
+local function publishEvent(P, id, eventId, eventType, data)
+  local message = eventId .. ' ' .. eventType
+  if data then message = message .. ' ' .. data end
+  redis.call('PUBLISH', P .. 'evc:' .. id, message)
+end
+
+-- Appends an event to job `id`'s stream (bounded by maxLen) and announces it. Every lifecycle
+-- event goes through here. `data`: JSON string, or false for none. Returns the event id.
+local function addEvent(P, id, maxLen, eventType, data)
+  local eventsKey = P .. 'events:' .. id
+  local eventId
+  if data then
+    eventId = redis.call('XADD', eventsKey, 'MAXLEN', '~', maxLen, '*', 't', eventType, 'd', data)
+  else
+    eventId = redis.call('XADD', eventsKey, 'MAXLEN', '~', maxLen, '*', 't', eventType)
+  end
+  publishEvent(P, id, eventId, eventType, data)
+  return eventId
+end
+
+--[[ The `names` set holds exactly the names that may have waiting or delayed jobs: counts and
+  maxWaiting sum waiting:<name> + delayed:<name> over it, so it must not grow with every name ever
+  seen (dynamic names such as 'export:<tenant>'). Invariant: a name with a non-empty waiting or
+  delayed zset is in `names`. So every script that ZADDs to waiting:/delayed: calls rememberName
+  (add, enqueue, fail's delayed retry), and every script that removes from them (claim, cancel)
+  calls forgetNameIfIdle afterwards. Active and finished jobs are counted from `active` and the
+  finished zsets, never per name. ]]
+local function rememberName(P, name)
+  redis.call('SADD', P .. 'names', name)
+end
+
+-- When neither waiting:<name> nor delayed:<name> holds a job any more: drops the name from `names`
+-- and its wake list (no TTL otherwise; the next add re-creates both). Returns true when it did.
+local function forgetNameIfIdle(P, name)
+  if redis.call('EXISTS', P .. 'waiting:' .. name, P .. 'delayed:' .. name) > 0 then return false end
+  redis.call('SREM', P .. 'names', name)
+  redis.call('DEL', P .. 'wake:' .. name)
+  return true
+end
+
+-- Puts a job (record already updated by the caller) back in its waiting zset and wakes a worker.
+-- Registers the name again: it may have been forgotten while the job was active.
+local function enqueue(P, id, name, priority, seq, front)
+  local score
+  if front then score = frontScore(priority) else score = waitingScore(priority, seq) end
+  redis.call('HSET', P .. 'job:' .. id, 'state', 'waiting')
+  redis.call('ZADD', P .. 'waiting:' .. name, score, id)
+  rememberName(P, name)
+  pushWake(P, name)
+end
+
+--[[ Every terminal transition goes through here: appends the terminal event (first, so the
+  stream exists when its TTL is set), stamps the record (plus `extra` field/value pairs), drops
+  it from the live indexes, lets record and stream expire after the retention, and records it in
+  the finished zset (trimmed by retention).
+  `hasCancel` / `watched`: pass false when the caller read the record and knows there is no
+  cancel request / no client watch, to skip the matching cleanup call; nil means "maybe". ]]
+local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extra, hasCancel, watched)
+  local jobKey = P .. 'job:' .. id
+  local eventsKey = P .. 'events:' .. id
+  addEvent(P, id, maxLen, state, eventData)
+  local fields = { 'state', state, 'finishedAt', now }
+  if extra then
+    for i = 1, #extra do fields[#fields + 1] = extra[i] end
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+  if hasCancel ~= false then redis.call('HDEL', jobKey, 'cancelRequested') end
+  redis.call('PEXPIRE', jobKey, retentionMs)
+  redis.call('PEXPIRE', eventsKey, retentionMs)
+  redis.call('ZREM', P .. 'active', id)
+  if watched ~= false then redis.call('ZREM', P .. 'clients', id) end
+  local finishedKey = P .. state
+  redis.call('ZADD', finishedKey, now, id)
+  redis.call('ZREMRANGEBYSCORE', finishedKey, '-inf', '(' .. string.format('%.0f', tonumber(now) - tonumber(retentionMs)))
+end
+
+local function finishCancelled(P, id, reason, now, maxLen, retentionMs)
+  finishJob(P, id, 'cancelled', now, maxLen, retentionMs, cjson.encode({ reason = reason }), { 'cancelReason', reason })
+end

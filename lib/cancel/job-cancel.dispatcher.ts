@@ -1,0 +1,123 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { CancelMessage, QueueBackend } from '../backends/queue-backend.interface';
+import type { CancelResult } from '../interfaces/job.interface';
+import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
+import { describeError } from '../utils/episode-logger';
+import { JobWorker } from '../worker/job-worker.service';
+
+/** Dispatcher counters, part of `metrics()`. */
+export interface JobCancelDispatcherStats {
+  subscribed: boolean;
+  /** Epoch ms since when the subscription is down (absent while up). */
+  downSince?: number;
+  /** Cancels of active jobs requested here and announced to other processes. */
+  published: number;
+  /** Cancels requested here for a job running here (no round trip). */
+  deliveredLocal: number;
+  /** Announcements from other processes that aborted a job running here. */
+  deliveredRemote: number;
+  /** Cancels found on the job records after a resubscribe (missed while disconnected). */
+  recovered: number;
+  reconnects: number;
+  errors: number;
+}
+
+/**
+ * Turns a cancel requested in any process into the abort of `ctx.signal` in the process that runs
+ * the job: locally without a round trip, remotely through one subscription per process. Cancels
+ * published while the subscription was down are recovered from the job records on resubscribe
+ * (and on the owner's next lease renewal at the latest).
+ */
+@Injectable()
+export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicationShutdown {
+  /** Identifies this process in cancel announcements, so it skips its own. */
+  readonly origin = randomUUID();
+  private readonly logger = new Logger('JobCancelDispatcher');
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly counters = { published: 0, deliveredLocal: 0, deliveredRemote: 0, recovered: 0, reconnects: 0, errors: 0 };
+  private subscribed = false;
+  private everSubscribed = false;
+  private downSince?: number = Date.now();
+
+  constructor(
+    @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
+    private readonly worker: JobWorker,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.unsubscribe.push(
+      this.backend.onCancelRequest((message) => this.onRemoteCancel(message)),
+      this.backend.onSubscriptionState((state) => this.onState(state)),
+    );
+  }
+
+  onApplicationShutdown(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.subscribed = false;
+  }
+
+  /**
+   * Cancels a job (ids already validated): waiting/delayed ones atomically in the store; an active
+   * one is marked on its record, aborted here directly when it runs here, else announced.
+   */
+  async cancel(jobId: string, reason: string): Promise<CancelResult> {
+    const result = await this.backend.cancel(jobId, reason, this.origin);
+    if (result === 'cancelling') {
+      if (this.worker.cancelLocal(jobId, reason)) this.counters.deliveredLocal++;
+      else this.counters.published++;
+    }
+    return result;
+  }
+
+  /** Whether the subscription is up, and since when it is down. */
+  get isSubscribed(): boolean {
+    return this.subscribed;
+  }
+
+  stats(): JobCancelDispatcherStats {
+    return { subscribed: this.subscribed, ...(this.downSince !== undefined && { downSince: this.downSince }), ...this.counters };
+  }
+
+  private onRemoteCancel(message: CancelMessage): void {
+    // A bug or bad message must never stop the subscription.
+    try {
+      if (message.origin === this.origin) return;
+      if (this.worker.cancelLocal(message.jobId, message.reason)) this.counters.deliveredRemote++;
+    } catch (err) {
+      this.counters.errors++;
+      this.logger.error(`Cancel message for job '${message?.jobId}' could not be handled: ${describeError(err)}`);
+    }
+  }
+
+  private onState(state: 'up' | 'down'): void {
+    if (state === 'down') {
+      if (this.subscribed) this.downSince = Date.now();
+      this.subscribed = false;
+      return;
+    }
+    if (this.subscribed) return;
+    this.subscribed = true;
+    this.downSince = undefined;
+    if (this.everSubscribed) {
+      this.counters.reconnects++;
+      void this.recoverMissedCancels();
+    }
+    this.everSubscribed = true;
+  }
+
+  /** Cancels announced while we were not listening are still on the job records. */
+  private async recoverMissedCancels(): Promise<void> {
+    const ids = this.worker.localJobIds();
+    if (ids.length === 0) return;
+    try {
+      const reasons = await this.backend.cancelRequests(ids);
+      reasons.forEach((reason, i) => {
+        if (reason !== null && this.worker.cancelLocal(ids[i], reason)) this.counters.recovered++;
+      });
+    } catch (err) {
+      this.counters.errors++;
+      this.logger.warn(`Could not check for cancels missed while disconnected: ${describeError(err)}; lease renewal will deliver them.`);
+    }
+  }
+}

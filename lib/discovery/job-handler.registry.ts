@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import { JobQueueConfigError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
+import type { Job, JobContext } from '../interfaces/job.interface';
+
+/** A handler found at boot, bound to its provider instance. */
+export interface RegisteredJobHandler {
+  name: string;
+  concurrency: number;
+  /** `Class.method`, for messages. */
+  source: string;
+  run(job: Job, ctx: JobContext): Promise<unknown>;
+}
+
+/** Holds the handlers the explorer found; refuses two handlers for one name. */
+@Injectable()
+export class JobHandlerRegistry {
+  private readonly handlers = new Map<string, RegisteredJobHandler>();
+
+  register(handler: RegisteredJobHandler): void {
+    const existing = this.handlers.get(handler.name);
+    if (existing) throw new JobQueueConfigError(Messages.duplicateHandler(handler.name, existing.source, handler.source));
+    this.handlers.set(handler.name, handler);
+  }
+
+  get(name: string): RegisteredJobHandler | undefined {
+    return this.handlers.get(name);
+  }
+
+  all(): RegisteredJobHandler[] {
+    return [...this.handlers.values()];
+  }
+}

@@ -1,0 +1,43 @@
+/** Every user-facing message in one place, each saying what was wrong and what to do. */
+export const Messages = {
+  invalidName: (name: unknown) =>
+    `Job name ${JSON.stringify(name)} is invalid: use 1-100 characters of letters, digits, '.', '_', ':' or '-'.`,
+  invalidJobId: (id: unknown) =>
+    `Job id ${JSON.stringify(id)} is invalid: use 1-200 characters of letters, digits, '.', '_', ':' or '-'.`,
+  invalidOption: (option: string, rule: string, value: unknown) =>
+    `Option '${option}' must be ${rule}; got ${safeString(value)}.`,
+  unknownOption: (option: string, allowed: readonly string[]) =>
+    `Unknown option '${option}': use one of ${allowed.join(', ')}.`,
+  dataNotJson: (why: string) =>
+    `Job data must survive JSON.stringify/JSON.parse unchanged (${why}): pass plain objects, arrays, strings, finite numbers, booleans or null.`,
+  dataTooLarge: (bytes: number, limit: number) =>
+    `Job data is ${bytes} bytes as JSON, over the ${limit}-byte limit: store large payloads elsewhere and pass a reference, or raise 'maxPayloadBytes'.`,
+  resultTooLarge: (bytes: number, limit: number) =>
+    `Handler result is ${bytes} bytes as JSON, over the ${limit}-byte limit; return a reference to large results instead.`,
+  reservedEventType: (type: string) =>
+    `Event type '${type}' is reserved for the queue's lifecycle events: pick another name for ctx.emit().`,
+  invalidEventType: (type: unknown) =>
+    `Event type ${JSON.stringify(type)} is invalid: use 1-64 characters of letters, digits, '.', '_', ':' or '-'.`,
+  invalidEventId: (id: unknown) =>
+    `Event id ${JSON.stringify(id)} is invalid: pass an id taken from a JobEvent (form '<ms>-<seq>') or '0'.`,
+  queueFull: (max: number) =>
+    `The queue already holds ${max} waiting jobs (maxWaiting): retry later, or raise 'maxWaiting'.`,
+  drained: () => `The job queue is shutting down and accepts no new jobs: retry on another instance.`,
+  notFound: (id: string) =>
+    `No job with id '${id}': it was never added, or it was removed after its retention period.`,
+  duplicateHandler: (name: string, first: string, second: string) =>
+    `Two @JobHandler('${name}') methods were found (${first} and ${second}): give each job name exactly one handler.`,
+  waitForTimeout: (id: string, ms: number) => `Job '${id}' did not finish within ${ms} ms.`,
+  stalled: () => 'stalled: the worker lost its lease (it died or froze) and no attempts were left',
+  redisUnreachable: (cause: string) =>
+    `Could not reach Redis while starting the job queue (${cause}): start Redis, or fix option 'redis' (URL, options or instance).`,
+  corruptRecord: (id: string, why: string) => `Job record '${id}' is corrupt (${why}); it was skipped.`,
+} as const;
+
+function safeString(value: unknown): string {
+  try {
+    return typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,12 @@
+export { JobQueueModule } from './job-queue.module';
+export type { JobQueueModuleOptions } from './job-queue.options';
+export { JobQueueService, type JobQueueMetrics } from './job-queue.service';
+export { JobCancelDispatcher, type JobCancelDispatcherStats } from './cancel/job-cancel.dispatcher';
+export { JobWatchdog, CLIENT_GONE_REASON, type JobWatchdogStats, type JobWatchdogSweep } from './watchdog/job-watchdog.service';
+export { JobQueueHealthIndicator, type JobQueueHealthOptions } from './health/job-queue.health';
+export { JobHandler, type JobHandlerOptions } from './decorators/job-handler.decorator';
+export { JobEvents, CLIENT_DISCONNECTED_REASON, type JobEventsOptions } from './events/job-events.decorator';
+export { compareEventIds } from './events/event-id';
+export type { JobWorkerStats } from './worker/job-worker.service';
+export * from './errors/job-queue.errors';
+export * from './interfaces/job.interface';

@@ -1,0 +1,57 @@
+import { JobQueueConfigError } from './errors/job-queue.errors';
+import { Messages } from './errors/job-queue.messages';
+import type { JobQueueModuleOptions, ResolvedJobQueueOptions } from './job-queue.options';
+import { MAX_TIMER_MS } from './utils/timer-delay';
+
+const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,50}$/;
+
+/** Applies defaults once and validates: the single source of truth for option values. */
+export function createJobQueueOptions(options: JobQueueModuleOptions = {}): ResolvedJobQueueOptions {
+  const resolved: ResolvedJobQueueOptions = {
+    redis: options.redis,
+    prefix: options.prefix ?? 'jq',
+    leaseMs: options.leaseMs ?? 30_000,
+    drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
+    cancelGraceMs: options.cancelGraceMs ?? 10_000,
+    watchdog: {
+      intervalMs: options.watchdog?.intervalMs ?? 15_000,
+      clientTimeoutMs: options.watchdog?.clientTimeoutMs ?? 90_000,
+    },
+    events: {
+      maxLen: options.events?.maxLen ?? 10_000,
+      retentionMs: options.events?.retentionMs ?? 3_600_000,
+    },
+    maxWaiting: options.maxWaiting,
+    worker: options.worker ?? true,
+    maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
+  };
+  if (!PREFIX_PATTERN.test(resolved.prefix)) {
+    throw new JobQueueConfigError(
+      Messages.invalidOption('prefix', "1-50 characters of letters, digits, '.', '_', ':' or '-'", resolved.prefix),
+    );
+  }
+  requireInteger('leaseMs', resolved.leaseMs, 100);
+  requireInteger('drainTimeoutMs', resolved.drainTimeoutMs, 0);
+  requireInteger('cancelGraceMs', resolved.cancelGraceMs, 0);
+  requireInteger('watchdog.intervalMs', resolved.watchdog.intervalMs, 10);
+  if (!Number.isInteger(resolved.watchdog.clientTimeoutMs) || resolved.watchdog.clientTimeoutMs > MAX_TIMER_MS) {
+    throw new JobQueueConfigError(
+      Messages.invalidOption('watchdog.clientTimeoutMs', 'an integer (<= 0 disables)', resolved.watchdog.clientTimeoutMs),
+    );
+  }
+  requireInteger('events.maxLen', resolved.events.maxLen, 10, Number.MAX_SAFE_INTEGER);
+  requireInteger('events.retentionMs', resolved.events.retentionMs, 1, Number.MAX_SAFE_INTEGER);
+  if (resolved.maxWaiting !== undefined) requireInteger('maxWaiting', resolved.maxWaiting, 1, Number.MAX_SAFE_INTEGER);
+  requireInteger('maxPayloadBytes', resolved.maxPayloadBytes, 64, Number.MAX_SAFE_INTEGER);
+  if (typeof resolved.worker !== 'boolean') {
+    throw new JobQueueConfigError(Messages.invalidOption('worker', 'a boolean', resolved.worker));
+  }
+  return resolved;
+}
+
+/** Durations drive timers, so they stay within setTimeout's range (~24.8 days). */
+function requireInteger(option: string, value: number, min: number, max = MAX_TIMER_MS): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new JobQueueConfigError(Messages.invalidOption(option, `an integer from ${min} to ${max}`, value));
+  }
+}

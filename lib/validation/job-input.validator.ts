@@ -1,0 +1,133 @@
+import { InvalidJobError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
+import { AddOptions, LIFECYCLE_EVENT_TYPES } from '../interfaces/job.interface';
+import { MAX_TIMER_MS } from '../utils/timer-delay';
+
+const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
+const ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
+const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
+const EVENT_ID_PATTERN = /^\d{1,16}-\d{1,16}$|^0$/;
+const ADD_OPTION_KEYS = ['jobId', 'priority', 'delayMs', 'attempts', 'backoff', 'timeoutMs', 'watchClient', 'owner'] as const;
+const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(LIFECYCLE_EVENT_TYPES);
+/** Priorities are folded into a sorted-set score with the FIFO sequence, so they are bounded. */
+export const MAX_PRIORITY = 1_000_000;
+const MAX_DELAY_MS = 365 * 24 * 3_600_000;
+/** Attempt timeouts run on a timer: at most setTimeout's range (~24.8 days). */
+
+export function validateJobName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) throw new InvalidJobError(Messages.invalidName(name));
+}
+
+export function validateJobId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new InvalidJobError(Messages.invalidJobId(id));
+}
+
+export function validateEventId(id: unknown): asserts id is string {
+  if (typeof id !== 'string' || !EVENT_ID_PATTERN.test(id)) throw new InvalidJobError(Messages.invalidEventId(id));
+}
+
+/** Custom event types: well-formed and not one of the lifecycle names. */
+export function validateCustomEventType(type: unknown): asserts type is string {
+  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) throw new InvalidJobError(Messages.invalidEventType(type));
+  if (RESERVED_EVENT_TYPES.has(type)) throw new InvalidJobError(Messages.reservedEventType(type));
+}
+
+/** Normalised add options: every field the backends need, defaults applied. */
+export interface NormalizedAddOptions {
+  jobId?: string;
+  priority: number;
+  delayMs: number;
+  attempts: number;
+  backoff?: { type: 'fixed' | 'exponential'; delayMs: number; maxDelayMs?: number };
+  timeoutMs?: number;
+  watchClient: boolean;
+  owner?: string;
+}
+
+export function normalizeAddOptions(opts: AddOptions | undefined): NormalizedAddOptions {
+  if (opts === undefined || opts === null) opts = {};
+  if (typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new InvalidJobError(Messages.invalidOption('opts', 'an object', opts));
+  }
+  for (const key of Object.keys(opts)) {
+    if (!(ADD_OPTION_KEYS as readonly string[]).includes(key)) throw new InvalidJobError(Messages.unknownOption(key, ADD_OPTION_KEYS));
+  }
+  if (opts.jobId !== undefined) validateJobId(opts.jobId);
+  const priority = opts.priority ?? 0;
+  requireInt('priority', priority, -MAX_PRIORITY, MAX_PRIORITY);
+  const delayMs = opts.delayMs ?? 0;
+  requireInt('delayMs', delayMs, 0, MAX_DELAY_MS);
+  const attempts = opts.attempts ?? 1;
+  requireInt('attempts', attempts, 1, 1000);
+  if (opts.timeoutMs !== undefined) requireInt('timeoutMs', opts.timeoutMs, 1, MAX_TIMER_MS);
+  if (opts.watchClient !== undefined && typeof opts.watchClient !== 'boolean') {
+    throw new InvalidJobError(Messages.invalidOption('watchClient', 'a boolean', opts.watchClient));
+  }
+  if (opts.owner !== undefined && (typeof opts.owner !== 'string' || opts.owner.length === 0 || opts.owner.length > 200)) {
+    throw new InvalidJobError(Messages.invalidOption('owner', 'a string of 1-200 characters', opts.owner));
+  }
+  return {
+    jobId: opts.jobId,
+    priority,
+    delayMs,
+    attempts,
+    backoff: opts.backoff === undefined ? undefined : normalizeBackoff(opts.backoff),
+    timeoutMs: opts.timeoutMs,
+    watchClient: opts.watchClient ?? false,
+    owner: opts.owner,
+  };
+}
+
+function normalizeBackoff(backoff: unknown): NonNullable<NormalizedAddOptions['backoff']> {
+  const b = backoff as Record<string, unknown>;
+  if (typeof b !== 'object' || b === null || (b.type !== 'fixed' && b.type !== 'exponential')) {
+    throw new InvalidJobError(Messages.invalidOption('backoff', "{ type: 'fixed' | 'exponential', delayMs, maxDelayMs? }", backoff));
+  }
+  requireInt('backoff.delayMs', b.delayMs, 0, MAX_DELAY_MS);
+  if (b.maxDelayMs !== undefined) requireInt('backoff.maxDelayMs', b.maxDelayMs, 0, MAX_DELAY_MS);
+  return { type: b.type, delayMs: b.delayMs as number, maxDelayMs: b.maxDelayMs as number | undefined };
+}
+
+function requireInt(option: string, value: unknown, min: number, max: number): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidJobError(Messages.invalidOption(option, `an integer from ${min} to ${max}`, value));
+  }
+}
+
+/**
+ * Serializes a payload, refusing what would not come back equal from JSON (undefined, functions,
+ * NaN/Infinity, BigInt, Dates, class instances, cycles) and what exceeds the size limit.
+ * Returns the JSON text so callers serialize once.
+ */
+export function serializePayload(value: unknown, limit: number, tooLarge = Messages.dataTooLarge): string {
+  assertJsonSafe(value, new Set());
+  const json = JSON.stringify(value);
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > limit) throw new InvalidJobError(tooLarge(bytes, limit));
+  return json;
+}
+
+function assertJsonSafe(value: unknown, seen: Set<object>, path = 'data'): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new InvalidJobError(Messages.dataNotJson(`${path} is ${value}`));
+      return;
+    case 'object':
+      break;
+    default:
+      throw new InvalidJobError(Messages.dataNotJson(`${path} is a ${typeof value}`));
+  }
+  if (value === null) return;
+  if (seen.has(value)) throw new InvalidJobError(Messages.dataNotJson(`${path} is a circular reference`));
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
+    throw new InvalidJobError(Messages.dataNotJson(`${path} is a ${value.constructor?.name ?? 'class instance'}`));
+  }
+  seen.add(value);
+  if (Array.isArray(value)) value.forEach((item, i) => assertJsonSafe(item, seen, `${path}[${i}]`));
+  else for (const [k, v] of Object.entries(value)) assertJsonSafe(v, seen, `${path}.${k}`);
+  seen.delete(value);
+}

@@ -1,0 +1,101 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { QueueBackend } from '../backends/queue-backend.interface';
+import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
+import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import type { ResolvedJobQueueOptions } from '../job-queue.options';
+import { EpisodeLogger } from '../utils/episode-logger';
+
+/** The reason given to jobs cancelled because their client went away. */
+export const CLIENT_GONE_REASON = 'client-gone';
+/** Most idle-client jobs cancelled per sweep, so one sweep stays short. */
+const CLIENT_SWEEP_BATCH = 500;
+
+/** Watchdog counters, part of `metrics()`. */
+export interface JobWatchdogStats {
+  running: boolean;
+  sweeps: number;
+  lastSweepAt?: number;
+  stalledRequeued: number;
+  stalledFailed: number;
+  stalledCancelled: number;
+  clientGoneCancelled: number;
+  errors: number;
+}
+
+/** What one sweep did. */
+export interface JobWatchdogSweep {
+  stalledRequeued: string[];
+  stalledFailed: string[];
+  stalledCancelled: string[];
+  clientGone: string[];
+}
+
+/**
+ * Every `watchdog.intervalMs`: reclaims active jobs whose lease expired (their worker died or froze)
+ * and cancels `watchClient` jobs whose client has been silent for `watchdog.clientTimeoutMs`.
+ * Safe with many processes sweeping at once: every reclaim is one atomic backend step.
+ */
+@Injectable()
+export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('JobWatchdog');
+  private readonly errorsLog = new EpisodeLogger(this.logger, 'Watchdog sweep');
+  private timer?: NodeJS.Timeout;
+  private sweeping?: Promise<JobWatchdogSweep>;
+  private readonly counters = { sweeps: 0, stalledRequeued: 0, stalledFailed: 0, stalledCancelled: 0, clientGoneCancelled: 0, errors: 0 };
+  private lastSweepAt?: number;
+
+  constructor(
+    @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
+    private readonly dispatcher: JobCancelDispatcher,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.sweep().catch(() => undefined), this.options.watchdog.intervalMs);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.sweeping?.catch(() => undefined);
+  }
+
+  /** Runs one sweep now (overlapping calls share the sweep in progress). */
+  sweep(): Promise<JobWatchdogSweep> {
+    this.sweeping ??= this.runSweep().finally(() => (this.sweeping = undefined));
+    return this.sweeping;
+  }
+
+  stats(): JobWatchdogStats {
+    return { running: !!this.timer, ...(this.lastSweepAt !== undefined && { lastSweepAt: this.lastSweepAt }), ...this.counters };
+  }
+
+  private async runSweep(): Promise<JobWatchdogSweep> {
+    try {
+      const now = Date.now();
+      const reclaimed = await this.backend.reclaimExpired(now);
+      const clientGone = await this.cancelIdleClients(now);
+      this.counters.sweeps++;
+      this.counters.stalledRequeued += reclaimed.requeued.length;
+      this.counters.stalledFailed += reclaimed.failed.length;
+      this.counters.stalledCancelled += reclaimed.cancelled.length;
+      this.counters.clientGoneCancelled += clientGone.length;
+      this.lastSweepAt = Date.now();
+      this.errorsLog.recovered();
+      return { stalledRequeued: reclaimed.requeued, stalledFailed: reclaimed.failed, stalledCancelled: reclaimed.cancelled, clientGone };
+    } catch (err) {
+      this.counters.errors++;
+      this.errorsLog.failed(err);
+      throw err;
+    }
+  }
+
+  private async cancelIdleClients(now: number): Promise<string[]> {
+    const timeout = this.options.watchdog.clientTimeoutMs;
+    if (timeout <= 0) return [];
+    const ids = await this.backend.idleClientJobs(now - timeout, CLIENT_SWEEP_BATCH);
+    const results = await Promise.all(ids.map((id) => this.dispatcher.cancel(id, CLIENT_GONE_REASON)));
+    return ids.filter((_, i) => results[i] === 'cancelled' || results[i] === 'cancelling');
+  }
+}

@@ -1,0 +1,229 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type { ClaimRequest, ClaimedJob, QueueBackend } from '../backends/queue-backend.interface';
+import { JobHandlerRegistry } from '../discovery/job-handler.registry';
+import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import type { ResolvedJobQueueOptions } from '../job-queue.options';
+import { Messages } from '../errors/job-queue.messages';
+import { EpisodeLogger } from '../utils/episode-logger';
+import { TIMED_OUT, within } from '../utils/within';
+import { AttemptOutcome, RunningJob } from './running-job';
+
+/** Counters of the worker, part of `metrics()`. */
+export interface JobWorkerStats {
+  running: boolean;
+  active: number;
+  activeByName: Record<string, number>;
+  outcomes: Record<AttemptOutcome, number>;
+}
+
+/** Pause after a failed claim, so an unreachable store is not hammered. */
+const CLAIM_RETRY_MS = 1_000;
+
+/**
+ * Runs the handlers of this process: one claim loop that takes as many jobs as there are free
+ * slots (in one backend call), blocks in the backend when idle instead of polling, renews all
+ * leases with one timer, and drains on shutdown.
+ */
+@Injectable()
+export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('JobWorker');
+  private readonly claimErrors = new EpisodeLogger(this.logger, 'Claiming jobs');
+  private readonly heartbeatErrors = new EpisodeLogger(this.logger, 'Renewing leases');
+  private readonly running = new Map<string, RunningJob>();
+  private readonly activeByName = new Map<string, number>();
+  private readonly outcomes: Record<AttemptOutcome, number> = {
+    completed: 0, failed: 0, retrying: 0, cancelled: 0, released: 0, lost: 0,
+  };
+  private loopDone?: Promise<void>;
+  private stopping = false;
+  /** Names the loop is blocked on; a freed slot of another name must interrupt the wait. */
+  private waitingOn?: Set<string>;
+  private wakeLoop?: () => void;
+  /** Set when slots changed while the loop was busy, so it claims again instead of waiting. */
+  private replan = false;
+  private heartbeatTimer?: NodeJS.Timeout;
+  /** A claim is in flight; cancels for unknown jobs meanwhile may be for jobs it returns. */
+  private claiming = false;
+  private readonly cancelsDuringClaim = new Map<string, string>();
+
+  constructor(
+    @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
+    private readonly registry: JobHandlerRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.options.worker || this.registry.all().length === 0) return;
+    this.loopDone = this.loop();
+  }
+
+  /** Stop claiming, let running jobs finish for `drainTimeoutMs`, then hand the rest back. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.wake();
+    // Bounded: with the store unreachable, a blocked claim or wait may not return until it is closed.
+    await within(this.loopDone ?? Promise.resolve(), this.options.drainTimeoutMs);
+    const drained = (await within(Promise.all([...this.running.values()].map((run) => run.done)), this.options.drainTimeoutMs)) !== TIMED_OUT;
+    if (!drained) {
+      const left = [...this.running.values()];
+      this.logger.warn(`Drain timed out after ${this.options.drainTimeoutMs} ms: handing ${left.length} job(s) back to the queue.`);
+      await Promise.all(left.map((run) => run.release()));
+    }
+    this.stopHeartbeat();
+  }
+
+  /** Aborts a job running in this process. False when it does not run here. */
+  cancelLocal(jobId: string, reason: string): boolean {
+    const run = this.running.get(jobId);
+    if (!run || run.isEnded) {
+      // The job may be in the claim reply still on its way: hold the cancel until the claim lands.
+      if (this.claiming) this.cancelsDuringClaim.set(jobId, reason);
+      return false;
+    }
+    run.cancel(reason);
+    return true;
+  }
+
+  /** Ids of the jobs running here (for the dispatcher's resubscribe check). */
+  localJobIds(): string[] {
+    return [...this.running.keys()];
+  }
+
+  stats(): JobWorkerStats {
+    return {
+      running: !!this.loopDone && !this.stopping,
+      active: this.running.size,
+      activeByName: Object.fromEntries(this.activeByName),
+      outcomes: { ...this.outcomes },
+    };
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      this.replan = false;
+      const requests = this.freeSlots();
+      if (requests.length === 0) {
+        await new Promise<void>((resolve) => (this.wakeLoop = resolve));
+        continue;
+      }
+      let nextDueAt: number | undefined;
+      try {
+        this.claiming = true;
+        const batch = await this.backend.claim(requests, this.options.leaseMs).finally(() => (this.claiming = false));
+        this.claimErrors.recovered();
+        const claimedByName = new Map<string, number>();
+        for (const claimed of batch.jobs) {
+          this.startJob(claimed);
+          claimedByName.set(claimed.job.name, (claimedByName.get(claimed.job.name) ?? 0) + 1);
+        }
+        this.cancelsDuringClaim.clear();
+        // A name that got fewer jobs than it asked for had none left, so blocking is safe; only a
+        // name that got all it asked for may have more waiting. Saves an empty claim per batch.
+        if (requests.some((r) => (claimedByName.get(r.name) ?? 0) >= r.max)) continue;
+        nextDueAt = batch.nextDueAt;
+      } catch (err) {
+        this.claimErrors.failed(err);
+        nextDueAt = Date.now() + CLAIM_RETRY_MS;
+      }
+      if (this.stopping) break;
+      if (this.replan) continue;
+      await this.waitForWork(requests, nextDueAt);
+    }
+  }
+
+  private async waitForWork(requests: ClaimRequest[], untilAt: number | undefined): Promise<void> {
+    this.waitingOn = new Set(requests.map((r) => r.name));
+    try {
+      await this.backend.waitForWork([...this.waitingOn], untilAt);
+    } catch (err) {
+      this.claimErrors.failed(err);
+      await new Promise((resolve) => setTimeout(resolve, CLAIM_RETRY_MS).unref());
+    } finally {
+      this.waitingOn = undefined;
+    }
+  }
+
+  private freeSlots(): ClaimRequest[] {
+    const requests: ClaimRequest[] = [];
+    for (const handler of this.registry.all()) {
+      const free = handler.concurrency - (this.activeByName.get(handler.name) ?? 0);
+      if (free > 0) requests.push({ name: handler.name, max: free });
+    }
+    return requests;
+  }
+
+  private startJob(claimed: ClaimedJob): void {
+    const lease = { jobId: claimed.job.id, token: claimed.token };
+    const handler = this.registry.get(claimed.job.name);
+    if (!handler) {
+      // Only a damaged record can name a job we did not ask for: end its attempt, keep the loop going.
+      void this.backend.fail(lease, Messages.corruptRecord(lease.jobId, `its name '${claimed.job.name}' has no handler here`), undefined).catch(() => undefined);
+      return;
+    }
+    const cancelled = this.cancelsDuringClaim.get(lease.jobId);
+    if (cancelled !== undefined) claimed = { ...claimed, cancelRequested: claimed.cancelRequested ?? cancelled };
+    // A run of the same job left from before a stall lost its lease: stop it before it is replaced.
+    this.running.get(lease.jobId)?.lost();
+    const run = new RunningJob(
+      claimed,
+      handler,
+      this.backend,
+      this.options,
+      { slotFreed: (r) => this.onSlotFreed(r), ended: (r, outcome) => this.onJobEnd(r, outcome) },
+      this.logger,
+    );
+    this.running.set(claimed.job.id, run);
+    this.activeByName.set(handler.name, (this.activeByName.get(handler.name) ?? 0) + 1);
+    this.ensureHeartbeat();
+    run.start();
+  }
+
+  private onSlotFreed(run: RunningJob): void {
+    const name = run.job.name;
+    this.activeByName.set(name, (this.activeByName.get(name) ?? 1) - 1);
+    // A slot of a name the loop is not blocked on opened up: the loop must re-plan its wait.
+    if (!this.waitingOn?.has(name)) this.wake();
+  }
+
+  private onJobEnd(run: RunningJob, outcome: AttemptOutcome): void {
+    this.outcomes[outcome]++;
+    if (this.running.get(run.job.id) === run) this.running.delete(run.job.id);
+    if (this.running.size === 0) this.stopHeartbeat();
+  }
+
+  private wake(): void {
+    this.replan = true;
+    const resolve = this.wakeLoop;
+    this.wakeLoop = undefined;
+    resolve?.();
+    if (this.waitingOn) this.backend.interruptWait();
+  }
+
+  private ensureHeartbeat(): void {
+    if (this.heartbeatTimer) return;
+    this.heartbeatTimer = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.heartbeatTimer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+  }
+
+  /** One batched call renews every lease here and carries back cancels this process missed. */
+  private async renewLeases(): Promise<void> {
+    const runs = [...this.running.values()].filter((run) => !run.isEnded);
+    if (runs.length === 0) return;
+    try {
+      const results = await this.backend.heartbeat(runs.map((run) => run.lease), this.options.leaseMs);
+      this.heartbeatErrors.recovered();
+      results.forEach((result, i) => {
+        if (result.status === 'lost') runs[i].lost();
+        else if (result.status === 'cancel') runs[i].cancel(result.reason);
+      });
+    } catch (err) {
+      this.heartbeatErrors.failed(err);
+    }
+  }
+}

@@ -1,0 +1,192 @@
+import { Logger } from '@nestjs/common';
+import type { ClaimedJob, Lease, QueueBackend } from '../backends/queue-backend.interface';
+import type { RegisteredJobHandler } from '../discovery/job-handler.registry';
+import { InvalidJobError, JobAbortKind, JobAbortedError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
+import type { Job, JobContext } from '../interfaces/job.interface';
+import type { ResolvedJobQueueOptions } from '../job-queue.options';
+import { describeError } from '../utils/episode-logger';
+import { serializePayload, validateCustomEventType } from '../validation/job-input.validator';
+import { retryDelayMs } from './backoff';
+
+/** How an attempt ended, for the worker's counters. */
+export type AttemptOutcome = 'completed' | 'failed' | 'retrying' | 'cancelled' | 'released' | 'lost';
+
+/** Longest handler error message stored (characters). */
+const MAX_ERROR_LENGTH = 4_096;
+
+/** How a RunningJob reports back to the worker. */
+export interface RunningJobHooks {
+  /**
+   * The handler's part is over (settled, given up on, or handed back): its concurrency slot is
+   * free, while the outcome is still being written. Lets the next claim overlap that write.
+   */
+  slotFreed(run: RunningJob): void;
+  /** The outcome was written (or discarded): the attempt is over. */
+  ended(run: RunningJob, outcome: AttemptOutcome): void;
+}
+
+/**
+ * One attempt of one job in this process: builds the handler's context, owns the attempt's
+ * timers (timeout, cancel grace) and writes exactly one outcome, fenced by the claim token.
+ * Whatever settles first (handler, grace expiry, shutdown hand-back, lost lease) wins; later
+ * outcomes are discarded.
+ */
+export class RunningJob {
+  readonly lease: Lease;
+  readonly job: Job;
+  private readonly controller = new AbortController();
+  private timeoutTimer?: NodeJS.Timeout;
+  private graceTimer?: NodeJS.Timeout;
+  private ended = false;
+  private readonly settled: Promise<void>;
+  private resolveSettled!: () => void;
+
+  constructor(
+    private readonly claimed: ClaimedJob,
+    private readonly handler: RegisteredJobHandler,
+    private readonly backend: QueueBackend,
+    private readonly options: ResolvedJobQueueOptions,
+    private readonly hooks: RunningJobHooks,
+    private readonly logger: Logger,
+  ) {
+    this.job = claimed.job;
+    this.lease = { jobId: claimed.job.id, token: claimed.token };
+    this.settled = new Promise((resolve) => (this.resolveSettled = resolve));
+  }
+
+  /** Resolves once the attempt's outcome has been written (or discarded). */
+  get done(): Promise<void> {
+    return this.settled;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  start(): void {
+    if (this.claimed.cancelRequested !== undefined) this.cancel(this.claimed.cancelRequested);
+    if (this.claimed.timeoutMs !== undefined && !this.ended) {
+      this.timeoutTimer = setTimeout(() => this.abortFor('timeout', `timed out after ${this.claimed.timeoutMs} ms`), this.claimed.timeoutMs);
+    }
+    this.handler.run(this.job, this.context()).then(
+      (result) => this.onHandlerSettled({ ok: true, result }),
+      (error: unknown) => this.onHandlerSettled({ ok: false, error }),
+    );
+  }
+
+  /** Aborts the signal with a cancel; after `cancelGraceMs` the job is finished as cancelled regardless. */
+  cancel(reason: string): void {
+    this.abortFor('cancel', reason);
+  }
+
+  /** Shutdown: aborts the handler and hands the job back to the queue at once. */
+  async release(): Promise<void> {
+    if (this.ended) return;
+    this.controller.abort(new JobAbortedError('shutdown', 'the process is shutting down'));
+    await this.end(async () => ((await this.backend.release(this.lease)) ? 'released' : 'lost'));
+  }
+
+  /** The lease was taken over elsewhere: stop without writing anything. */
+  lost(): void {
+    if (this.ended) return;
+    this.controller.abort(new JobAbortedError('lease-lost', 'the lease expired and the job was reclaimed'));
+    void this.end(async () => 'lost');
+  }
+
+  private get abortReason(): JobAbortedError | undefined {
+    return this.controller.signal.aborted ? (this.controller.signal.reason as JobAbortedError) : undefined;
+  }
+
+  private abortFor(kind: JobAbortKind, reason: string): void {
+    if (this.ended || this.controller.signal.aborted) return;
+    this.controller.abort(new JobAbortedError(kind, reason));
+    // A handler that ignores its signal must not hold the job forever.
+    this.graceTimer = setTimeout(() => void this.end(() => this.writeAbortOutcome()), this.options.cancelGraceMs);
+  }
+
+  private onHandlerSettled(outcome: { ok: true; result: unknown } | { ok: false; error: unknown }): void {
+    if (this.ended) return;
+    void this.end(async () => {
+      if (this.abortReason) return this.writeAbortOutcome();
+      if (outcome.ok) return this.writeResult(outcome.result);
+      return this.writeFailure(describeError(outcome.error));
+    });
+  }
+
+  private async writeResult(result: unknown): Promise<AttemptOutcome> {
+    let json: string;
+    try {
+      json = serializePayload(result ?? null, this.options.maxPayloadBytes, Messages.resultTooLarge);
+    } catch (err) {
+      return this.writeFailure(`invalid result: ${describeError(err)}`);
+    }
+    return (await this.backend.complete(this.lease, json)) ? 'completed' : 'lost';
+  }
+
+  private async writeFailure(error: string): Promise<AttemptOutcome> {
+    const delay = retryDelayMs(this.claimed.backoff, this.job.attempt);
+    // The message lands on the record, in an event and in every subscriber's stream: keep it short.
+    const limit = Math.min(MAX_ERROR_LENGTH, this.options.maxPayloadBytes);
+    return this.backend.fail(this.lease, error.length > limit ? `${error.slice(0, limit)}… (truncated)` : error, delay);
+  }
+
+  /** A cancelled attempt ends cancelled (never retried); a timed-out one fails (and may retry). */
+  private async writeAbortOutcome(): Promise<AttemptOutcome> {
+    const reason = this.abortReason!;
+    if (reason.kind === 'timeout') return this.writeFailure(reason.reason);
+    return (await this.backend.finishCancelled(this.lease, reason.reason)) ? 'cancelled' : 'lost';
+  }
+
+  /** Runs `write` once for the attempt, whatever settles first; later calls are no-ops. */
+  private async end(write: () => Promise<AttemptOutcome>): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    clearTimeout(this.timeoutTimer);
+    clearTimeout(this.graceTimer);
+    this.hooks.slotFreed(this);
+    let outcome: AttemptOutcome;
+    try {
+      outcome = await write();
+    } catch (err) {
+      // The store is unreachable: the lease will expire and the watchdog reclaims the job.
+      this.logger.error(`Could not record the outcome of job '${this.job.id}': ${describeError(err)}`);
+      outcome = 'lost';
+    }
+    this.hooks.ended(this, outcome);
+    this.resolveSettled();
+  }
+
+  private context(): JobContext {
+    const run = this;
+    return {
+      signal: this.controller.signal,
+      attempt: this.job.attempt,
+      emit(type: string, data?: unknown): Promise<void> {
+        validateCustomEventType(type);
+        const json = data === undefined ? undefined : serializePayload(data, run.options.maxPayloadBytes);
+        return run.write(() => run.backend.emit(run.lease, type, json));
+      },
+      progress(value: number | object): Promise<void> {
+        if (typeof value === 'number' ? !Number.isFinite(value) : typeof value !== 'object' || value === null) {
+          throw new InvalidJobError(Messages.invalidOption('progress', 'a finite number or an object', value));
+        }
+        const json = serializePayload(value, run.options.maxPayloadBytes);
+        return run.write(() => run.backend.progress(run.lease, json));
+      },
+    };
+  }
+
+  /**
+   * Event writes from the handler: dropped once the attempt ended (a late emit must not follow the
+   * terminal event), and never rejected, so an un-awaited emit cannot crash the process.
+   */
+  private async write(op: () => Promise<void>): Promise<void> {
+    if (this.ended) return;
+    try {
+      await op();
+    } catch (err) {
+      this.logger.warn(`Event write for job '${this.job.id}' failed: ${describeError(err)}`);
+    }
+  }
+}

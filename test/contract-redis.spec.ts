@@ -1,0 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import { describeJobQueueContract } from './contract/job-queue.contract';
+import { RedisServerHandle, startRedisServer } from './support/redis-server';
+
+let redis: RedisServerHandle;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+// A fresh prefix per application: every test gets an empty queue on the shared private server.
+describeJobQueueContract('redis', () => ({ redis: redis.url, prefix: `c-${randomUUID().slice(0, 8)}` }));

@@ -1,0 +1,158 @@
+import { Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
+import {
+  Job,
+  JobCancelDispatcher,
+  JobHandler,
+  JobQueueConfigError,
+  JobQueueHealthIndicator,
+  JobQueueModule,
+  JobQueueModuleOptions,
+  JobQueueService,
+  JobWatchdog,
+} from '../lib';
+import { JOB_QUEUE_OPTIONS } from '../lib/job-queue.constants';
+import type { ResolvedJobQueueOptions } from '../lib/job-queue.options';
+import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { retryDelayMs } from '../lib/worker/backoff';
+import { reconnectDelayMs } from '../lib/backends/redis/redis-connections';
+
+@Injectable()
+class ConfigService {
+  readonly leaseMs = 12_345;
+}
+
+@Module({ providers: [ConfigService], exports: [ConfigService] })
+class ConfigModule {}
+
+@Injectable()
+class OptionsFactory {
+  createJobQueueOptions(): JobQueueModuleOptions {
+    return { prefix: 'from-class' };
+  }
+}
+
+@Injectable()
+class EchoProcessor {
+  @JobHandler('echo')
+  async echo(job: Job<string>) {
+    return job.data.toUpperCase();
+  }
+}
+
+@Injectable()
+class DuplicateEchoProcessor {
+  @JobHandler('echo')
+  async again() {
+    return null;
+  }
+}
+
+async function boot(imports: unknown[], providers: unknown[] = []) {
+  const moduleRef = await Test.createTestingModule({ imports: imports as never[], providers: providers as never[] }).compile();
+  await moduleRef.init();
+  return moduleRef;
+}
+
+describe('JobQueueModule', () => {
+  it('provides the four lifecycle-managed providers and runs discovered handlers', async () => {
+    const moduleRef = await boot([JobQueueModule.forRoot()], [EchoProcessor]);
+    for (const token of [JobQueueService, JobCancelDispatcher, JobWatchdog, JobQueueHealthIndicator]) {
+      expect(moduleRef.get(token)).toBeInstanceOf(token);
+    }
+    const jobs = moduleRef.get(JobQueueService);
+    const job = await jobs.add('echo', 'hi');
+    expect((await jobs.waitFor(job.id)).result).toBe('HI');
+    await moduleRef.close();
+  });
+
+  it('forRootAsync: useFactory with imports and inject', async () => {
+    const moduleRef = await boot([
+      JobQueueModule.forRootAsync({
+        imports: [ConfigModule],
+        inject: [ConfigService],
+        useFactory: (config: ConfigService) => ({ leaseMs: config.leaseMs }),
+      }),
+    ]);
+    expect(moduleRef.get<ResolvedJobQueueOptions>(JOB_QUEUE_OPTIONS).leaseMs).toBe(12_345);
+    await moduleRef.close();
+  });
+
+  it('forRootAsync: useClass and useExisting', async () => {
+    const viaClass = await boot([JobQueueModule.forRootAsync({ useClass: OptionsFactory })]);
+    expect(viaClass.get<ResolvedJobQueueOptions>(JOB_QUEUE_OPTIONS).prefix).toBe('from-class');
+    await viaClass.close();
+    @Module({ providers: [OptionsFactory], exports: [OptionsFactory] })
+    class FactoryModule {}
+    const viaExisting = await boot([JobQueueModule.forRootAsync({ imports: [FactoryModule], useExisting: OptionsFactory })]);
+    expect(viaExisting.get<ResolvedJobQueueOptions>(JOB_QUEUE_OPTIONS).prefix).toBe('from-class');
+    await viaExisting.close();
+  });
+
+  it('refuses two handlers for one job name at boot, naming both', async () => {
+    const failure = boot([JobQueueModule.forRoot()], [EchoProcessor, DuplicateEchoProcessor]);
+    await expect(failure).rejects.toBeInstanceOf(JobQueueConfigError);
+    await expect(failure).rejects.toThrow(/EchoProcessor\.echo and DuplicateEchoProcessor\.again/);
+  });
+
+  it('refuses bad handler options where the decorator is applied', () => {
+    expect(() => JobHandler('x', { concurrency: 0 })).toThrow(/concurrency must be an integer/);
+    expect(() => JobHandler('bad name')).toThrow(/Job name "bad name" is invalid/);
+  });
+
+  it('reports up through Terminus on the in-memory backend, and shutting down once closing', async () => {
+    const moduleRef = await boot([JobQueueModule.forRoot(), TerminusModule]);
+    const health = moduleRef.get(HealthCheckService);
+    const indicator = moduleRef.get(JobQueueHealthIndicator);
+    const result = await health.check([() => indicator.isHealthy('queue')]);
+    expect(result.status).toBe('ok');
+    expect(result.details.queue).toMatchObject({ status: 'up', backend: 'memory', dispatcher: 'subscribed', activeJobs: 0 });
+    moduleRef.get(JobQueueService).beforeApplicationShutdown();
+    expect(await indicator.isHealthy('queue')).toMatchObject({ queue: { status: 'down', message: 'shutting down' } });
+    await moduleRef.close();
+  });
+});
+
+describe('createJobQueueOptions', () => {
+  it('applies every default once', () => {
+    expect(createJobQueueOptions()).toEqual({
+      redis: undefined,
+      prefix: 'jq',
+      leaseMs: 30_000,
+      drainTimeoutMs: 30_000,
+      cancelGraceMs: 10_000,
+      watchdog: { intervalMs: 15_000, clientTimeoutMs: 90_000 },
+      events: { maxLen: 10_000, retentionMs: 3_600_000 },
+      maxWaiting: undefined,
+      worker: true,
+      maxPayloadBytes: 1_048_576,
+    });
+  });
+
+  it.each<[string, JobQueueModuleOptions, RegExp]>([
+    ['prefix', { prefix: 'has space' }, /Option 'prefix'/],
+    ['leaseMs', { leaseMs: -5 }, /Option 'leaseMs' must be an integer from 100 to 2147483647/],
+    ['cancelGraceMs past the timer range', { cancelGraceMs: 2 ** 31 }, /Option 'cancelGraceMs' must be an integer from 0 to 2147483647/],
+    ['maxWaiting', { maxWaiting: 0 }, /Option 'maxWaiting'/],
+    ['events.maxLen', { events: { maxLen: 1.5 } }, /Option 'events.maxLen'/],
+    ['worker', { worker: 'yes' as never }, /Option 'worker' must be a boolean/],
+  ])('refuses a bad %s with a message naming it', (_name, options, message) => {
+    expect(() => createJobQueueOptions(options)).toThrow(JobQueueConfigError);
+    expect(() => createJobQueueOptions(options)).toThrow(message);
+  });
+});
+
+describe('retryDelayMs', () => {
+  it('is fixed, or doubles per attempt up to the cap', () => {
+    expect(retryDelayMs(undefined, 3)).toBe(0);
+    expect(retryDelayMs({ type: 'fixed', delayMs: 100 }, 4)).toBe(100);
+    expect([1, 2, 3, 4].map((a) => retryDelayMs({ type: 'exponential', delayMs: 100, maxDelayMs: 500 }, a))).toEqual([100, 200, 400, 500]);
+  });
+});
+
+describe('reconnectDelayMs', () => {
+  it('backs off exponentially from 50 ms and caps at 2 s', () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 30].map(reconnectDelayMs)).toEqual([50, 100, 200, 400, 800, 1600, 2000, 2000]);
+  });
+});

@@ -1,0 +1,314 @@
+import { Controller, Get, Module, Param } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import {
+  CLIENT_DISCONNECTED_REASON,
+  InvalidJobError,
+  JOB_STATES,
+  JobEvent,
+  JobEvents,
+  JobNotFoundError,
+  JobQueueService,
+  QueueDrainedError,
+  QueueFullError,
+  compareEventIds,
+} from '../lib';
+import type { QueueBackend } from '../lib/backends/queue-backend.interface';
+import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
+import { createSampleApp } from '../sample/app.factory';
+import { AppModule } from '../sample/app.module';
+import { DeferredMap } from './support/deferred';
+import { SseClient, SseMessage, request } from './support/sse-client';
+
+/** Routes only the tests need: the same @JobEvents with other options, and a route per library error. */
+@Controller('test-builds')
+class TestStreamsController {
+  @JobEvents(':id/heartbeat', { heartbeatMs: 50 })
+  heartbeat(@Param('id') id: string) {
+    return id;
+  }
+
+  @Get('errors/:kind')
+  fail(@Param('kind') kind: string): never {
+    switch (kind) {
+      case 'invalid':
+        throw new InvalidJobError('bad input');
+      case 'not-found':
+        throw new JobNotFoundError('no such job', 'x');
+      case 'full':
+        throw new QueueFullError('queue full');
+      default:
+        throw new QueueDrainedError('draining');
+    }
+  }
+}
+
+@Module({ imports: [AppModule], controllers: [TestStreamsController] })
+class E2eModule {}
+
+/** Fast builds: 5 steps, 20 ms apart. Slow ones run until the test cancels them. */
+const FAST = { steps: 5, stepMs: 20 };
+const SLOW = { steps: 3, stepMs: 60_000 };
+
+describe('sample app over HTTP (in-memory backend)', () => {
+  let app: NestExpressApplication;
+  let base: string;
+  let jobs: JobQueueService;
+  const savedRedisUrl = process.env.REDIS_URL;
+  const started: string[] = [];
+  const clients: SseClient[] = [];
+  /** Resolved when the last backend subscription of a job is released. */
+  const released = new DeferredMap<void>();
+
+  beforeAll(async () => {
+    delete process.env.REDIS_URL; // this suite is about the in-memory backend
+    app = await createSampleApp({ module: E2eModule, logger: false });
+    await app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    jobs = app.get(JobQueueService);
+
+    // Count the backend subscriptions per job, to see a disconnect release them.
+    const backend = app.get<QueueBackend>(JOB_QUEUE_BACKEND);
+    const subscribe = backend.subscribe.bind(backend);
+    const open = new Map<string, number>();
+    jest.spyOn(backend, 'subscribe').mockImplementation((jobId, after, listener) => {
+      const off = subscribe(jobId, after, listener);
+      open.set(jobId, (open.get(jobId) ?? 0) + 1);
+      let done = false;
+      return () => {
+        off();
+        if (done) return;
+        done = true;
+        open.set(jobId, open.get(jobId)! - 1);
+        if (open.get(jobId) === 0) released.get(jobId).resolve();
+      };
+    });
+  });
+
+  afterAll(async () => {
+    for (const client of clients) client.destroy();
+    // Slow builds a test left running would hold the drain on close for drainTimeoutMs.
+    await Promise.all(started.map((id) => jobs.cancel(id).catch(() => undefined)));
+    await Promise.all(started.map((id) => jobs.waitFor(id).catch(() => undefined)));
+    await app?.close();
+    if (savedRedisUrl !== undefined) process.env.REDIS_URL = savedRedisUrl;
+  });
+
+  async function startBuild(body: unknown): Promise<{ id: string; state: string; name: string; data: unknown }> {
+    const res = await request('POST', `${base}/builds`, body);
+    expect(res.status).toBe(201);
+    started.push(res.json.id);
+    return res.json;
+  }
+
+  async function openStream(path: string, headers?: Record<string, string>): Promise<SseClient> {
+    const client = await SseClient.open(`${base}${path}`, headers);
+    clients.push(client);
+    return client;
+  }
+
+  /** Asserts the wire format of every message and returns the JobEvents they carry. */
+  function jobEventsOf(messages: SseMessage[], jobId: string): JobEvent[] {
+    return messages.map((m) => {
+      expect(m.id).toMatch(/^\d+-\d+$/);
+      expect(m.event).toEqual(expect.any(String));
+      const event = JSON.parse(m.data!) as JobEvent;
+      expect(event).toMatchObject({ id: m.id, type: m.event, jobId, at: expect.any(Number) });
+      return event;
+    });
+  }
+
+  function expectStrictlyIncreasing(ids: string[]): void {
+    for (let i = 1; i < ids.length; i++) expect(compareEventIds(ids[i - 1], ids[i])).toBeLessThan(0);
+  }
+
+  describe('a build from start to finish', () => {
+    let id: string;
+    let all: JobEvent[];
+
+    it('POST /builds → 201 with the job', async () => {
+      const job = await startBuild(FAST);
+      expect(job).toMatchObject({ id: expect.any(String), name: 'build', state: 'waiting', data: FAST });
+      id = job.id;
+    });
+
+    it('GET /builds/:id → the job; unknown id → 404; malformed id → 400', async () => {
+      const res = await request('GET', `${base}/builds/${id}`);
+      expect(res.status).toBe(200);
+      expect(res.json).toMatchObject({ id, name: 'build', data: FAST });
+
+      const unknown = await request('GET', `${base}/builds/no-such-build`);
+      expect(unknown.status).toBe(404);
+      const malformed = await request('GET', `${base}/builds/bad!id`);
+      expect(malformed.status).toBe(400);
+      expect(malformed.json.message).toMatch(/id/i);
+    });
+
+    it('GET /builds/:id/events streams every event in order and ends after completed', async () => {
+      const client = await openStream(`/builds/${id}/events`);
+      expect(client.status).toBe(200);
+      expect(client.contentType).toMatch(/^text\/event-stream/);
+      await client.ended;
+
+      all = jobEventsOf(client.messages, id);
+      expectStrictlyIncreasing(all.map((e) => e.id));
+      const steps = Array.from({ length: FAST.steps }, () => ['token', 'progress']).flat();
+      expect(all.map((e) => e.type)).toEqual(['queued', 'active', ...steps, 'completed']);
+      expect(all.filter((e) => e.type === 'progress').map((e) => e.data)).toEqual([0.2, 0.4, 0.6, 0.8, 1]);
+      expect(all.filter((e) => e.type === 'token').map((e) => (e.data as { text: string }).text)).toEqual([
+        '[1/5] resolve dependencies',
+        '[2/5] compile',
+        '[3/5] bundle',
+        '[4/5] run tests',
+        '[5/5] package',
+      ]);
+      const job = (await request('GET', `${base}/builds/${id}`)).json;
+      expect(job).toMatchObject({ state: 'completed', result: { ok: true, steps: 5 }, progress: 1 });
+    });
+
+    it('Last-Event-ID resumes with exactly the events after that id', async () => {
+      for (const k of [0, 4, all.length - 2]) {
+        const client = await openStream(`/builds/${id}/events`, { 'last-event-id': all[k].id });
+        expect(client.status).toBe(200);
+        await client.ended;
+        expect(jobEventsOf(client.messages, id)).toEqual(all.slice(k + 1));
+      }
+    });
+
+    it('GET /builds/:id/poll pages through the same events with next/done', async () => {
+      const pages: Array<{ events: JobEvent[]; next: string; done: boolean }> = [];
+      let after: string | undefined;
+      for (;;) {
+        const query = `max=4${after ? `&after=${after}` : ''}`;
+        const res = await request('GET', `${base}/builds/${id}/poll?${query}`);
+        expect(res.status).toBe(200);
+        pages.push(res.json);
+        if (res.json.done) break;
+        expect(res.json.events).toHaveLength(4);
+        expect(res.json.next).toBe(res.json.events[3].id);
+        after = res.json.next;
+      }
+      expect(pages.flatMap((p) => p.events)).toEqual(all);
+      expect(pages.length).toBe(Math.ceil(all.length / 4));
+
+      const past = await request('GET', `${base}/builds/${id}/poll?after=${all.at(-1)!.id}`);
+      expect(past.json).toEqual({ events: [], next: all.at(-1)!.id, done: true });
+    });
+  });
+
+  it('a client that disconnects mid-build and resumes gets no duplicate and no gap', async () => {
+    const { id } = await startBuild({ steps: 6, stepMs: 30 });
+    const first = await openStream(`/builds/${id}/events`);
+    await first.waitFor((messages) => messages.length >= 3);
+    first.destroy();
+    const before = jobEventsOf(first.events, id);
+
+    const resumed = await openStream(`/builds/${id}/events`, { 'last-event-id': before.at(-1)!.id });
+    await resumed.ended;
+    const after = jobEventsOf(resumed.messages, id);
+    expect(after.at(-1)!.type).toBe('completed');
+
+    const history = (await request('GET', `${base}/builds/${id}/poll?max=1000`)).json.events as JobEvent[];
+    expect([...before, ...after]).toEqual(history);
+  });
+
+  describe('stream errors answer before the stream opens', () => {
+    it('unknown id → 404 with a JSON body, not a 200 event stream', async () => {
+      const client = await openStream('/builds/no-such-build/events');
+      await client.ended;
+      expect(client.status).toBe(404);
+      expect(client.contentType).toMatch(/^application\/json/);
+      expect(JSON.parse(client.body)).toMatchObject({ statusCode: 404 });
+    });
+
+    it('malformed job id or Last-Event-ID → 400', async () => {
+      const badId = await openStream('/builds/bad!id/events');
+      await badId.ended;
+      expect(badId.status).toBe(400);
+
+      const { id } = await startBuild(FAST);
+      const badCursor = await openStream(`/builds/${id}/events`, { 'last-event-id': 'not-an-event-id' });
+      await badCursor.ended;
+      expect(badCursor.status).toBe(400);
+      expect(badCursor.contentType).toMatch(/^application\/json/);
+      await jobs.waitFor(id);
+    });
+  });
+
+  it('sends heartbeat comments, and a disconnect releases the subscription without cancelling', async () => {
+    const { id } = await startBuild(SLOW);
+    const client = await openStream(`/test-builds/${id}/heartbeat`);
+    expect(client.status).toBe(200);
+    await client.waitForEvent('active');
+    await client.waitFor(() => client.comments.includes('heartbeat'));
+    // Heartbeats are comment-only messages: no id, no event, no data.
+    expect(client.events.every((m) => m.id !== undefined && m.event !== undefined)).toBe(true);
+
+    client.destroy();
+    await released.get(id).promise; // the interceptor unsubscribed from the backend
+    expect((await jobs.get(id))!.state).toBe('active'); // cancelOnDisconnect is off here
+
+    expect(await jobs.cancel(id)).toBe('cancelling');
+    expect((await jobs.waitFor(id)).state).toBe('cancelled');
+  });
+
+  it('GET /builds/:id/follow (cancelOnDisconnect): destroying the request cancels the running job', async () => {
+    const { id } = await startBuild(SLOW);
+    const client = await openStream(`/builds/${id}/follow`);
+    await client.waitForEvent('active');
+    client.destroy();
+
+    const job = await jobs.waitFor(id);
+    expect(job).toMatchObject({ state: 'cancelled', cancelReason: CLIENT_DISCONNECTED_REASON });
+    await released.get(id).promise;
+  });
+
+  it('POST /builds/:id/cancel → cancelling, then the build ends cancelled', async () => {
+    const { id } = await startBuild(SLOW);
+    const client = await openStream(`/builds/${id}/events`);
+    await client.waitForEvent('active');
+
+    const res = await request('POST', `${base}/builds/${id}/cancel`);
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ result: 'cancelling' });
+
+    await client.ended; // the stream ends after the terminal event
+    const events = jobEventsOf(client.messages, id);
+    expect(events.at(-1)!.type).toBe('cancelled');
+    expect((await request('GET', `${base}/builds/${id}`)).json).toMatchObject({ state: 'cancelled', cancelReason: 'cancelled' });
+
+    expect((await request('POST', `${base}/builds/${id}/cancel`)).json).toEqual({ result: 'already_finished' });
+    expect((await request('POST', `${base}/builds/no-such-build/cancel`)).json).toEqual({ result: 'not_found' });
+    expect((await request('POST', `${base}/builds/bad!id/cancel`)).status).toBe(400);
+  });
+
+  it('maps bad input and library errors to HTTP statuses', async () => {
+    expect((await request('POST', `${base}/builds`, { steps: 0 })).status).toBe(400);
+    expect((await request('POST', `${base}/builds`, { stepMs: 'slow' })).status).toBe(400);
+    expect((await request('GET', `${base}/builds/no-such-build/poll`)).status).toBe(404);
+    expect((await request('GET', `${base}/builds/no-such-build/poll?after=bogus`)).status).toBe(400);
+    expect((await request('GET', `${base}/builds/no-such-build/poll?max=0`)).status).toBe(400);
+
+    const expected = { invalid: 400, 'not-found': 404, full: 429, drained: 503 } as const;
+    for (const [kind, status] of Object.entries(expected)) {
+      const res = await request('GET', `${base}/test-builds/errors/${kind}`);
+      expect(res.status).toBe(status);
+      expect(res.json).toMatchObject({ statusCode: status, message: expect.any(String) });
+      if (status === 429 || status === 503) expect(res.headers['retry-after']).toBe('1');
+    }
+  });
+
+  it('GET /health → up; GET /metrics → JSON snapshot', async () => {
+    const health = await request('GET', `${base}/health`);
+    expect(health.status).toBe(200);
+    expect(health.json).toMatchObject({ status: 'ok', info: { 'job-queue': { status: 'up', backend: 'memory' } } });
+
+    const metrics = await request('GET', `${base}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers['content-type']).toMatch(/^application\/json/);
+    expect(metrics.json).toMatchObject({ backend: 'memory', shuttingDown: false, added: started.length });
+    expect(Object.keys(metrics.json.counts).sort()).toEqual([...JOB_STATES].sort());
+    expect(metrics.json.counts.completed).toBeGreaterThanOrEqual(3);
+    expect(metrics.json.counts.cancelled).toBe(3);
+  });
+});

@@ -1,0 +1,26 @@
+import type { AddOptions, JobEvent } from '../../lib';
+
+/** Commands the test sends to a child process; each gets one `reply` with the same `seq`. */
+export type ChildCommand = { seq: number } & (
+  | { cmd: 'add'; jobs: Array<{ name: string; data: unknown; opts?: AddOptions }> }
+  | { cmd: 'get'; jobId: string }
+  | { cmd: 'waitFor'; jobId: string }
+  | { cmd: 'cancel'; jobId: string; reason?: string }
+  | { cmd: 'metrics' }
+  | { cmd: 'health' }
+  | { cmd: 'sweep' }
+  | { cmd: 'subscribe'; jobId: string; stream: string; after?: string }
+  | { cmd: 'unsubscribe'; stream: string }
+  | { cmd: 'close' }
+);
+
+/** What a child reports: replies, handler observations and streamed events. */
+export type ChildReport =
+  | { type: 'ready'; pid: number }
+  | { type: 'reply'; seq: number; value?: unknown; error?: { name: string; message: string } }
+  | { type: 'started'; jobId: string; pid: number; at: number; attempt: number }
+  | { type: 'ended'; jobId: string; pid: number; at: number }
+  | { type: 'aborted'; jobId: string; pid: number; at: number; reason: string }
+  | { type: 'event'; stream: string; event: JobEvent }
+  | { type: 'stream-error'; stream: string; message: string }
+  | { type: 'stream-complete'; stream: string };

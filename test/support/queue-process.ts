@@ -1,0 +1,107 @@
+import { ChildProcess, fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+import type { ChildCommand, ChildReport } from './queue-process.protocol';
+
+type CommandBody = ChildCommand extends infer C ? (C extends { seq: number } ? Omit<C, 'seq'> : never) : never;
+
+/** Options of one child process: module options plus handler settings. */
+export interface QueueProcessSettings {
+  module?: Record<string, unknown>;
+  worker?: boolean;
+  concurrency?: number;
+}
+
+/**
+ * The test side of a child process running the module against the same Redis: sends commands,
+ * awaits replies, and re-emits everything the child reports as events.
+ */
+export class QueueProcess extends EventEmitter {
+  readonly reports: ChildReport[] = [];
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private exited: Promise<number | null>;
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly settings: QueueProcessSettings,
+  ) {
+    super();
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.on('message', (message: ChildReport) => {
+      this.reports.push(message);
+      if (message.type === 'reply') {
+        const waiter = this.pending.get(message.seq);
+        this.pending.delete(message.seq);
+        if (message.error) waiter?.reject(Object.assign(new Error(message.error.message), { name: message.error.name }));
+        else waiter?.resolve(message.value);
+      }
+      this.emit(message.type, message);
+      this.emit('report', message);
+    });
+    child.once('exit', () => {
+      for (const waiter of this.pending.values()) waiter.reject(new Error(`child ${child.pid} exited`));
+      this.pending.clear();
+    });
+  }
+
+  static async start(redisUrl: string, settings: QueueProcessSettings = {}): Promise<QueueProcess> {
+    const child = fork(path.join(__dirname, 'queue-process.child.ts'), [], {
+      execArgv: ['-r', 'ts-node/register/transpile-only'],
+      env: { ...process.env, REDIS_URL: redisUrl, QUEUE_PROCESS_OPTIONS: JSON.stringify(settings) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const proc = new QueueProcess(child, settings);
+    await new Promise<void>((resolve, reject) => {
+      proc.once('ready', () => resolve());
+      child.once('exit', (code) => reject(new Error(`child exited with ${code} before it was ready`)));
+    });
+    return proc;
+  }
+
+  /** The key prefix this process uses (processes sharing it share the queue). */
+  get prefix(): string {
+    return String(this.settings.module?.prefix ?? 'jq');
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  send<T = unknown>(command: CommandBody): Promise<T> {
+    const seq = ++this.seq;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(seq, { resolve: resolve as (v: unknown) => void, reject });
+      this.child.send({ ...command, seq });
+    });
+  }
+
+  /** Resolves with the first report (past or future) matching `predicate`. */
+  waitFor<R extends ChildReport>(predicate: (report: ChildReport) => report is R): Promise<R>;
+  waitFor(predicate: (report: ChildReport) => boolean): Promise<ChildReport>;
+  waitFor(predicate: (report: ChildReport) => boolean): Promise<ChildReport> {
+    const seen = this.reports.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const listener = (report: ChildReport) => {
+        if (!predicate(report)) return;
+        this.off('report', listener);
+        resolve(report);
+      };
+      this.on('report', listener);
+    });
+  }
+
+  /** Graceful: closes the Nest app (drain) and waits for the process to exit. */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    await this.send({ cmd: 'close' }).catch(() => undefined);
+    await this.exited;
+  }
+
+  /** Abrupt: SIGKILL, as a crashed worker. */
+  async kill(): Promise<void> {
+    this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}

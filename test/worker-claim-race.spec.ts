@@ -1,0 +1,48 @@
+import { Test } from '@nestjs/testing';
+import { JobAbortedError, JobCancelDispatcher, JobQueueModule, JobQueueService } from '../lib';
+import { MemoryBackend } from '../lib/backends/memory/memory.backend';
+import type { ClaimBatch, ClaimRequest } from '../lib/backends/queue-backend.interface';
+import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
+import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { ContractHandlers, HandlerProbe } from './contract/contract-handlers';
+import { Deferred } from './support/deferred';
+
+/** A memory backend whose claims return only when the test lets them (the claim reply "in flight"). */
+class SlowClaimBackend extends MemoryBackend {
+  readonly claimStarted = new Deferred<void>();
+  readonly letClaimReturn = new Deferred<void>();
+
+  override async claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
+    const batch = await super.claim(requests, leaseMs);
+    if (batch.jobs.length > 0) {
+      this.claimStarted.resolve();
+      await this.letClaimReturn.promise;
+    }
+    return batch;
+  }
+}
+
+describe('a cancel that arrives while the claim returning its job is in flight', () => {
+  it('is held by the worker and aborts the handler as it starts', async () => {
+    const backend = new SlowClaimBackend(createJobQueueOptions({ cancelGraceMs: 5_000 }));
+    const probe = new HandlerProbe();
+    const moduleRef = await Test.createTestingModule({
+      imports: [JobQueueModule.forRoot({ cancelGraceMs: 5_000 })],
+      providers: [{ provide: HandlerProbe, useValue: probe }, ContractHandlers],
+    })
+      .overrideProvider(JOB_QUEUE_BACKEND)
+      .useValue(backend)
+      .compile();
+    await moduleRef.init();
+    const jobs = moduleRef.get(JobQueueService);
+    const job = await jobs.add('gated', null);
+    await backend.claimStarted.promise;
+    // The job is active in the store but not yet running here: this is the race.
+    expect(await moduleRef.get(JobCancelDispatcher).cancel(job.id, 'raced')).toBe('cancelling');
+    backend.letClaimReturn.resolve();
+    const reason = (await probe.aborted.get(job.id).promise) as JobAbortedError;
+    expect(reason).toMatchObject({ kind: 'cancel', reason: 'raced' });
+    expect(await jobs.waitFor(job.id)).toMatchObject({ state: 'cancelled', cancelReason: 'raced' });
+    await moduleRef.close();
+  });
+});
