@@ -718,6 +718,28 @@ describe('RedisBackend (private redis-server)', () => {
     for (const c of collectors) expect(c.errors).toEqual([]);
   });
 
+  it('subscribes the reader only once its connection is ready, not during the handshake', async () => {
+    const b = await backend();
+    const [job] = await b.add([spec('handshake')]);
+    // White box: open the reader's connection and subscribe while its handshake is running (status
+    // 'connect'): a SUBSCRIBE written then would make the server refuse ioredis's ready check (INFO).
+    const connections = (b as unknown as { connections: RedisConnections }).connections;
+    const readerClient = (await connections.get('reader')) as Redis;
+    const sub = new EventCollector();
+    await new Promise<void>((resolve) =>
+      readerClient.once('connect', () => {
+        expect(readerClient.status).toBe('connect');
+        b.subscribe(job.id, '0', sub);
+        resolve();
+      }),
+    );
+    expect((await sub.until(1)).map((e) => e.type)).toEqual(['queued']);
+    await emitOn(b, job.id, 'after-ready', undefined);
+    expect((await sub.until(2)).map((e) => e.type)).toEqual(['queued', 'after-ready']);
+    expect(sub.errors).toEqual([]);
+    expect(logger.count(/failed|refused/)).toBe(0);
+  });
+
   it('hands over events published during the history read once, after the history, in order', async () => {
     const b = await backend();
     const writer = await backend();

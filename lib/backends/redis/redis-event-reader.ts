@@ -180,6 +180,10 @@ export class RedisEventReader {
     const client = this.client;
     if (this.closed) return;
     if (!client) return this.connect(); // flushes once connected
+    // Never before 'ready': ioredis writes SUBSCRIBE (a 'loading'-flagged command) during the
+    // handshake, ahead of its ready check, whose INFO the server then refuses in subscriber mode;
+    // ioredis fails the connection and rejects our SUBSCRIBE with that error. 'ready' flushes.
+    if (client.status !== 'ready') return;
     if (this.toUnsubscribe.size > 0) {
       const channels = [...this.toUnsubscribe];
       this.toUnsubscribe.clear();
@@ -261,7 +265,7 @@ export class RedisEventReader {
         this.client.on('message', this.onMessage);
         this.client.on('close', this.onClose);
         this.client.on('ready', this.onReady);
-        this.flush();
+        this.flush(); // a no-op until 'ready' (then onReady flushes)
       },
       async (err: unknown) => {
         this.connecting = false;
@@ -284,9 +288,13 @@ export class RedisEventReader {
   };
 
   private readonly onReady = (): void => {
-    if (!this.dropped || this.closed) return;
-    this.dropped = false;
-    for (const channel of this.groups.keys()) this.toSubscribe.add(channel);
+    if (this.closed) return;
+    if (this.dropped) {
+      // A new server connection: nothing is subscribed on it, so there is nothing to unsubscribe.
+      this.dropped = false;
+      this.toUnsubscribe.clear();
+      for (const channel of this.groups.keys()) this.toSubscribe.add(channel);
+    }
     this.flush();
   };
 
