@@ -107,8 +107,13 @@ end
   it from the live indexes, lets record and stream expire after the retention, and records it in
   the finished zset (trimmed by retention).
   `hasCancel` / `watched`: pass false when the caller read the record and knows there is no
-  cancel request / no client watch, to skip the matching cleanup call; nil means "maybe". ]]
-local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extra, hasCancel, watched)
+  cancel request / no client watch, to skip the matching cleanup call; nil means "maybe".
+  `deferTrim`: true when the caller finishes a batch and calls trimFinished once after it. ]]
+local function trimFinished(P, state, now, retentionMs)
+  redis.call('ZREMRANGEBYSCORE', P .. state, '-inf', '(' .. string.format('%.0f', tonumber(now) - tonumber(retentionMs)))
+end
+
+local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extra, hasCancel, watched, deferTrim)
   local jobKey = P .. 'job:' .. id
   local eventsKey = P .. 'events:' .. id
   addEvent(P, id, maxLen, state, eventData)
@@ -122,9 +127,8 @@ local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extr
   redis.call('PEXPIRE', eventsKey, retentionMs)
   redis.call('ZREM', P .. 'active', id)
   if watched ~= false then redis.call('ZREM', P .. 'clients', id) end
-  local finishedKey = P .. state
-  redis.call('ZADD', finishedKey, now, id)
-  redis.call('ZREMRANGEBYSCORE', finishedKey, '-inf', '(' .. string.format('%.0f', tonumber(now) - tonumber(retentionMs)))
+  redis.call('ZADD', P .. state, now, id)
+  if not deferTrim then trimFinished(P, state, now, retentionMs) end
 end
 
 local function finishCancelled(P, id, reason, now, maxLen, retentionMs)
