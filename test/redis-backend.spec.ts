@@ -82,7 +82,9 @@ describe('RedisBackend (private redis-server)', () => {
   let testNo = 0;
 
   beforeAll(async () => {
-    server = await startRedisServer();
+    // Private whatever REDIS_URL says: tests here kill connections, fill client slots, add ACL users
+    // and restart the server.
+    server = await startRedisServer({ faults: true });
     admin = new Redis(server.url);
   });
 
@@ -662,7 +664,7 @@ describe('RedisBackend (private redis-server)', () => {
     try {
       // Keep the reader out while the events are written (no free client slot), so they are
       // certainly published while it is not subscribed.
-      if (server.controllable) await admin.config('SET', 'maxclients', String(admitted - 1));
+      await admin.config('SET', 'maxclients', String(admitted - 1));
       await killReader();
       for (let i = 1; i <= 5; i++) await emitOn(writer, job.id, 't', String(i));
       // A subscription opened while the reader is down waits for it, then gets its history.
@@ -670,7 +672,7 @@ describe('RedisBackend (private redis-server)', () => {
       const sub2 = new EventCollector();
       b.subscribe(job2.id, '0', sub2);
       await emitOn(writer, job2.id, 't', '"early"');
-      if (server.controllable) await admin.config('SET', 'maxclients', '10000');
+      await admin.config('SET', 'maxclients', '10000');
       const events = await sub.until(7);
       expect(events.map((e) => e.data)).toEqual([undefined, 0, 1, 2, 3, 4, 5]);
       expect((await sub2.until(2)).map((e) => e.data)).toEqual([undefined, 'early']);
@@ -689,7 +691,7 @@ describe('RedisBackend (private redis-server)', () => {
       expect(sub2.events).toHaveLength(3);
       expect([...sub.errors, ...sub2.errors, ...sub3.errors]).toEqual([]);
     } finally {
-      if (server.controllable) await admin.config('SET', 'maxclients', '10000');
+      await admin.config('SET', 'maxclients', '10000');
     }
   });
 
@@ -975,7 +977,6 @@ describe('RedisBackend (private redis-server)', () => {
   });
 
   it('ends the subscriptions whose SUBSCRIBE Redis refuses (ACL NOPERM) instead of leaving them waiting', async () => {
-    if (!server.controllable) return; // REDIS_URL: no ACL users on a server that is not ours
     const writer = await backend();
     const [denied, allowed] = await writer.add([spec('acl'), spec('acl')]);
     // A user that may use every key and command, but only the cancel channel and one job's channel.
@@ -1042,7 +1043,6 @@ describe('RedisBackend (private redis-server)', () => {
   });
 
   it('logs a Redis outage once, then recovers every connection after a server restart', async () => {
-    if (!server.controllable) return; // REDIS_URL: the server is not ours to stop
     const b = await backend();
     const states: string[] = [];
     const upAgain = new Deferred<void>();
@@ -1077,6 +1077,43 @@ describe('RedisBackend (private redis-server)', () => {
     await b.add([spec('o2')]);
     await woken;
     expect((await b.claim([{ name: 'o2', max: 1 }], 30_000)).jobs).toHaveLength(1);
+  });
+
+  it('connects the duplicates of a lazyConnect instance: the cancel channel, event reader and waiter all work', async () => {
+    // Duplicates inherit lazyConnect; the pub/sub roles send nothing before 'ready', so they must be
+    // connected explicitly (the node clients of an ioredis Cluster are always lazy).
+    const mine = new Redis(server.url, { lazyConnect: true });
+    try {
+      const b = new RedisBackend(createJobQueueOptions({ redis: mine, prefix }), logger);
+      open.push(b);
+      await b.start();
+      const subscribed = new Deferred<void>();
+      b.onSubscriptionState((state) => state === 'up' && subscribed.resolve());
+      const cancels: string[] = [];
+      const cancelled = new Deferred<void>();
+      b.onCancelRequest((message) => {
+        cancels.push(message.jobId);
+        cancelled.resolve();
+      });
+      await subscribed.promise;
+
+      const [job] = await b.add([spec('lazy')]);
+      const sub = new EventCollector();
+      b.subscribe(job.id, '0', sub);
+      expect((await sub.until(1)).map((e) => e.type)).toEqual(['queued']);
+      const woken = b.waitForWork(['lazy-next'], Date.now() + 30_000);
+      await b.add([spec('lazy-next')]);
+      await woken;
+      const claimed = await claimOne(b, 'lazy');
+      expect(await b.cancel(job.id, 'stop', 'elsewhere')).toBe('cancelling');
+      await cancelled.promise;
+      expect(cancels).toEqual([job.id]);
+      expect((await sub.until(2)).map((e) => e.type)).toEqual(['queued', 'active']);
+      expect(claimed.job.id).toBe(job.id);
+      expect(sub.errors).toEqual([]);
+    } finally {
+      mine.disconnect();
+    }
   });
 
   it('never closes a user-supplied ioredis instance, only its duplicates', async () => {

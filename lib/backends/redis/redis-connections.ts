@@ -172,6 +172,10 @@ export class RedisConnections {
     }
     this.watch(role, client);
     this.clients.set(role, client);
+    // Duplicates inherit `lazyConnect` (a user's option, and always on for the node clients of a
+    // Cluster): they would only connect on their first command, but the pub/sub roles wait for
+    // 'ready' before sending any. Failures surface as 'error' events (logged per episode above).
+    if (client.status === 'wait') client.connect().catch(() => undefined);
     return client;
   }
 
