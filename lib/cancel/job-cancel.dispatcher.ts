@@ -23,6 +23,9 @@ export interface JobCancelDispatcherStats {
   errors: number;
 }
 
+/** How long application boot waits for the cancel subscription (a Redis round trip or two normally). */
+const SUBSCRIBE_WAIT_MS = 5_000;
+
 /**
  * Turns a cancel requested in any process into the abort of `ctx.signal` in the process that runs
  * the job: locally without a round trip, remotely through one subscription per process. Cancels
@@ -38,6 +41,8 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   private readonly counters = { published: 0, deliveredLocal: 0, deliveredRemote: 0, recovered: 0, reconnects: 0, errors: 0 };
   private subscribed = false;
   private everSubscribed = false;
+  /** Resolves the boot wait on the first 'up'. */
+  private firstUp?: () => void;
   private downSince?: number = Date.now();
 
   constructor(
@@ -45,11 +50,28 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     private readonly worker: JobWorker,
   ) {}
 
-  onApplicationBootstrap(): void {
+  /**
+   * Subscribes, and lets the application finish booting once the subscription is up (bounded by
+   * SUBSCRIBE_WAIT_MS), so a freshly started process reports healthy and hears cancels from the
+   * start. Past the bound it boots anyway, says so, and keeps trying (health reports it down).
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const up = new Promise<boolean>((resolve) => {
+      this.firstUp = () => resolve(true);
+      timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS);
+    });
     this.unsubscribe.push(
       this.backend.onCancelRequest((message) => this.onRemoteCancel(message)),
       this.backend.onSubscriptionState((state) => this.onState(state)),
+      () => this.firstUp?.(), // shutdown during boot: stop waiting
     );
+    const subscribed = await up;
+    clearTimeout(timer);
+    this.firstUp = undefined;
+    if (!subscribed) {
+      this.logger.warn(`The cancel subscription is not up after ${SUBSCRIBE_WAIT_MS} ms; starting anyway and retrying (health reports it down until then).`);
+    }
   }
 
   onApplicationShutdown(): void {
@@ -99,11 +121,11 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     if (this.subscribed) return;
     this.subscribed = true;
     this.downSince = undefined;
-    if (this.everSubscribed) {
-      this.counters.reconnects++;
-      void this.recoverMissedCancels();
-    }
+    if (this.everSubscribed) this.counters.reconnects++;
     this.everSubscribed = true;
+    this.firstUp?.();
+    // Also on the first 'up': a job claimed before it may have been cancelled meanwhile.
+    void this.recoverMissedCancels();
   }
 
   /** Cancels announced while we were not listening are still on the job records. */
