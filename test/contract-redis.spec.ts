@@ -10,5 +10,6 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-// A fresh prefix per application: every test gets an empty queue on the shared private server.
-describeJobQueueContract('redis', () => ({ redis: redis.url, prefix: `c-${randomUUID().slice(0, 8)}` }));
+// A fresh prefix per application: every test gets an empty queue on the file's server. Under the
+// handle's prefix, so that stop() removes every key from a REDIS_URL server.
+describeJobQueueContract('redis', () => ({ redis: redis.url, prefix: `${redis.prefix}-c-${randomUUID().slice(0, 8)}` }));

@@ -11,7 +11,7 @@ type Aborted = Extract<ChildReport, { type: 'aborted' }>;
 type HealthReply = { queue: { status: 'up' | 'down'; message?: string } };
 
 describe('cancel dispatcher, watchdog and health under faults (real processes, real Redis)', () => {
-  const cluster = useProcessCluster({ drainTimeoutMs: 500 });
+  const cluster = useProcessCluster({ drainTimeoutMs: 500 }, { faults: true });
   const startProcesses = (n: number, settings: QueueProcessSettings, prefix: string) => cluster.start(n, settings, prefix);
 
   /** B runs handlers; C only adds, streams and cancels. */

@@ -12,8 +12,6 @@ export interface RedisServerHandle {
   readonly port: number;
   /** A queue prefix unique to this handle: isolates tests sharing an external REDIS_URL server. */
   readonly prefix: string;
-  /** False with REDIS_URL: the server is not ours, so stop/start/pause/resume/restart cannot be simulated. */
-  readonly controllable: boolean;
   /** Stops the server (SIGTERM, waits for exit). With REDIS_URL: deletes this handle's keys. */
   stop(): Promise<void>;
   /** Starts it again on the same port (empty: no persistence), after `stop()`. */
@@ -30,18 +28,26 @@ export interface RedisServerHandle {
  * Starts a private `redis-server` on a free port (`--save "" --appendonly no`: nothing on disk)
  * and resolves once it answers PING. Tests never touch a shared Redis.
  *
- * With env REDIS_URL set, that server is used instead, isolated by a unique `prefix`.
+ * With env REDIS_URL set, that server is used instead, isolated by a unique `prefix` — except for
+ * suites that inject faults (`{ faults: true }`: they stop, pause, restart or reconfigure the
+ * server, or fill its client slots), which always get a private one.
  */
-export async function startRedisServer(): Promise<RedisServerHandle> {
+export async function startRedisServer({ faults = false }: { faults?: boolean } = {}): Promise<RedisServerHandle> {
   const external = process.env.REDIS_URL;
+  if (faults) return startPrivateRedisServer([], '(this suite stops and reconfigures its Redis, so REDIS_URL cannot serve it).');
   if (external) return externalServer(external);
+  return startPrivateRedisServer([], 'or set REDIS_URL to a Redis server the tests may use.');
+}
+
+/**
+ * Starts a private `redis-server` with extra command-line arguments (e.g. cluster mode), whatever
+ * REDIS_URL says. `otherwise` completes the error message when redis-server is missing.
+ */
+export async function startPrivateRedisServer(extraArgs: string[], otherwise: string): Promise<RedisServerHandle> {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error) {
-    throw new Error(
-      "redis-server is not on PATH: install the Debian package 'redis-server' (apt-get install redis-server) " +
-        'or set REDIS_URL to a Redis server the tests may use.',
-    );
+    throw new Error(`redis-server is not on PATH: install the Debian package 'redis-server' (apt-get install redis-server) ${otherwise}`);
   }
-  const server = new PrivateRedisServer(await freePort());
+  const server = new PrivateRedisServer(await freePort(), extraArgs);
   await server.start();
   return server;
 }
@@ -49,12 +55,14 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
 class PrivateRedisServer implements RedisServerHandle {
   readonly url: string;
   readonly prefix = `t${randomUUID().slice(0, 8)}`;
-  readonly controllable = true;
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private readonly dir = mkdtempSync(join(tmpdir(), 'jq-redis-'));
 
-  constructor(readonly port: number) {
+  constructor(
+    readonly port: number,
+    private readonly extraArgs: string[] = [],
+  ) {
     this.url = `redis://127.0.0.1:${port}`;
     // A test run that dies without stop() must not leave a redis-server (or its directory) behind.
     process.once('exit', () => {
@@ -68,7 +76,10 @@ class PrivateRedisServer implements RedisServerHandle {
     if (this.child) return;
     const child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'warning'],
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'warning'],
+        ...this.extraArgs,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -111,13 +122,12 @@ function externalServer(url: string): RedisServerHandle {
   const parsed = new URL(url);
   const prefix = `t${randomUUID().slice(0, 8)}`;
   const unsupported = (what: string) => () => {
-    throw new Error(`${what} needs a private redis-server; it is not possible with REDIS_URL.`);
+    throw new Error(`${what} needs a private redis-server (startRedisServer({ faults: true })).`);
   };
   return {
     url,
     port: Number(parsed.port || 6379),
     prefix,
-    controllable: false,
     async stop() {
       // Imported lazily so the private-server path needs no client here.
       const { default: Redis } = await import('ioredis');
