@@ -38,11 +38,15 @@ describe('a cancel that arrives while the claim returning its job is in flight',
     const job = await jobs.add('gated', null);
     await backend.claimStarted.promise;
     // The job is active in the store but not yet running here: this is the race.
-    expect(await moduleRef.get(JobCancelDispatcher).cancel(job.id, 'raced')).toBe('cancelling');
+    const dispatcher = moduleRef.get(JobCancelDispatcher);
+    expect(await dispatcher.cancel(job.id, 'raced')).toBe('cancelling');
+    // Not counted yet: the claim in flight decides where it was delivered.
+    expect(dispatcher.stats()).toMatchObject({ deliveredLocal: 0, published: 0 });
     backend.letClaimReturn.resolve();
     const reason = (await probe.aborted.get(job.id).promise) as JobAbortedError;
     expect(reason).toMatchObject({ kind: 'cancel', reason: 'raced' });
     expect(await jobs.waitFor(job.id)).toMatchObject({ state: 'cancelled', cancelReason: 'raced' });
+    expect(dispatcher.stats()).toMatchObject({ deliveredLocal: 1, published: 0 });
     await moduleRef.close();
   });
 });

@@ -86,8 +86,10 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   async cancel(jobId: string, reason: string): Promise<CancelResult> {
     const result = await this.backend.cancel(jobId, reason, this.origin);
     if (result === 'cancelling') {
-      if (this.worker.cancelLocal(jobId, reason)) this.counters.deliveredLocal++;
-      else this.counters.published++;
+      // Held for a claim in flight: counted once the claim tells whether the job started here.
+      const local = this.worker.cancelLocal(jobId, reason, (appliedHere) => this.counters[appliedHere ? 'deliveredLocal' : 'published']++);
+      if (local === 'aborted') this.counters.deliveredLocal++;
+      else if (local === 'absent') this.counters.published++;
     }
     return result;
   }
@@ -105,7 +107,8 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     // A bug or bad message must never stop the subscription.
     try {
       if (message.origin === this.origin) return;
-      if (this.worker.cancelLocal(message.jobId, message.reason)) this.counters.deliveredRemote++;
+      const countIfHere = (appliedHere: boolean) => appliedHere && this.counters.deliveredRemote++;
+      if (this.worker.cancelLocal(message.jobId, message.reason, countIfHere) === 'aborted') this.counters.deliveredRemote++;
     } catch (err) {
       this.counters.errors++;
       this.logger.error(`Cancel message for job '${message?.jobId}' could not be handled: ${describeError(err)}`);
@@ -135,7 +138,9 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     try {
       const reasons = await this.backend.cancelRequests(ids);
       reasons.forEach((reason, i) => {
-        if (reason !== null && this.worker.cancelLocal(ids[i], reason)) this.counters.recovered++;
+        if (reason === null) return;
+        const countIfHere = (appliedHere: boolean) => appliedHere && this.counters.recovered++;
+        if (this.worker.cancelLocal(ids[i], reason, countIfHere) === 'aborted') this.counters.recovered++;
       });
     } catch (err) {
       this.counters.errors++;

@@ -44,7 +44,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   private heartbeatTimer?: NodeJS.Timeout;
   /** A claim is in flight; cancels for unknown jobs meanwhile may be for jobs it returns. */
   private claiming = false;
-  private readonly cancelsDuringClaim = new Map<string, string>();
+  private readonly cancelsDuringClaim = new Map<string, { reason: string; settled: Array<(appliedHere: boolean) => void> }>();
 
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
@@ -73,16 +73,26 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.stopHeartbeat();
   }
 
-  /** Aborts a job running in this process. False when it does not run here. */
-  cancelLocal(jobId: string, reason: string): boolean {
+  /**
+   * Aborts a job running in this process: 'aborted'; 'absent' when it does not run here; 'held'
+   * while a claim is in flight, whose reply may carry the job: the cancel is applied as the job
+   * starts, and `heldSettled` (when given) then hears whether it was (true) or the claim did not
+   * bring the job here (false).
+   */
+  cancelLocal(jobId: string, reason: string, heldSettled?: (appliedHere: boolean) => void): 'aborted' | 'held' | 'absent' {
     const run = this.running.get(jobId);
-    if (!run || run.isEnded) {
-      // The job may be in the claim reply still on its way: hold the cancel until the claim lands.
-      if (this.claiming) this.cancelsDuringClaim.set(jobId, reason);
-      return false;
+    if (run && !run.isEnded) {
+      run.cancel(reason);
+      return 'aborted';
     }
-    run.cancel(reason);
-    return true;
+    if (!this.claiming) return 'absent';
+    const held = this.cancelsDuringClaim.get(jobId);
+    if (held) {
+      if (heldSettled) held.settled.push(heldSettled);
+    } else {
+      this.cancelsDuringClaim.set(jobId, { reason, settled: heldSettled ? [heldSettled] : [] });
+    }
+    return 'held';
   }
 
   /** Ids of the jobs running here (for the dispatcher's resubscribe check). */
@@ -117,12 +127,13 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
           this.startJob(claimed);
           claimedByName.set(claimed.job.name, (claimedByName.get(claimed.job.name) ?? 0) + 1);
         }
-        this.cancelsDuringClaim.clear();
+        this.settleHeldCancels(new Set(batch.jobs.map((claimed) => claimed.job.id)));
         // A name that got fewer jobs than it asked for had none left, so blocking is safe; only a
         // name that got all it asked for may have more waiting. Saves an empty claim per batch.
         if (requests.some((r) => (claimedByName.get(r.name) ?? 0) >= r.max)) continue;
         nextDueAt = batch.nextDueAt;
       } catch (err) {
+        this.settleHeldCancels(new Set());
         this.claimErrors.failed(err);
         nextDueAt = Date.now() + CLAIM_RETRY_MS;
       }
@@ -161,8 +172,8 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
       void this.backend.fail(lease, Messages.corruptRecord(lease.jobId, `its name '${claimed.job.name}' has no handler here`), undefined).catch(() => undefined);
       return;
     }
-    const cancelled = this.cancelsDuringClaim.get(lease.jobId);
-    if (cancelled !== undefined) claimed = { ...claimed, cancelRequested: claimed.cancelRequested ?? cancelled };
+    const held = this.cancelsDuringClaim.get(lease.jobId);
+    if (held) claimed = { ...claimed, cancelRequested: claimed.cancelRequested ?? held.reason };
     // A run of the same job left from before a stall lost its lease: stop it before it is replaced.
     this.running.get(lease.jobId)?.lost();
     const run = new RunningJob(
@@ -177,6 +188,15 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.activeByName.set(handler.name, (this.activeByName.get(handler.name) ?? 0) + 1);
     this.ensureHeartbeat();
     run.start();
+  }
+
+  /** After a claim: tells the holders of cancels held meanwhile whether their job started here. */
+  private settleHeldCancels(startedIds: Set<string>): void {
+    const held = [...this.cancelsDuringClaim];
+    this.cancelsDuringClaim.clear();
+    for (const [jobId, { settled }] of held) {
+      for (const listener of settled) listener(startedIds.has(jobId) && this.running.has(jobId));
+    }
   }
 
   private onSlotFreed(run: RunningJob): void {
