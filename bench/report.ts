@@ -101,7 +101,9 @@ export function printReport(r: BenchResults, print: (line: string) => void): voi
   if (subs) {
     row(`${subs.subscriptions} subscriptions: open time (ms)`, subs.openMs);
     row(`${subs.subscriptions} subscriptions: connections this process / server total`, `${subs.redisConnections.thisProcess} / ${subs.redisConnections.total}`);
-    row(`${subs.subscriptions} subscriptions: memory (MB)`, `rss +${subs.memory.rssMB}, heap +${subs.memory.heapUsedMB}, redis +${subs.memory.redisUsedMB ?? '?'}`);
+    // Deltas: a GC during the run can make them negative (no --expose-gc here to force one first).
+    const signed = (mb: number | undefined) => (mb === undefined ? '?' : `${mb >= 0 ? '+' : ''}${mb}`);
+    row(`${subs.subscriptions} subscriptions: memory (MB)`, `rss ${signed(subs.memory.rssMB)}, heap ${signed(subs.memory.heapUsedMB)}, redis ${signed(subs.memory.redisUsedMB)}`);
     row(`${subs.subscriptions} subscriptions: cancel→'cancelled' event (ms)`, lat(subs.liveEventLatency));
     const cost = subs.liveEventCost;
     row(`${subs.subscriptions} subscriptions: CPU per live event (µs)`, `redis ${fmt(cost.redisCpuUs)}, this process ${fmt(cost.processCpuUs)}`);

@@ -54,6 +54,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
    * Subscribes, and lets the application finish booting once the subscription is up (bounded by
    * SUBSCRIBE_WAIT_MS), so a freshly started process reports healthy and hears cancels from the
    * start. Past the bound it boots anyway, says so, and keeps trying (health reports it down).
+   * (Nest's close() awaits the boot first, so a shutdown during this wait waits for it too.)
    */
   async onApplicationBootstrap(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -64,7 +65,6 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     this.unsubscribe.push(
       this.backend.onCancelRequest((message) => this.onRemoteCancel(message)),
       this.backend.onSubscriptionState((state) => this.onState(state)),
-      () => this.firstUp?.(), // shutdown during boot: stop waiting
     );
     const subscribed = await up;
     clearTimeout(timer);

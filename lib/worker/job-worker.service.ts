@@ -74,17 +74,15 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /**
-   * Aborts a job running in this process: 'aborted'; 'absent' when it does not run here; 'held'
-   * while a claim is in flight, whose reply may carry the job: the cancel is applied as the job
-   * starts, and `heldSettled` (when given) then hears whether it was (true) or the claim did not
-   * bring the job here (false).
+   * Aborts a job running in this process: 'aborted' when this call aborted it; 'running' when it
+   * runs here but was aborted already (nothing to count); 'absent' when it does not run here;
+   * 'held' while a claim is in flight, whose reply may carry the job: the cancel is applied as the
+   * job starts, and `heldSettled` (when given) then hears whether it was (true) or the claim did
+   * not bring the job here (false).
    */
-  cancelLocal(jobId: string, reason: string, heldSettled?: (appliedHere: boolean) => void): 'aborted' | 'held' | 'absent' {
+  cancelLocal(jobId: string, reason: string, heldSettled?: (appliedHere: boolean) => void): 'aborted' | 'running' | 'held' | 'absent' {
     const run = this.running.get(jobId);
-    if (run && !run.isEnded) {
-      run.cancel(reason);
-      return 'aborted';
-    }
+    if (run && !run.isEnded) return run.cancel(reason) ? 'aborted' : 'running';
     if (!this.claiming) return 'absent';
     const held = this.cancelsDuringClaim.get(jobId);
     if (held) {
@@ -118,24 +116,26 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
         continue;
       }
       let nextDueAt: number | undefined;
+      // Cancels for jobs not running here are held from the claim's start until its jobs started.
+      this.claiming = true;
       try {
-        this.claiming = true;
-        const batch = await this.backend.claim(requests, this.options.leaseMs).finally(() => (this.claiming = false));
+        const batch = await this.backend.claim(requests, this.options.leaseMs);
         this.claimErrors.recovered();
         const claimedByName = new Map<string, number>();
         for (const claimed of batch.jobs) {
           this.startJob(claimed);
           claimedByName.set(claimed.job.name, (claimedByName.get(claimed.job.name) ?? 0) + 1);
         }
-        this.settleHeldCancels(new Set(batch.jobs.map((claimed) => claimed.job.id)));
         // A name that got fewer jobs than it asked for had none left, so blocking is safe; only a
         // name that got all it asked for may have more waiting. Saves an empty claim per batch.
         if (requests.some((r) => (claimedByName.get(r.name) ?? 0) >= r.max)) continue;
         nextDueAt = batch.nextDueAt;
       } catch (err) {
-        this.settleHeldCancels(new Set());
         this.claimErrors.failed(err);
         nextDueAt = Date.now() + CLAIM_RETRY_MS;
+      } finally {
+        this.claiming = false;
+        this.settleHeldCancels();
       }
       if (this.stopping) break;
       if (this.replan) continue;
@@ -190,12 +190,16 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     run.start();
   }
 
-  /** After a claim: tells the holders of cancels held meanwhile whether their job started here. */
-  private settleHeldCancels(startedIds: Set<string>): void {
+  /**
+   * After a claim: tells the holders of cancels held meanwhile whether their job started here (a
+   * job that runs here now was started by this claim: it was not running when its cancel was held).
+   */
+  private settleHeldCancels(): void {
     const held = [...this.cancelsDuringClaim];
     this.cancelsDuringClaim.clear();
     for (const [jobId, { settled }] of held) {
-      for (const listener of settled) listener(startedIds.has(jobId) && this.running.has(jobId));
+      // One job, one abort: when several cancels of it were held, the first one counts as applied.
+      settled.forEach((listener, i) => listener(i === 0 && this.running.has(jobId)));
     }
   }
 

@@ -76,8 +76,9 @@ export class RunningJob {
   }
 
   /** Aborts the signal with a cancel; after `cancelGraceMs` the job is finished as cancelled regardless. */
-  cancel(reason: string): void {
-    this.abortFor('cancel', reason);
+  /** Aborts the handler for a cancel. True when this call did it (false: already aborted or ended). */
+  cancel(reason: string): boolean {
+    return this.abortFor('cancel', reason);
   }
 
   /** Shutdown: aborts the handler and hands the job back to the queue at once. */
@@ -98,11 +99,12 @@ export class RunningJob {
     return this.controller.signal.aborted ? (this.controller.signal.reason as JobAbortedError) : undefined;
   }
 
-  private abortFor(kind: JobAbortKind, reason: string): void {
-    if (this.ended || this.controller.signal.aborted) return;
+  private abortFor(kind: JobAbortKind, reason: string): boolean {
+    if (this.ended || this.controller.signal.aborted) return false;
     this.controller.abort(new JobAbortedError(kind, reason));
     // A handler that ignores its signal must not hold the job forever.
     this.graceTimer = setTimeout(() => void this.end(() => this.writeAbortOutcome()), this.options.cancelGraceMs);
+    return true;
   }
 
   private onHandlerSettled(outcome: { ok: true; result: unknown } | { ok: false; error: unknown }): void {

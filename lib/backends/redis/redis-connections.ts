@@ -162,7 +162,9 @@ export class RedisConnections {
       // must see exactly when its connection dropped (a Cluster client moves its subscriber between
       // nodes on its own), since pub/sub messages sent meanwhile are lost and must be read back.
       const node = await this.slotMaster(await this.get('command'));
-      client = node.duplicate(overrides);
+      // ioredis builds a Cluster's node clients with retryStrategy null (the Cluster reconnects
+      // them), which duplicate() would copy: ours must reconnect on their own.
+      client = node.duplicate({ ...overrides, retryStrategy: reconnectDelayMs });
     } else {
       client = duplicateOrCreate(this.source, overrides);
     }

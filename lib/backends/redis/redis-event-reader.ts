@@ -290,9 +290,8 @@ export class RedisEventReader {
   private readonly onReady = (): void => {
     if (this.closed) return;
     if (this.dropped) {
-      // A new server connection: nothing is subscribed on it, so there is nothing to unsubscribe.
+      // Pending UNSUBSCRIBEs stay: ioredis may have resent a SUBSCRIBE left unanswered by the drop.
       this.dropped = false;
-      this.toUnsubscribe.clear();
       for (const channel of this.groups.keys()) this.toSubscribe.add(channel);
     }
     this.flush();
