@@ -239,6 +239,20 @@ describe('RedisBackend (private redis-server)', () => {
     expect(await b.counts()).toMatchObject({ waiting: 2, active: 3 });
   });
 
+  it('claims and completes 1,200 jobs in single calls: every lease and finish index is written', async () => {
+    // Past the scripts' variadic chunk (500 members per ZADD/ZREM) and the completion batch (256).
+    const b = await backend();
+    await b.add(Array.from({ length: 1200 }, () => spec('big')));
+    const { jobs } = await b.claim([{ name: 'big', max: 1200 }], 30_000);
+    expect(jobs).toHaveLength(1200);
+    expect(await admin.zcard(b.keys.active)).toBe(1200);
+    const leases = await admin.zrange(b.keys.active, 0, -1, 'WITHSCORES');
+    expect(new Set(leases.filter((_, i) => i % 2 === 1)).size).toBe(1); // one lease expiry for the call
+    const done = await Promise.all(jobs.map((claimed) => b.complete({ jobId: claimed.job.id, token: claimed.token }, '1')));
+    expect(done.every(Boolean)).toBe(true);
+    expect(await b.counts()).toMatchObject({ active: 0, completed: 1200 });
+  });
+
   it('carries timeoutMs and backoff to the claimed job', async () => {
     const b = await backend();
     await b.add([spec('t', null, { timeoutMs: 1234, backoff: { type: 'exponential', delayMs: 10, maxDelayMs: 100 }, attempts: 3 })]);

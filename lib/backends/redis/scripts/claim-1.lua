@@ -33,6 +33,8 @@ local maxLen = ARGV[5]
 
 local out = { '' }
 local claimed = 0
+-- Leases of the claimed jobs, added to `active` with one ZADD at the end.
+local leases = {}
 local nextDue = nil
 
 for i = 6, #ARGV, 2 do
@@ -68,7 +70,8 @@ for i = 6, #ARGV, 2 do
         local token = tokenBase .. '.' .. claimed
         local attempt = tostring((tonumber(at.attempt and record[at.attempt]) or 0) + 1)
         redis.call('HSET', jobKey, 'state', 'active', 'attempt', attempt, 'startedAt', now, 'token', token)
-        redis.call('ZADD', KEYS[1], leaseUntil, id)
+        leases[#leases + 1] = leaseUntil
+        leases[#leases + 1] = id
         addEvent(P, id, maxLen, 'active', '{"attempt":' .. attempt .. '}')
         record[at.state] = 'active'
         for _, pair in ipairs({ { 'attempt', attempt }, { 'startedAt', now }, { 'token', token } }) do
@@ -95,6 +98,10 @@ for i = 6, #ARGV, 2 do
     local score = tonumber(first[2])
     if nextDue == nil or score < nextDue then nextDue = score end
   end
+end
+
+for i = 1, #leases, 2 * VARIADIC_CHUNK do
+  redis.call('ZADD', KEYS[1], unpack(leases, i, math.min(i + 2 * VARIADIC_CHUNK - 1, #leases)))
 end
 
 if nextDue ~= nil then out[1] = string.format('%.0f', nextDue) end

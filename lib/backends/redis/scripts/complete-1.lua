@@ -13,7 +13,7 @@
   Events: `completed` {result} per completed job.
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
   Terminal: record and stream expire after retentionMs; removed from active/clients; added to
-  the completed zset, which is trimmed by retention once per batch.
+  the completed zset, which is trimmed by retention; the zset updates are made once per batch.
   Batched because a completion is the hottest write: one script call for every job that finished
   in the same tick of a worker process saves a round trip and a script invocation per job.
 ]]
@@ -22,7 +22,7 @@
 local P = ARGV[1]
 local now = ARGV[2]
 local out = {}
-local completed = 0
+local batch = newFinishBatch()
 for i = 5, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local rec = redis.call('HMGET', P .. 'job:' .. id, 'token', 'state', 'cancelRequested', 'watchClient')
@@ -31,11 +31,10 @@ for i = 5, #ARGV, 3 do
   else
     -- The result is JSON already: embed it rather than decode and re-encode it.
     finishJob(P, id, 'completed', now, ARGV[3], ARGV[4], '{"result":' .. result .. '}',
-      { 'result', result }, rec[3] ~= false, rec[4] ~= false, true)
+      { 'result', result }, rec[3] ~= false, rec[4] ~= false, batch)
     out[#out + 1] = 1
-    completed = completed + 1
   end
 end
--- Retention trim once per batch, not per job.
-if completed > 0 then trimFinished(P, 'completed', now, ARGV[4]) end
+-- One ZREM, one ZADD and one retention trim for the whole batch.
+flushFinishBatch(P, batch, 'completed', now, ARGV[4])
 return out

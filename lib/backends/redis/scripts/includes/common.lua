@@ -108,12 +108,37 @@ end
   the finished zset (trimmed by retention).
   `hasCancel` / `watched`: pass false when the caller read the record and knows there is no
   cancel request / no client watch, to skip the matching cleanup call; nil means "maybe".
-  `deferTrim`: true when the caller finishes a batch and calls trimFinished once after it. ]]
+  `batch`: a table from newFinishBatch() when the caller finishes several jobs of one state at
+  one `now`: the index updates (ZREM active, ZADD to the finished zset, the retention trim) are
+  then made once for all by flushFinishBatch, instead of three calls per job. ]]
 local function trimFinished(P, state, now, retentionMs)
   redis.call('ZREMRANGEBYSCORE', P .. state, '-inf', '(' .. string.format('%.0f', tonumber(now) - tonumber(retentionMs)))
 end
 
-local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extra, hasCancel, watched, deferTrim)
+local function newFinishBatch()
+  return { ids = {} }
+end
+
+-- Variadic calls in bounded chunks (Lua's unpack has a stack limit).
+local VARIADIC_CHUNK = 500
+
+local function flushFinishBatch(P, batch, state, now, retentionMs)
+  local ids = batch.ids
+  if #ids == 0 then return end
+  for i = 1, #ids, VARIADIC_CHUNK do
+    local members, scored = {}, {}
+    for j = i, math.min(i + VARIADIC_CHUNK - 1, #ids) do
+      members[#members + 1] = ids[j]
+      scored[#scored + 1] = now
+      scored[#scored + 1] = ids[j]
+    end
+    redis.call('ZREM', P .. 'active', unpack(members))
+    redis.call('ZADD', P .. state, unpack(scored))
+  end
+  trimFinished(P, state, now, retentionMs)
+end
+
+local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extra, hasCancel, watched, batch)
   local jobKey = P .. 'job:' .. id
   local eventsKey = P .. 'events:' .. id
   addEvent(P, id, maxLen, state, eventData)
@@ -125,10 +150,14 @@ local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extr
   if hasCancel ~= false then redis.call('HDEL', jobKey, 'cancelRequested') end
   redis.call('PEXPIRE', jobKey, retentionMs)
   redis.call('PEXPIRE', eventsKey, retentionMs)
-  redis.call('ZREM', P .. 'active', id)
   if watched ~= false then redis.call('ZREM', P .. 'clients', id) end
-  redis.call('ZADD', P .. state, now, id)
-  if not deferTrim then trimFinished(P, state, now, retentionMs) end
+  if batch then
+    batch.ids[#batch.ids + 1] = id
+  else
+    redis.call('ZREM', P .. 'active', id)
+    redis.call('ZADD', P .. state, now, id)
+    trimFinished(P, state, now, retentionMs)
+  end
 end
 
 local function finishCancelled(P, id, reason, now, maxLen, retentionMs)
