@@ -4,7 +4,7 @@ import type { CancelMessage, QueueBackend } from '../backends/queue-backend.inte
 import type { CancelResult } from '../interfaces/job.interface';
 import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
 import { describeError } from '../utils/episode-logger';
-import { JobWorker } from '../worker/job-worker.service';
+import { type CancelLanding, JobWorker } from '../worker/job-worker.service';
 
 /** Dispatcher counters, part of `metrics()`. */
 export interface JobCancelDispatcherStats {
@@ -86,10 +86,11 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   async cancel(jobId: string, reason: string): Promise<CancelResult> {
     const result = await this.backend.cancel(jobId, reason, this.origin);
     if (result === 'cancelling') {
-      // Held for a claim in flight: counted once the claim tells whether the job started here.
-      const local = this.worker.cancelLocal(jobId, reason, (appliedHere) => this.counters[appliedHere ? 'deliveredLocal' : 'published']++);
-      if (local === 'aborted') this.counters.deliveredLocal++;
-      else if (local === 'absent') this.counters.published++;
+      // Reported at once, or after the claim in flight when the job may be in its reply.
+      this.worker.cancelLocal(jobId, reason, (landed) => {
+        if (landed === 'applied') this.counters.deliveredLocal++;
+        else if (landed === 'elsewhere') this.counters.published++;
+      });
     }
     return result;
   }
@@ -107,8 +108,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     // A bug or bad message must never stop the subscription.
     try {
       if (message.origin === this.origin) return;
-      const countIfHere = (appliedHere: boolean) => appliedHere && this.counters.deliveredRemote++;
-      if (this.worker.cancelLocal(message.jobId, message.reason, countIfHere) === 'aborted') this.counters.deliveredRemote++;
+      this.worker.cancelLocal(message.jobId, message.reason, this.countIfApplied('deliveredRemote'));
     } catch (err) {
       this.counters.errors++;
       this.logger.error(`Cancel message for job '${message?.jobId}' could not be handled: ${describeError(err)}`);
@@ -131,6 +131,12 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     void this.recoverMissedCancels();
   }
 
+  private countIfApplied(counter: 'deliveredRemote' | 'recovered'): (landed: CancelLanding) => void {
+    return (landed) => {
+      if (landed === 'applied') this.counters[counter]++;
+    };
+  }
+
   /** Cancels announced while we were not listening are still on the job records. */
   private async recoverMissedCancels(): Promise<void> {
     const ids = this.worker.localJobIds();
@@ -138,9 +144,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     try {
       const reasons = await this.backend.cancelRequests(ids);
       reasons.forEach((reason, i) => {
-        if (reason === null) return;
-        const countIfHere = (appliedHere: boolean) => appliedHere && this.counters.recovered++;
-        if (this.worker.cancelLocal(ids[i], reason, countIfHere) === 'aborted') this.counters.recovered++;
+        if (reason !== null) this.worker.cancelLocal(ids[i], reason, this.countIfApplied('recovered'));
       });
     } catch (err) {
       this.counters.errors++;

@@ -24,6 +24,9 @@ const CLAIM_RETRY_MS = 1_000;
  * slots (in one backend call), blocks in the backend when idle instead of polling, renews all
  * leases with one timer, and drains on shutdown.
  */
+/** Where a cancel handed to `JobWorker.cancelLocal` landed. */
+export type CancelLanding = 'applied' | 'already' | 'elsewhere';
+
 @Injectable()
 export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('JobWorker');
@@ -44,7 +47,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   private heartbeatTimer?: NodeJS.Timeout;
   /** A claim is in flight; cancels for unknown jobs meanwhile may be for jobs it returns. */
   private claiming = false;
-  private readonly cancelsDuringClaim = new Map<string, { reason: string; settled: Array<(appliedHere: boolean) => void> }>();
+  private readonly cancelsDuringClaim = new Map<string, { reason: string; reports: Array<(landed: CancelLanding) => void> }>();
 
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
@@ -74,23 +77,18 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /**
-   * Aborts a job running in this process: 'aborted' when this call aborted it; 'running' when it
-   * runs here but was aborted already (nothing to count); 'absent' when it does not run here;
-   * 'held' while a claim is in flight, whose reply may carry the job: the cancel is applied as the
-   * job starts, and `heldSettled` (when given) then hears whether it was (true) or the claim did
-   * not bring the job here (false).
+   * Aborts a job running in this process and reports, exactly once, where the cancel landed:
+   * 'applied' (this call aborted it here), 'already' (it runs here, aborted before) or 'elsewhere'.
+   * While a claim is in flight its reply may carry the job: the cancel is held, applied as the job
+   * starts, and reported once the claim's jobs started.
    */
-  cancelLocal(jobId: string, reason: string, heldSettled?: (appliedHere: boolean) => void): 'aborted' | 'running' | 'held' | 'absent' {
+  cancelLocal(jobId: string, reason: string, report: (landed: CancelLanding) => void): void {
     const run = this.running.get(jobId);
-    if (run && !run.isEnded) return run.cancel(reason) ? 'aborted' : 'running';
-    if (!this.claiming) return 'absent';
+    if (run && !run.isEnded) return report(run.cancel(reason) ? 'applied' : 'already');
+    if (!this.claiming) return report('elsewhere');
     const held = this.cancelsDuringClaim.get(jobId);
-    if (held) {
-      if (heldSettled) held.settled.push(heldSettled);
-    } else {
-      this.cancelsDuringClaim.set(jobId, { reason, settled: heldSettled ? [heldSettled] : [] });
-    }
-    return 'held';
+    if (held) held.reports.push(report);
+    else this.cancelsDuringClaim.set(jobId, { reason, reports: [report] });
   }
 
   /** Ids of the jobs running here (for the dispatcher's resubscribe check). */
@@ -191,15 +189,16 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /**
-   * After a claim: tells the holders of cancels held meanwhile whether their job started here (a
+   * After a claim: tells the holders of cancels held meanwhile where they landed (a
    * job that runs here now was started by this claim: it was not running when its cancel was held).
    */
   private settleHeldCancels(): void {
     const held = [...this.cancelsDuringClaim];
     this.cancelsDuringClaim.clear();
-    for (const [jobId, { settled }] of held) {
-      // One job, one abort: when several cancels of it were held, the first one counts as applied.
-      settled.forEach((listener, i) => listener(i === 0 && this.running.has(jobId)));
+    for (const [jobId, { reports }] of held) {
+      // One job, one abort: when several cancels of it were held, the first one was applied.
+      const here = this.running.has(jobId);
+      reports.forEach((report, i) => report(!here ? 'elsewhere' : i === 0 ? 'applied' : 'already'));
     }
   }
 

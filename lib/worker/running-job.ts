@@ -75,8 +75,10 @@ export class RunningJob {
     );
   }
 
-  /** Aborts the signal with a cancel; after `cancelGraceMs` the job is finished as cancelled regardless. */
-  /** Aborts the handler for a cancel. True when this call did it (false: already aborted or ended). */
+  /**
+   * Aborts the signal with a cancel; after `cancelGraceMs` the job is finished as cancelled
+   * regardless. True when this call aborted it (false: already aborted or ended).
+   */
   cancel(reason: string): boolean {
     return this.abortFor('cancel', reason);
   }

@@ -22,7 +22,7 @@
 local P = ARGV[1]
 local now = ARGV[2]
 local out = {}
-local batch = newFinishBatch()
+local batch = {} -- ids of the jobs completed here, for flushFinishBatch
 for i = 5, #ARGV, 3 do
   local id, token, result = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local rec = redis.call('HMGET', P .. 'job:' .. id, 'token', 'state', 'cancelRequested', 'watchClient')

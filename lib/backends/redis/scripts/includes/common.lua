@@ -108,22 +108,17 @@ end
   the finished zset (trimmed by retention).
   `hasCancel` / `watched`: pass false when the caller read the record and knows there is no
   cancel request / no client watch, to skip the matching cleanup call; nil means "maybe".
-  `batch`: a table from newFinishBatch() when the caller finishes several jobs of one state at
-  one `now`: the index updates (ZREM active, ZADD to the finished zset, the retention trim) are
+  `batch`: a list when the caller finishes several jobs of one state at one `now`: the job's id is
+  appended to it, and the index updates (ZREM active, ZADD to the finished zset, the retention trim) are
   then made once for all by flushFinishBatch, instead of three calls per job. ]]
 local function trimFinished(P, state, now, retentionMs)
   redis.call('ZREMRANGEBYSCORE', P .. state, '-inf', '(' .. string.format('%.0f', tonumber(now) - tonumber(retentionMs)))
 end
 
-local function newFinishBatch()
-  return { ids = {} }
-end
-
 -- Variadic calls in bounded chunks (Lua's unpack has a stack limit).
 local VARIADIC_CHUNK = 500
 
-local function flushFinishBatch(P, batch, state, now, retentionMs)
-  local ids = batch.ids
+local function flushFinishBatch(P, ids, state, now, retentionMs)
   if #ids == 0 then return end
   for i = 1, #ids, VARIADIC_CHUNK do
     local members, scored = {}, {}
@@ -152,7 +147,7 @@ local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extr
   redis.call('PEXPIRE', eventsKey, retentionMs)
   if watched ~= false then redis.call('ZREM', P .. 'clients', id) end
   if batch then
-    batch.ids[#batch.ids + 1] = id
+    batch[#batch + 1] = id
   else
     redis.call('ZREM', P .. 'active', id)
     redis.call('ZADD', P .. state, now, id)
