@@ -31,6 +31,8 @@ export const Messages = {
   overdueHandler: (jobId: string, name: string, why: string) =>
     `The handler of job '${jobId}' ('${name}') still runs although its attempt ended (${why}): it keeps its concurrency slot ` +
     `until it returns. Make the handler honour ctx.signal (e.g. call ctx.signal.throwIfAborted() between steps).`,
+  scriptsMissing: (dir: string) =>
+    `The Redis backend's Lua scripts were not found in ${dir}: build with 'npm run build', which copies lib/backends/redis/scripts next to the compiled redis-scripts.js.`,
   /** `times` is a number, or '%d' for the Redis script to fill in. */
   stalled: (times: number | string) =>
     `stalled ${times} time(s): its worker lost the lease (died or froze) more often than watchdog.maxStalls allows; retry it, or raise watchdog.maxStalls`,
