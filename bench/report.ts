@@ -1,6 +1,6 @@
 import type { PeerId } from './peers/peer';
 import type { BaselineResult } from './scenarios/baseline';
-import type { CompareSizes, FigureKey, RoundFigures } from './scenarios/compare';
+import type { CompareSizes, FigureKey, RoundCommands, RoundFigures } from './scenarios/compare';
 import type { EmitLatencyResult } from './scenarios/emit-latency';
 import type { PickupLatencyResult } from './scenarios/pickup-latency';
 import type { SubscriptionsResult } from './scenarios/subscriptions';
@@ -13,6 +13,8 @@ export interface BenchResults {
     peers: Array<{ id: PeerId; label: string }>;
     sizes: CompareSizes;
     rounds: Array<Partial<Record<PeerId, RoundFigures>>>;
+    /** Per round and peer: Redis calls and µs per job by command (results.json only). */
+    commands: Array<Partial<Record<PeerId, RoundCommands>>>;
     notes: string[];
   };
   /** Figures of this library only. */
@@ -103,7 +105,7 @@ function printComparison(c: NonNullable<BenchResults['compare']>, print: (line: 
       const value = t.peer ? ratio(c, t.key, t.peer) : median(values(c, 'ours', t.key));
       if (value === undefined) continue;
       const met = (t.atLeast === undefined || value >= t.atLeast) && (t.atMost === undefined || value <= t.atMost) && (t.moreThan === undefined || value > t.moreThan);
-      targetRows.push([t.label, t.peer ? `${fmtRatio(value)}×` : `${value} ms`, met ? 'yes' : 'NO']);
+      targetRows.push([t.label, t.peer ? `${fmtRatio(value)}×` : `${value.toFixed(2)} ms`, met ? 'yes' : 'NO']);
     }
     printTable(targetRows, print);
   }

@@ -119,15 +119,18 @@ async function compare(ctx: BenchContext, options: BenchOptions, results: BenchR
   const sizes: CompareSizes = options.quick
     ? { jobs: options.jobs, jobsC1: Math.ceil(options.jobs / 4), sequentialMax: 2_000, sequentialMs: 1_000, inFlightJobs: 5_000, latencySamples: 200 }
     : { jobs: options.jobs, jobsC1: Math.ceil(options.jobs / 4), sequentialMax: 5_000, sequentialMs: 3_000, inFlightJobs: 10_000, latencySamples: 1_000 };
-  const compared: NonNullable<BenchResults['compare']> = { peers: peers.map(({ id, label }) => ({ id, label })), sizes, rounds: [], notes };
+  const compared: NonNullable<BenchResults['compare']> = { peers: peers.map(({ id, label }) => ({ id, label })), sizes, rounds: [], commands: [], notes };
   results.compare = compared;
   for (let round = 0; round < options.rounds; round++) {
     const figures: (typeof compared.rounds)[number] = {};
     compared.rounds.push(figures);
+    compared.commands.push({});
     const order = peers.map((_, k) => peers[(k + round) % peers.length]);
     for (const peer of order) {
       await step(`round ${round + 1}/${options.rounds}: ${peer.label}`, async () => {
-        figures[peer.id] = await compareRound(ctx, peer, sizes, flush, `r${round}`);
+        const result = await compareRound(ctx, peer, sizes, flush, `r${round}`);
+        figures[peer.id] = result.figures;
+        compared.commands[round][peer.id] = result.commands;
       });
     }
     if (options.peers.has('ours')) {

@@ -24,6 +24,14 @@ export interface CompareSizes {
 /** One round of every figure for one peer: flat, so medians over rounds are one line per figure. */
 export type RoundFigures = Partial<Record<FigureKey, number>>;
 
+/** Per-command Redis calls and time (µs) per job of the processing and add runs, for profiling. */
+export type RoundCommands = Partial<Record<'c16' | 'c1' | 'addSequential' | 'addInFlight', { calls?: Record<string, number>; usec?: Record<string, number> }>>;
+
+export interface RoundResult {
+  figures: RoundFigures;
+  commands: RoundCommands;
+}
+
 export type FigureKey =
   | 'processC16' | 'processC1' | 'addProcessC16' | 'addSequential' | 'addInFlight'
   | 'startP50' | 'startP99' | 'seenP50' | 'seenP99'
@@ -43,8 +51,9 @@ const GAP_MS = 2;
  * them by `flush`). Producer and worker run in this process on separate connections; the worker
  * is this process, so its CPU is this process's CPU while only it works.
  */
-export async function compareRound(ctx: BenchContext, peer: Peer, sizes: CompareSizes, flush: () => Promise<void>, tag: string): Promise<RoundFigures> {
+export async function compareRound(ctx: BenchContext, peer: Peer, sizes: CompareSizes, flush: () => Promise<void>, tag: string): Promise<RoundResult> {
   const figures: RoundFigures = {};
+  const commands: RoundCommands = {};
   const queue = (what: string) => `cmp-${peer.id}-${what}-${tag}`;
   const step = async (what: string, work: () => Promise<void>) => {
     try {
@@ -60,11 +69,13 @@ export async function compareRound(ctx: BenchContext, peer: Peer, sizes: Compare
     const run = await processBacklog(ctx, peer, queue('c16'), sizes.jobs, CONCURRENCY);
     figures.processC16 = rate(sizes.jobs, run.value);
     Object.assign(figures, costFigures('c16', run));
+    commands.c16 = { calls: run.commandsPerJob, usec: run.commandUsPerJob };
   });
   await step('c1', async () => {
     const run = await processBacklog(ctx, peer, queue('c1'), sizes.jobsC1, 1);
     figures.processC1 = rate(sizes.jobsC1, run.value);
     Object.assign(figures, costFigures('c1', run));
+    commands.c1 = { calls: run.commandsPerJob, usec: run.commandUsPerJob };
   });
   await step('add+process', async () => {
     const run = await addWhileProcessing(ctx, peer, queue('ap'), sizes.jobs);
@@ -86,12 +97,14 @@ export async function compareRound(ctx: BenchContext, peer: Peer, sizes: Compare
       figures.addRedisUsSequential = sequential.cost.cpuUsPerJob;
       figures.addRedisUsInFlight = inFlight.cost.cpuUsPerJob;
       figures.addProducerUs = inFlight.cost.processCpuUsPerJob;
+      commands.addSequential = { calls: sequential.cost.commandsPerJob, usec: sequential.cost.commandUsPerJob };
+      commands.addInFlight = { calls: inFlight.cost.commandsPerJob, usec: inFlight.cost.commandUsPerJob };
     } finally {
       await producer.close();
     }
   });
   await step('latency', async () => void Object.assign(figures, await latencies(peer, queue('lat'), sizes.latencySamples)));
-  return figures;
+  return { figures, commands };
 }
 
 /**
