@@ -3,8 +3,9 @@ import { Reflector } from '@nestjs/core';
 import { Observable, lastValueFrom } from 'rxjs';
 import { JOB_EVENTS_METADATA } from '../job-queue.constants';
 import { JobQueueService } from '../job-queue.service';
-import { CLIENT_DISCONNECTED_REASON, type ResolvedJobEventsOptions } from './job-events.decorator';
-import { JobEventsRequest, assertJobExists, lastEventId } from './job-events.guard';
+import { CLIENT_DISCONNECTED_REASON } from './job-events.constants';
+import type { ResolvedJobEventsOptions } from './job-events.options';
+import { JobEventsRequest, assertJobExists, lastEventId } from './job-events.request';
 
 /**
  * Resolves the job id the route method returns (re-checked: it may differ from the route
