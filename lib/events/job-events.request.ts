@@ -1,5 +1,5 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
-import { InvalidJobError } from '../errors/job-queue.errors';
+import { InvalidJobError, JobNotFoundError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import type { JobQueueService } from '../job-queue.service';
 import { validateEventId, validateJobId } from '../validation/job-input.validator';
@@ -7,16 +7,20 @@ import { validateEventId, validateJobId } from '../validation/job-input.validato
 /** The parts of an HTTP request the @JobEvents checks read. */
 export interface JobEventsRequest {
   params?: Record<string, string | undefined>;
+  query?: Record<string, unknown>;
   headers: Record<string, string | string[] | undefined>;
 }
 
-/** The validated `Last-Event-ID` header, if any. @throws BadRequestException */
+/**
+ * The validated resume point: the `Last-Event-ID` header, else the `lastEventId` query parameter
+ * (a new EventSource cannot set the header, e.g. after a page reload). @throws BadRequestException
+ */
 export function lastEventId(request: JobEventsRequest): string | undefined {
-  const raw = request.headers['last-event-id'];
-  const value = Array.isArray(raw) ? raw[0] : raw;
+  const header = request.headers['last-event-id'];
+  const value = (Array.isArray(header) ? header[0] : header) || request.query?.lastEventId;
   if (value === undefined || value === '') return undefined;
   asBadRequest(() => validateEventId(value));
-  return value;
+  return value as string;
 }
 
 /** @throws BadRequestException for a malformed id, NotFoundException for an unknown job */
@@ -24,6 +28,20 @@ export async function assertJobExists(jobs: JobQueueService, jobId: unknown): Pr
   asBadRequest(() => validateJobId(jobId));
   if (!(await jobs.get(jobId as string))) throw new NotFoundException(Messages.notFound(jobId as string));
   return jobId as string;
+}
+
+/**
+ * True when `after` is at or past the job's terminal event: a stream would have nothing to send.
+ * A retried job is not finished, so its stream goes on. @throws NotFoundException for an unknown job
+ */
+export async function resumesPastEnd(jobs: JobQueueService, jobId: string, after: string): Promise<boolean> {
+  try {
+    const page = await jobs.poll(jobId, { after, max: 1 });
+    return page.done && page.events.length === 0;
+  } catch (err) {
+    if (err instanceof JobNotFoundError) throw new NotFoundException(err.message);
+    throw err;
+  }
 }
 
 /** Runs a validation, turning its InvalidJobError into a 400. */
