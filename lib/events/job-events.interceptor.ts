@@ -68,7 +68,7 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
       // The first message sends the headers at once on every Nest version and sets the browser's
       // resume point (and reconnect delay); it has no data, so EventSource dispatches nothing.
       let lastId = after ?? '0';
-      subscriber.next(options.retryMs === undefined ? { id: lastId } : { id: lastId, retry: options.retryMs });
+      subscriber.next(silentMessage(lastId, options.retryMs));
       if (this.closing || this.jobs.isShuttingDown) return subscriber.complete();
 
       let ended = false;
@@ -89,7 +89,7 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
         },
       });
       // A heartbeat repeats the last id: bytes on the wire for proxies, no event for the browser.
-      const heartbeat = options.heartbeatMs > 0 ? setInterval(() => subscriber.next({ id: lastId }), options.heartbeatMs) : undefined;
+      const heartbeat = options.heartbeatMs > 0 ? setInterval(() => subscriber.next(silentMessage(lastId)), options.heartbeatMs) : undefined;
       return () => {
         clearInterval(heartbeat);
         events.unsubscribe();
@@ -116,6 +116,15 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
     }, graceMs);
     this.graceTimers.add(timer);
   }
+}
+
+/**
+ * A message with an id (and a reconnect delay) but no data: EventSource takes the id as its resume
+ * point and dispatches nothing. Nest writes only the fields present; `data` is optional at run time
+ * but typed as required in @nestjs/common 11.0, hence the assertion.
+ */
+function silentMessage(id: string, retry?: number): MessageEvent {
+  return (retry === undefined ? { id } : { id, retry }) as MessageEvent;
 }
 
 function toMessage(event: JobEvent, named: boolean): MessageEvent {
