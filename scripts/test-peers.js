@@ -31,7 +31,7 @@ function check(which) {
   // The compiler and Node typings the repository itself uses.
   deps.push(`typescript@${pkg.devDependencies.typescript}`, `@types/node@${pkg.devDependencies['@types/node']}`);
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `peers-${which}`, private: true }, null, 2));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--no-save', '--loglevel=error', ...deps], {
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--no-save', '--prefer-offline', '--loglevel=error', ...deps], {
     cwd: dir,
     stdio: 'inherit',
   });
