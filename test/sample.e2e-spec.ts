@@ -268,6 +268,77 @@ describe('sample app over HTTP (in-memory backend)', () => {
     expect([...before, ...after]).toEqual(history);
   });
 
+  describe('one stream for many builds (?ids=)', () => {
+    /** The JobEvents of a multiplexed stream's messages, grouped by job, checking the cursor of each. */
+    function byJob(messages: SseMessage[], ids: string[]): Map<string, JobEvent[]> {
+      const groups = new Map(ids.map((id) => [id, [] as JobEvent[]]));
+      for (const m of messages) {
+        const event = JSON.parse(m.data!) as JobEvent;
+        expect(m.event).toBe(event.type);
+        // The cursor holds each job's last event id, in the order of ?ids=: this event's at its job's place.
+        expect(m.id!.split('_')[ids.indexOf(event.jobId)]).toBe(event.id);
+        groups.get(event.jobId)!.push(event);
+      }
+      return groups;
+    }
+
+    async function historyOf(id: string): Promise<JobEvent[]> {
+      return (await request('GET', `${base}/builds/${id}/poll?max=1000`)).json.events;
+    }
+
+    it('streams 20 builds over one connection, each in order, and ends when all ended', async () => {
+      const ids = await Promise.all(Array.from({ length: 20 }, () => startBuild({ steps: 3, stepMs: 20 }).then((j) => j.id)));
+      const client = await openStream(`/builds/events?ids=${ids.join(',')}`);
+      expect(client.status).toBe(200);
+      expect(client.messages[0]).toEqual({ id: ids.map(() => '0').join('_') });
+      // The connection does not hold up other requests meanwhile.
+      expect((await request('GET', `${base}/builds/${ids[0]}`)).status).toBe(200);
+      await client.ended;
+      const groups = byJob(client.events, ids);
+      for (const id of ids) {
+        expect(groups.get(id)).toEqual(await historyOf(id));
+        expect(groups.get(id)!.at(-1)!.type).toBe('completed');
+      }
+
+      const resumeAtEnd = await openStream(`/builds/events?ids=${ids.join(',')}`, { 'last-event-id': client.events.at(-1)!.id! });
+      await resumeAtEnd.ended;
+      expect(resumeAtEnd.status).toBe(204);
+    });
+
+    it('one cursor resumes every build where it stopped: no gap, no duplicate', async () => {
+      const ids = [(await startBuild({ steps: 4, stepMs: 30 })).id, (await startBuild({ steps: 2, stepMs: 50 })).id];
+      const first = await openStream(`/builds/events?ids=${ids.join(',')}`);
+      await first.waitFor(() => first.events.length >= 5);
+      first.destroy();
+      const cursor = first.events.at(-1)!.id!;
+
+      const resumed = await openStream(`/builds/events?ids=${ids.join(',')}&lastEventId=${cursor}`);
+      await resumed.ended;
+      const [before, after] = [byJob(first.events, ids), byJob(resumed.events, ids)];
+      for (const id of ids) expect([...before.get(id)!, ...after.get(id)!]).toEqual(await historyOf(id));
+    });
+
+    it('answers 400 for a bad list or cursor and 404 for an unknown build, before the stream opens', async () => {
+      const { id } = await startBuild(FAST);
+      const cases: Array<[string, Record<string, string>, number]> = [
+        ['/builds/events', {}, 400],
+        [`/builds/events?ids=${id},${id}`, {}, 400],
+        [`/builds/events?ids=${id},bad!id`, {}, 400],
+        [`/builds/events?ids=${Array.from({ length: 101 }, (_, i) => `b${i}`).join(',')}`, {}, 400],
+        [`/builds/events?ids=${id},no-such-build`, {}, 404],
+        [`/builds/events?ids=${id}`, { 'last-event-id': '0_0' }, 400],
+        [`/builds/events?ids=${id}`, { 'last-event-id': 'x' }, 400],
+      ];
+      for (const [path, headers, status] of cases) {
+        const client = await openStream(path, headers);
+        await client.ended;
+        expect({ path, status: client.status }).toEqual({ path, status });
+        expect(client.contentType).toMatch(/^application\/json/);
+      }
+      await jobs.waitFor(id);
+    });
+  });
+
   describe('stream errors answer before the stream opens', () => {
     it('unknown id → 404 with a JSON body, not a 200 event stream', async () => {
       const client = await openStream('/builds/no-such-build/events');

@@ -4,12 +4,19 @@ import { JOB_EVENTS_METADATA } from '../job-queue.constants';
 import { JobQueueService } from '../job-queue.service';
 import { validateJobId } from '../validation/job-input.validator';
 import type { ResolvedJobEventsOptions } from './job-events.options';
-import { JobEventsRequest, asBadRequest, assertJobExists, lastEventId, resumesPastEnd } from './job-events.request';
+import {
+  JobEventsRequest,
+  asBadRequest,
+  assertJobExists,
+  requestedJobIds,
+  resumePoints,
+  resumesPastEnd,
+} from './job-events.request';
 import { JobStreamEndedException } from './job-stream-ended.exception';
 
 /**
  * Answers 400 (malformed id or resume point), 404 (unknown job) and 204 (resume at or past the
- * terminal event) for @JobEvents routes. Nest awaits guards before it opens an SSE response,
+ * terminal event; of every job, on a multiplexed route) for @JobEvents routes. Nest awaits guards before it opens an SSE response,
  * whereas interceptors of SSE routes run after the 200 headers may already be on their way: so
  * every answer other than the stream itself is decided here.
  */
@@ -23,15 +30,16 @@ export class JobEventsGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const options = this.reflector.get<ResolvedJobEventsOptions>(JOB_EVENTS_METADATA, context.getHandler());
     const request = context.switchToHttp().getRequest<JobEventsRequest>();
-    const jobId = request.params?.[options.idParam];
-    const after = lastEventId(request);
-    if (jobId === undefined) return true;
+    const jobIds = requestedJobIds(request, options);
+    const after = resumePoints(request, options, jobIds?.length);
+    if (jobIds === undefined) return true;
     if (after === undefined) {
-      await assertJobExists(this.jobs, jobId);
-    } else {
-      asBadRequest(() => validateJobId(jobId));
-      if (await resumesPastEnd(this.jobs, jobId, after)) throw new JobStreamEndedException();
+      await Promise.all(jobIds.map((jobId) => assertJobExists(this.jobs, jobId)));
+      return true;
     }
+    for (const jobId of jobIds) asBadRequest(() => validateJobId(jobId));
+    const ended = await Promise.all(jobIds.map((jobId, i) => resumesPastEnd(this.jobs, jobId, after[i])));
+    if (ended.every(Boolean)) throw new JobStreamEndedException();
     return true;
   }
 }

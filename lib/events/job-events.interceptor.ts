@@ -13,11 +13,13 @@ import { JOB_EVENTS_METADATA } from '../job-queue.constants';
 import { JobQueueService } from '../job-queue.service';
 import { CLIENT_DISCONNECTED_REASON } from './job-events.constants';
 import type { ResolvedJobEventsOptions } from './job-events.options';
-import { JobEventsRequest, assertJobExists, lastEventId } from './job-events.request';
+import { encodeCursor } from './job-events.cursor';
+import { JobEventsRequest, assertJobExists, checkedJobIds, requestedJobIds, resumePoints } from './job-events.request';
 
 /**
- * Resolves the job id the route method returns (re-checked: it may differ from the route
- * parameter the guard checked), then maps the job's events to SSE messages with heartbeats.
+ * Resolves the job id (or, on a multiplexed route, the ids) the route method returns, then maps the
+ * events to SSE messages with heartbeats; a multiplexed stream merges the jobs' streams and ends
+ * when every job has ended.
  * Unsubscribing (client gone) releases the backend subscription and, with `cancelOnDisconnect`,
  * cancels a job that has not ended unless a stream of it opens again within the grace.
  * Once the application begins to shut down, every open stream ends (the browser reconnects to
@@ -44,11 +46,20 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<MessageEvent>> {
     const options = this.reflector.get<ResolvedJobEventsOptions>(JOB_EVENTS_METADATA, context.getHandler());
     const request = context.switchToHttp().getRequest<JobEventsRequest>();
-    const after = lastEventId(request);
+    const requested = requestedJobIds(request, options);
     const returned: unknown = await lastValueFrom(next.handle());
-    // The guard checked the route parameter; a method that maps it to another id gets checked here.
-    const jobId = returned === request.params?.[options.idParam] ? (returned as string) : await assertJobExists(this.jobs, returned);
-    return this.stream(jobId, after, options);
+    const jobIds = await this.checkReturned(returned, requested, options);
+    return this.stream(jobIds, resumePoints(request, options, jobIds.length), options);
+  }
+
+  /**
+   * The job ids the method returned. The guard checked the ids of the request; a method that maps
+   * them to others gets those checked here (after the headers may be out, so prefer the same ids).
+   */
+  private async checkReturned(returned: unknown, requested: string[] | undefined, options: ResolvedJobEventsOptions): Promise<string[]> {
+    const jobIds = options.idsQuery === undefined ? [returned] : checkedJobIds(returned);
+    if (requested && jobIds.length === requested.length && jobIds.every((id, i) => id === requested[i])) return requested;
+    return Promise.all(jobIds.map((jobId) => assertJobExists(this.jobs, jobId)));
   }
 
   /**
@@ -63,39 +74,48 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
     this.graceTimers.clear();
   }
 
-  private stream(jobId: string, after: string | undefined, options: ResolvedJobEventsOptions): Observable<MessageEvent> {
+  private stream(jobIds: string[], after: string[] | undefined, options: ResolvedJobEventsOptions): Observable<MessageEvent> {
+    const multiplexed = options.idsQuery !== undefined;
     return new Observable<MessageEvent>((subscriber) => {
+      const lastIds = jobIds.map((_, i) => after?.[i] ?? '0');
+      const cursor = () => (multiplexed ? encodeCursor(lastIds) : lastIds[0]);
       // The first message sends the headers at once on every Nest version and sets the browser's
       // resume point (and reconnect delay); it has no data, so EventSource dispatches nothing.
-      let lastId = after ?? '0';
-      subscriber.next(silentMessage(lastId, options.retryMs));
+      subscriber.next(silentMessage(cursor(), options.retryMs));
       if (this.closing || this.jobs.isShuttingDown) return subscriber.complete();
 
-      let ended = false;
+      const ended = jobIds.map(() => false);
+      let failed = false;
       this.open.add(subscriber);
-      this.follow(jobId, +1);
-      const events = this.jobs.events(jobId, { after }).subscribe({
-        next: (event) => {
-          lastId = event.id;
-          subscriber.next(toMessage(event, options.namedEvents));
-        },
-        error: (err) => {
-          ended = true; // the stream failed; the client did not leave
-          subscriber.error(err);
-        },
-        complete: () => {
-          ended = true;
-          subscriber.complete();
-        },
-      });
-      // A heartbeat repeats the last id: bytes on the wire for proxies, no event for the browser.
-      const heartbeat = options.heartbeatMs > 0 ? setInterval(() => subscriber.next(silentMessage(lastId)), options.heartbeatMs) : undefined;
+      for (const jobId of jobIds) this.follow(jobId, +1);
+      const subscriptions = jobIds.map((jobId, i) =>
+        this.jobs.events(jobId, { after: after?.[i] }).subscribe({
+          next: (event) => {
+            lastIds[i] = event.id;
+            subscriber.next(toMessage(event, cursor(), options.namedEvents));
+          },
+          error: (err) => {
+            failed = true; // the stream failed; the client did not leave
+            subscriber.error(err);
+          },
+          complete: () => {
+            ended[i] = true;
+            if (ended.every(Boolean)) subscriber.complete();
+          },
+        }),
+      );
+      // A heartbeat repeats the cursor: bytes on the wire for proxies, no event for the browser.
+      const heartbeat = options.heartbeatMs > 0 ? setInterval(() => subscriber.next(silentMessage(cursor())), options.heartbeatMs) : undefined;
       return () => {
         clearInterval(heartbeat);
-        events.unsubscribe();
+        for (const subscription of subscriptions) subscription.unsubscribe();
         this.open.delete(subscriber);
-        this.follow(jobId, -1);
-        if (!ended && !this.closing && options.cancelOnDisconnect) this.cancelUnlessBack(jobId, options.cancelOnDisconnect.graceMs);
+        jobIds.forEach((jobId, i) => {
+          this.follow(jobId, -1);
+          if (!ended[i] && !failed && !this.closing && options.cancelOnDisconnect) {
+            this.cancelUnlessBack(jobId, options.cancelOnDisconnect.graceMs);
+          }
+        });
       };
     });
   }
@@ -127,6 +147,7 @@ function silentMessage(id: string, retry?: number): MessageEvent {
   return (retry === undefined ? { id } : { id, retry }) as MessageEvent;
 }
 
-function toMessage(event: JobEvent, named: boolean): MessageEvent {
-  return named ? { id: event.id, type: event.type, data: event } : { id: event.id, data: event };
+/** One event as a message whose id is the stream's cursor (the event id, on a single-job stream). */
+function toMessage(event: JobEvent, id: string, named: boolean): MessageEvent {
+  return named ? { id, type: event.type, data: event } : { id, data: event };
 }

@@ -11,6 +11,13 @@ export interface JobEventsOptions {
   heartbeatMs?: number;
   /** Route parameter holding the job id, checked (400/404/204) by a guard before the stream opens. Default 'id'. */
   idParam?: string;
+  /**
+   * Makes the route one stream for many jobs: the job ids come comma-separated (at most 100) in this
+   * query parameter, e.g. 'ids' for `?ids=a,b,c`, checked by the guard; the method returns them as an
+   * array. Each message's `id` is a cursor holding every job's last event id, so one `Last-Event-ID`
+   * resumes each job where it stopped; the stream ends when every job has ended. Default: unset (one job).
+   */
+  idsQuery?: string;
   /** Sent as SSE `retry:` when the stream opens: the browser's reconnect delay, ms. Default: unset (the browser's own, about 3 s). */
   retryMs?: number;
   /**
@@ -26,6 +33,7 @@ export interface ResolvedJobEventsOptions {
   cancelOnDisconnect: false | { graceMs: number };
   heartbeatMs: number;
   idParam: string;
+  idsQuery: string | undefined;
   retryMs: number | undefined;
   namedEvents: boolean;
 }
@@ -50,6 +58,7 @@ export function resolveJobEventsOptions(options: JobEventsOptions): ResolvedJobE
     cancelOnDisconnect,
     heartbeatMs,
     idParam: options.idParam ?? 'id',
+    idsQuery: options.idsQuery,
     retryMs,
     namedEvents: options.namedEvents ?? true,
   };

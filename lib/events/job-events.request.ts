@@ -3,6 +3,8 @@ import { InvalidJobError, JobNotFoundError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import type { JobQueueService } from '../job-queue.service';
 import { validateEventId, validateJobId } from '../validation/job-input.validator';
+import { MAX_MULTIPLEXED_JOBS, decodeCursor } from './job-events.cursor';
+import type { ResolvedJobEventsOptions } from './job-events.options';
 
 /** The parts of an HTTP request the @JobEvents checks read. */
 export interface JobEventsRequest {
@@ -12,15 +14,47 @@ export interface JobEventsRequest {
 }
 
 /**
- * The validated resume point: the `Last-Event-ID` header, else the `lastEventId` query parameter
- * (a new EventSource cannot set the header, e.g. after a page reload). @throws BadRequestException
+ * The job ids the request names: the `idParam` route parameter, or the `idsQuery` list of a
+ * multiplexed route; undefined when a single-job route has no such parameter.
+ * @throws BadRequestException for a malformed, empty, duplicate or too long list
  */
-export function lastEventId(request: JobEventsRequest): string | undefined {
+export function requestedJobIds(request: JobEventsRequest, options: ResolvedJobEventsOptions): string[] | undefined {
+  if (options.idsQuery === undefined) {
+    const jobId = request.params?.[options.idParam];
+    return jobId === undefined ? undefined : [jobId];
+  }
+  const raw = request.query?.[options.idsQuery];
+  if (typeof raw !== 'string' || raw === '') throw new BadRequestException(Messages.jobIdsQuery(options.idsQuery));
+  return checkedJobIds(raw.split(','));
+}
+
+/** The ids a multiplexed route's method returned, checked like the query list. */
+export function checkedJobIds(ids: unknown): string[] {
+  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_MULTIPLEXED_JOBS || new Set(ids).size !== ids.length) {
+    throw new BadRequestException(Messages.jobIdList(MAX_MULTIPLEXED_JOBS));
+  }
+  for (const id of ids) asBadRequest(() => validateJobId(id));
+  return ids as string[];
+}
+
+/**
+ * The validated resume point of each of `count` jobs: from the `Last-Event-ID` header, else the
+ * `lastEventId` query parameter (a new EventSource cannot set the header, e.g. after a page reload).
+ * A single-job route takes an event id; a multiplexed one a cursor of `count` event ids.
+ * @throws BadRequestException
+ */
+export function resumePoints(request: JobEventsRequest, options: ResolvedJobEventsOptions, count = 1): string[] | undefined {
   const header = request.headers['last-event-id'];
   const value = (Array.isArray(header) ? header[0] : header) || request.query?.lastEventId;
   if (value === undefined || value === '') return undefined;
-  asBadRequest(() => validateEventId(value));
-  return value as string;
+  if (options.idsQuery === undefined) {
+    asBadRequest(() => validateEventId(value));
+    return [value as string];
+  }
+  const parts = typeof value === 'string' ? decodeCursor(value, count) : undefined;
+  if (!parts) throw new BadRequestException(Messages.eventCursor(count));
+  for (const part of parts) asBadRequest(() => validateEventId(part));
+  return parts;
 }
 
 /** @throws BadRequestException for a malformed id, NotFoundException for an unknown job */
