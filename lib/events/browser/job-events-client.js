@@ -30,6 +30,7 @@ export function compareEventIds(a, b) {
  * @property {string[]} [ids] the jobs of a multiplexed route, sent as `?<idsQuery>=a,b`; omit for a single-job URL
  * @property {string} [idsQuery] the route's `idsQuery` parameter name; default 'ids'
  * @property {(jobId: string) => string} [cancelUrl] the POST route that cancels a job, for `cancel()`
+ * @property {boolean} [withCredentials] send cookies to another origin (the server must allow credentials in CORS)
  * @property {string[]} [types] custom event types to listen for on a route with named events
  * @property {(event: JobEvent) => void} [onEvent] every event, once, in order per job
  * @property {() => void} [onEnd] every job ended (or the server answered 204)
@@ -64,7 +65,7 @@ export class JobEventsClient {
   /** Asks the server to cancel a job (needs `cancelUrl`); resolves with the server's answer. */
   async cancel(/** @type {string} */ jobId) {
     if (!this.options.cancelUrl) throw new Error('JobEventsClient: pass options.cancelUrl to cancel jobs.');
-    const res = await fetch(this.options.cancelUrl(jobId), { method: 'POST', credentials: 'same-origin' });
+    const res = await fetch(this.options.cancelUrl(jobId), { method: 'POST', credentials: this.options.withCredentials ? 'include' : 'same-origin' });
     return res.json();
   }
 
@@ -82,7 +83,7 @@ export class JobEventsClient {
     const cursor = multiplexed ? this.ids.map((id) => this.lastIds.get(id) ?? '0').join('_') : [...this.lastIds.values()][0];
     const resumed = cursor !== undefined && cursor !== ids0(this.ids);
     if (resumed) url.searchParams.set('lastEventId', cursor);
-    const source = new EventSource(url, { withCredentials: url.origin !== location.origin });
+    const source = new EventSource(url, { withCredentials: this.options.withCredentials ?? false });
     this.source = source;
     const onMessage = (/** @type {MessageEvent} */ message) => this.receive(JSON.parse(message.data));
     source.onmessage = onMessage;
