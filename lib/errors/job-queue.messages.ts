@@ -39,6 +39,12 @@ export const Messages = {
   redisUnreachable: (cause: string) =>
     `Could not reach Redis while starting the job queue (${cause}): start Redis, or fix option 'redis' (URL, options or instance).`,
   corruptRecord: (id: string, why: string) => `Job record '${id}' is corrupt (${why}); it was skipped.`,
+  jobIdsQuery: (param: string) =>
+    `Query parameter '${param}' must list the job ids to stream, comma-separated, e.g. ?${param}=a,b.`,
+  jobIdList: (max: number) =>
+    `A stream of many jobs takes 1-${max} distinct job ids: split longer lists over several streams.`,
+  eventCursor: (count: number) =>
+    `The resume cursor (Last-Event-ID or ?lastEventId=) must hold ${count} event ids joined by '_', one per job in the order of the ids: pass the id of the last message you received.`,
 } as const;
 
 function safeString(value: unknown): string {
