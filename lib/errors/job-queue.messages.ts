@@ -32,6 +32,10 @@ export const Messages = {
   redisUnreachable: (cause: string) =>
     `Could not reach Redis while starting the job queue (${cause}): start Redis, or fix option 'redis' (URL, options or instance).`,
   corruptRecord: (id: string, why: string) => `Job record '${id}' is corrupt (${why}); it was skipped.`,
+  ioredisMissing: () =>
+    "Option 'redis' is set but the optional peer dependency 'ioredis' is not installed: run `npm install ioredis` (5.x), or omit 'redis' for the in-memory backend.",
+  requestScopedHandler: (source: string) =>
+    `@JobHandler on ${source} is ignored: its provider is request-scoped (or depends on one), so there is no instance to run jobs on. Make the provider a singleton (the default scope) and inject request data into the job instead.`,
 } as const;
 
 function safeString(value: unknown): string {
