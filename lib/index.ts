@@ -18,6 +18,7 @@ export type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
 export { JobCancelDispatcher, type JobCancelDispatcherStats } from './cancel/job-cancel.dispatcher';
 export { JobWatchdog, CLIENT_GONE_REASON, type JobWatchdogStats, type JobWatchdogSweep } from './watchdog/job-watchdog.service';
 export type { JobWorkerStats } from './worker/job-worker.service';
+export type { AttemptOutcome } from './worker/running-job';
 
 // Decorators
 export { JobHandler, type JobHandlerOptions } from './decorators/job-handler.decorator';
