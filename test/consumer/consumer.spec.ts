@@ -48,6 +48,9 @@ function writeTsconfig(dir: string, entry: string, moduleResolution: 'node10' | 
     types: ['node'],
     outDir: 'dist',
     rootDir: 'src',
+    // Set-ups with the same options reuse the checks of the declaration files that did not change.
+    incremental: true,
+    tsBuildInfoFile: `tsbuildinfo.${moduleResolution}`,
   };
   writeFileSync(file, JSON.stringify({ compilerOptions, files: [`src/${entry}.ts`] }));
   return file;
