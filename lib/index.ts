@@ -1,12 +1,51 @@
+// The package's public surface, every export by name. Runtime internals (state sets, tokens,
+// backends) stay out. Health checks are a separate entry point: `nestjs-job-queue/health`.
+
+// Module and options
 export { JobQueueModule } from './job-queue.module';
-export type { JobQueueModuleOptions } from './job-queue.options';
-export { JobQueueService, type JobQueueMetrics } from './job-queue.service';
+export type {
+  JobQueueModuleOptions,
+  JobQueueModuleAsyncOptions,
+  JobQueueOptionsFactory,
+  JobQueueRedisOptions,
+  JobQueueRedisConnectionOptions,
+  JobQueueRedisClient,
+} from './job-queue.options';
+
+// Providers
+export { JobQueueService } from './job-queue.service';
+export type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
 export { JobCancelDispatcher, type JobCancelDispatcherStats } from './cancel/job-cancel.dispatcher';
 export { JobWatchdog, CLIENT_GONE_REASON, type JobWatchdogStats, type JobWatchdogSweep } from './watchdog/job-watchdog.service';
-export { JobQueueHealthIndicator, type JobQueueHealthOptions } from './health/job-queue.health';
+export type { JobWorkerStats } from './worker/job-worker.service';
+export type { AttemptOutcome } from './worker/running-job';
+
+// Decorators
 export { JobHandler, type JobHandlerOptions } from './decorators/job-handler.decorator';
 export { JobEvents, CLIENT_DISCONNECTED_REASON, type JobEventsOptions } from './events/job-events.decorator';
+
+// Jobs and events
+export type {
+  AddOptions,
+  BackoffOptions,
+  CancelResult,
+  Job,
+  JobContext,
+  JobEvent,
+  JobEventPage,
+  JobState,
+  LifecycleEventType,
+} from './interfaces/job.interface';
 export { compareEventIds } from './events/event-id';
-export type { JobWorkerStats } from './worker/job-worker.service';
-export * from './errors/job-queue.errors';
-export * from './interfaces/job.interface';
+
+// Errors
+export {
+  JobQueueError,
+  InvalidJobError,
+  JobNotFoundError,
+  QueueFullError,
+  QueueDrainedError,
+  JobQueueConfigError,
+  JobAbortedError,
+  type JobAbortKind,
+} from './errors/job-queue.errors';

@@ -1,17 +1,18 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { TerminusModule } from '@nestjs/terminus';
 import { createBackend } from './backends/create-backend';
+import type { QueueBackend } from './backends/queue-backend.interface';
 import { JobCancelDispatcher } from './cancel/job-cancel.dispatcher';
 import { JobHandlerExplorer } from './discovery/job-handler.explorer';
 import { JobHandlerRegistry } from './discovery/job-handler.registry';
 import { JobEventsGuard } from './events/job-events.guard';
 import { JobEventsInterceptor } from './events/job-events.interceptor';
-import { JobQueueHealthIndicator } from './health/job-queue.health';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from './job-queue.constants';
-import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE } from './job-queue.module-definition';
-import { createJobQueueOptions } from './job-queue.options.factory';
+import { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN } from './job-queue.module-definition';
+import type { JobQueueModuleAsyncOptions, JobQueueModuleOptions } from './job-queue.options';
+import { resolveJobQueueOptions } from './job-queue.options.resolver';
 import { JobQueueService } from './job-queue.service';
+import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
 import { JobWatchdog } from './watchdog/job-watchdog.service';
 import { JobWorker } from './worker/job-worker.service';
 
@@ -19,27 +20,55 @@ import { JobWorker } from './worker/job-worker.service';
  * The job queue: `JobQueueModule.forRoot({...})` or `forRootAsync({ imports, inject, useFactory })`.
  * Without `redis` it runs in memory in this process; with `redis` every process sharing the Redis
  * shares the queue. Call `app.enableShutdownHooks()` so jobs drain on SIGTERM.
+ * Health checks: `JobQueueHealthModule` from `nestjs-job-queue/health`.
  */
 @Module({
-  imports: [DiscoveryModule, TerminusModule],
+  imports: [DiscoveryModule],
   providers: [
-    { provide: JOB_QUEUE_OPTIONS, useFactory: createJobQueueOptions, inject: [MODULE_OPTIONS_TOKEN] },
+    { provide: JOB_QUEUE_OPTIONS, useFactory: resolveJobQueueOptions, inject: [MODULE_OPTIONS_TOKEN] },
     { provide: JOB_QUEUE_BACKEND, useFactory: createBackend, inject: [JOB_QUEUE_OPTIONS] },
     JobHandlerRegistry,
     JobHandlerExplorer,
     JobWorker,
     JobCancelDispatcher,
     JobWatchdog,
+    JobQueueMetricsCollector,
     JobQueueService,
-    JobQueueHealthIndicator,
     JobEventsInterceptor,
     JobEventsGuard,
   ],
-  exports: [JobQueueService, JobCancelDispatcher, JobWatchdog, JobQueueHealthIndicator, JobEventsInterceptor, JobEventsGuard],
+  exports: [
+    JobQueueService,
+    JobCancelDispatcher,
+    JobWatchdog,
+    JobEventsInterceptor,
+    JobEventsGuard,
+    // For JobQueueHealthModule (nestjs-job-queue/health), which builds on this module.
+    JobQueueMetricsCollector,
+    JOB_QUEUE_OPTIONS,
+  ],
 })
-export class JobQueueModule extends ConfigurableModuleClass {
+export class JobQueueModule extends ConfigurableModuleClass implements OnApplicationShutdown {
+  constructor(@Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend) {
+    super();
+  }
+
   /** `forRoot()` with no options: the in-memory backend with every default. */
-  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+  static override forRoot(options: JobQueueModuleOptions & { isGlobal?: boolean } = {}): DynamicModule {
     return super.forRoot(options);
+  }
+
+  /** Options from a factory, a class or an existing provider; see {@link JobQueueModuleAsyncOptions}. */
+  static override forRootAsync(options: JobQueueModuleAsyncOptions): DynamicModule {
+    return super.forRootAsync(options);
+  }
+
+  /**
+   * @internal The module created the backend (its factory provider), so it closes it. Nest runs a
+   * module's own hook after its providers' hooks: the worker has drained and handed back its jobs
+   * (beforeApplicationShutdown), the dispatcher and the event streams have let go of the backend.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    await this.backend.close();
   }
 }

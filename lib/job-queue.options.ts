@@ -1,9 +1,47 @@
-import type { Cluster, Redis, RedisOptions } from 'ioredis';
+import type { ConfigurableModuleAsyncOptions } from '@nestjs/common';
+
+/**
+ * The ioredis connection options most apps set, described here rather than imported so that the
+ * package's typings compile without ioredis installed (a memory-only app needs none). Any other
+ * ioredis option may be given too: the object is handed to ioredis as it is.
+ */
+export interface JobQueueRedisConnectionOptions {
+  host?: string;
+  port?: number;
+  /** Unix socket path. */
+  path?: string;
+  username?: string;
+  password?: string;
+  db?: number;
+  /** Folded into the queue's key names (see the README's Redis internals). */
+  keyPrefix?: string;
+  /** Our connections are named `<connectionName>:<role>`; default `job-queue`. */
+  connectionName?: string;
+  tls?: object;
+  lazyConnect?: boolean;
+}
+
+/**
+ * Option `redis` as an object: a variable typed with ioredis' own `RedisOptions` fits the first
+ * member; an object literal with further ioredis options (e.g. `maxRetriesPerRequest`) fits the second.
+ */
+export type JobQueueRedisOptions =
+  | JobQueueRedisConnectionOptions
+  | (JobQueueRedisConnectionOptions & { readonly [ioredisOption: string]: unknown });
+
+/** What the queue needs of a user's ioredis `Redis` or `Cluster` instance: it is only ever duplicated. */
+export interface JobQueueRedisClient {
+  readonly isCluster: boolean;
+  duplicate(...args: never[]): unknown;
+}
 
 /** Options of `JobQueueModule.forRoot()`; every field is optional. */
 export interface JobQueueModuleOptions {
-  /** Redis URL, ioredis options, or an ioredis `Redis`/`Cluster` instance; omit for the in-memory backend. */
-  redis?: string | RedisOptions | Redis | Cluster;
+  /**
+   * Redis URL, ioredis options, or an ioredis `Redis`/`Cluster` instance (duplicated, never closed);
+   * omit for the in-memory backend. Needs the optional peer `ioredis` installed.
+   */
+  redis?: string | JobQueueRedisOptions | JobQueueRedisClient;
   /** Key prefix (hash tag of every key), default 'jq'. */
   prefix?: string;
   /** Active-job lease in ms; renewed by heartbeat every leaseMs/3. Default 30 000. */
@@ -50,3 +88,20 @@ export interface ResolvedJobQueueOptions {
   worker: boolean;
   maxPayloadBytes: number;
 }
+
+/**
+ * A class for `JobQueueModule.forRootAsync({ useClass })` (or `useExisting`): Nest instantiates it
+ * and calls `createJobQueueOptions()`.
+ */
+export interface JobQueueOptionsFactory {
+  createJobQueueOptions(): JobQueueModuleOptions | Promise<JobQueueModuleOptions>;
+}
+
+/**
+ * Options of `JobQueueModule.forRootAsync()`: `useFactory` (with `inject`), `useClass` or
+ * `useExisting` (a {@link JobQueueOptionsFactory}), `imports`, and `isGlobal` (default true).
+ */
+export type JobQueueModuleAsyncOptions = ConfigurableModuleAsyncOptions<JobQueueModuleOptions, keyof JobQueueOptionsFactory> & {
+  /** false: import JobQueueModule into each module that injects its providers. Default true. */
+  isGlobal?: boolean;
+};

@@ -2,7 +2,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } 
 import { randomUUID } from 'node:crypto';
 import { Observable, filter, firstValueFrom, throwError, timeout as rxTimeout } from 'rxjs';
 import type { NewJob, QueueBackend } from './backends/queue-backend.interface';
-import { JobCancelDispatcher, JobCancelDispatcherStats } from './cancel/job-cancel.dispatcher';
+import { JobCancelDispatcher } from './cancel/job-cancel.dispatcher';
 import { InvalidJobError, JobNotFoundError, JobQueueError, QueueDrainedError } from './errors/job-queue.errors';
 import { Messages } from './errors/job-queue.messages';
 import { JobEventStream } from './events/job-event-stream';
@@ -19,6 +19,8 @@ import {
 } from './interfaces/job.interface';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import type { ResolvedJobQueueOptions } from './job-queue.options';
+import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
+import type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
 import {
   normalizeAddOptions,
   serializePayload,
@@ -26,19 +28,6 @@ import {
   validateJobId,
   validateJobName,
 } from './validation/job-input.validator';
-import { JobWatchdog, JobWatchdogStats } from './watchdog/job-watchdog.service';
-import { JobWorker, JobWorkerStats } from './worker/job-worker.service';
-
-/** JSON snapshot returned by {@link JobQueueService.metrics}. */
-export interface JobQueueMetrics {
-  backend: 'memory' | 'redis';
-  counts: Record<JobState, number>;
-  added: number;
-  worker: JobWorkerStats;
-  dispatcher: JobCancelDispatcherStats;
-  watchdog: JobWatchdogStats;
-  shuttingDown: boolean;
-}
 
 /** Default and largest page size of `poll()`. */
 const DEFAULT_POLL_MAX = 100;
@@ -46,7 +35,8 @@ const MAX_POLL_MAX = 1_000;
 
 /**
  * The queue's front door: add jobs, read them, cancel them from any process, stream or poll their
- * events. Works the same on the in-memory and the Redis backend.
+ * events. Works the same on the in-memory and the Redis backend. It uses the backend but does not
+ * own it: the module that creates the backend closes it.
  */
 @Injectable()
 export class JobQueueService implements BeforeApplicationShutdown, OnApplicationShutdown {
@@ -57,9 +47,8 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
-    private readonly worker: JobWorker,
     private readonly dispatcher: JobCancelDispatcher,
-    private readonly watchdog: JobWatchdog,
+    private readonly collector: JobQueueMetricsCollector,
   ) {
     this.streams = new JobEventStream(backend, options);
   }
@@ -171,15 +160,9 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
 
   /** A JSON snapshot: counts, locally active jobs, dispatcher and watchdog counters. */
   async metrics(): Promise<JobQueueMetrics> {
-    return {
-      backend: this.backend.kind,
-      counts: await this.counts(),
-      added: this.added,
-      worker: this.worker.stats(),
-      dispatcher: this.dispatcher.stats(),
-      watchdog: this.watchdog.stats(),
-      shuttingDown: this.shuttingDown,
-    };
+    const counts = await this.counts();
+    const { backend, worker, dispatcher, watchdog } = this.collector.local();
+    return { backend, counts, added: this.added, worker, dispatcher, watchdog, shuttingDown: this.shuttingDown };
   }
 
   /** True once application shutdown began (used by the health indicator). */
@@ -187,12 +170,13 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     return this.shuttingDown;
   }
 
+  /** @internal From here on `add()` rejects with QueueDrainedError and health reports "shutting down". */
   beforeApplicationShutdown(): void {
     this.shuttingDown = true;
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** @internal Ends the event streams this service opened. */
+  onApplicationShutdown(): void {
     this.streams.closeAll();
-    await this.backend.close();
   }
 }

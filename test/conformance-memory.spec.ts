@@ -1,10 +1,10 @@
 import { MemoryBackend } from '../lib/backends/memory/memory.backend';
-import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { describeBackendConformance } from './conformance/backend.conformance';
 
 describeBackendConformance('memory', {
   async create(options) {
-    const backend = new MemoryBackend(createJobQueueOptions(options));
+    const backend = new MemoryBackend(resolveJobQueueOptions(options));
     await backend.start();
     return backend;
   },

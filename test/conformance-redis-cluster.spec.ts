@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { RedisBackend } from '../lib/backends/redis/redis.backend';
-import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { describeBackendConformance } from './conformance/backend.conformance';
 import { RedisClusterHandle, startRedisCluster } from './support/redis-cluster';
 
@@ -17,7 +17,7 @@ const silent = { log: () => undefined, warn: () => undefined, error: () => undef
 describeBackendConformance('redis cluster', {
   async create(options) {
     const prefix = `${cluster.prefix}-k-${randomUUID().slice(0, 8)}`;
-    const backend = new RedisBackend(createJobQueueOptions({ ...options, redis: cluster.client, prefix }), silent);
+    const backend = new RedisBackend(resolveJobQueueOptions({ ...options, redis: cluster.client, prefix }), silent);
     await backend.start();
     return backend;
   },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Redis from 'ioredis';
 import { RedisBackend } from '../lib/backends/redis/redis.backend';
-import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { describeBackendConformance } from './conformance/backend.conformance';
 import { RedisServerHandle, startRedisServer } from './support/redis-server';
 
@@ -21,7 +21,7 @@ const silent = { log: () => undefined, warn: () => undefined, error: () => undef
 describeBackendConformance('redis', {
   async create(options) {
     const prefix = `${server.prefix}-k-${randomUUID().slice(0, 8)}`;
-    const backend = new RedisBackend(createJobQueueOptions({ ...options, redis: server.url, prefix }), silent);
+    const backend = new RedisBackend(resolveJobQueueOptions({ ...options, redis: server.url, prefix }), silent);
     await backend.start();
     return backend;
   },

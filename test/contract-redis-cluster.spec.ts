@@ -1,5 +1,5 @@
 import { RedisBackend } from '../lib/backends/redis/redis.backend';
-import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { normalizeAddOptions } from '../lib/validation/job-input.validator';
 import type { JobEvent } from '../lib';
 import { describeJobQueueContract } from './contract/job-queue.contract';
@@ -23,7 +23,7 @@ describeJobQueueContract('redis cluster', () => ({ redis: cluster.client, prefix
 describe('RedisBackend on a Redis Cluster', () => {
   it('reconnects its plain node connections (event reader, blocking waiter) after they drop', async () => {
     const logger = { log: () => undefined, warn: () => undefined, error: () => undefined };
-    const backend = new RedisBackend(createJobQueueOptions({ redis: cluster.client, prefix: freshPrefix() }), logger);
+    const backend = new RedisBackend(resolveJobQueueOptions({ redis: cluster.client, prefix: freshPrefix() }), logger);
     await backend.start();
     try {
       const newJob = (name: string) => ({ id: `${name}-${++apps}`, name, dataJson: '{}', opts: normalizeAddOptions({}), createdAt: Date.now() });

@@ -1,20 +1,20 @@
-import { Injectable, Module } from '@nestjs/common';
+import { Injectable, Logger, Module, Scope } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import {
   Job,
-  JobCancelDispatcher,
   JobHandler,
   JobQueueConfigError,
-  JobQueueHealthIndicator,
   JobQueueModule,
   JobQueueModuleOptions,
+  JobQueueOptionsFactory,
   JobQueueService,
-  JobWatchdog,
 } from '../lib';
-import { JOB_QUEUE_OPTIONS } from '../lib/job-queue.constants';
+import type { QueueBackend } from '../lib/backends/queue-backend.interface';
+import { JobQueueHealthIndicator, JobQueueHealthModule } from '../lib/health';
+import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../lib/job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../lib/job-queue.options';
-import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { retryDelayMs } from '../lib/worker/backoff';
 import { reconnectDelayMs } from '../lib/backends/redis/redis-connections';
 
@@ -27,7 +27,7 @@ class ConfigService {
 class ConfigModule {}
 
 @Injectable()
-class OptionsFactory {
+class OptionsFactory implements JobQueueOptionsFactory {
   createJobQueueOptions(): JobQueueModuleOptions {
     return { prefix: 'from-class' };
   }
@@ -49,6 +49,14 @@ class DuplicateEchoProcessor {
   }
 }
 
+@Injectable({ scope: Scope.REQUEST })
+class RequestScopedProcessor {
+  @JobHandler('per-request')
+  async run() {
+    return null;
+  }
+}
+
 async function boot(imports: unknown[], providers: unknown[] = []) {
   const moduleRef = await Test.createTestingModule({ imports: imports as never[], providers: providers as never[] }).compile();
   await moduleRef.init();
@@ -56,15 +64,37 @@ async function boot(imports: unknown[], providers: unknown[] = []) {
 }
 
 describe('JobQueueModule', () => {
-  it('provides the four lifecycle-managed providers and runs discovered handlers', async () => {
+  it('runs the handlers it discovered', async () => {
     const moduleRef = await boot([JobQueueModule.forRoot()], [EchoProcessor]);
-    for (const token of [JobQueueService, JobCancelDispatcher, JobWatchdog, JobQueueHealthIndicator]) {
-      expect(moduleRef.get(token)).toBeInstanceOf(token);
-    }
     const jobs = moduleRef.get(JobQueueService);
     const job = await jobs.add('echo', 'hi');
     expect((await jobs.waitFor(job.id)).result).toBe('HI');
     await moduleRef.close();
+  });
+
+  it('closes the backend it created once, after the providers let go of it', async () => {
+    const moduleRef = await boot([JobQueueModule.forRoot()], [EchoProcessor]);
+    const backend = moduleRef.get<QueueBackend>(JOB_QUEUE_BACKEND);
+    const jobs = moduleRef.get(JobQueueService);
+    const close = jest.spyOn(backend, 'close');
+    const job = await jobs.add('echo', 'bye');
+    const stream = jobs.events(job.id).subscribe();
+    await moduleRef.close();
+    expect(close).toHaveBeenCalledTimes(1);
+    // The service's streams were ended before the module closed the backend.
+    expect(stream.closed).toBe(true);
+  });
+
+  it('warns at boot, naming it, about a @JobHandler on a request-scoped provider', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const moduleRef = await boot([JobQueueModule.forRoot()], [RequestScopedProcessor]);
+      const warnings = warn.mock.calls.map(([message]) => String(message));
+      expect(warnings).toEqual([expect.stringContaining('@JobHandler on RequestScopedProcessor.run is ignored: its provider is request-scoped')]);
+      await moduleRef.close();
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('forRootAsync: useFactory with imports and inject', async () => {
@@ -102,21 +132,21 @@ describe('JobQueueModule', () => {
   });
 
   it('reports up through Terminus on the in-memory backend, and shutting down once closing', async () => {
-    const moduleRef = await boot([JobQueueModule.forRoot(), TerminusModule]);
+    const moduleRef = await boot([JobQueueModule.forRoot(), JobQueueHealthModule, TerminusModule]);
     const health = moduleRef.get(HealthCheckService);
     const indicator = moduleRef.get(JobQueueHealthIndicator);
     const result = await health.check([() => indicator.isHealthy('queue')]);
     expect(result.status).toBe('ok');
-    expect(result.details.queue).toMatchObject({ status: 'up', backend: 'memory', dispatcher: 'subscribed', activeJobs: 0 });
+    expect(result.details.queue).toMatchObject({ status: 'up', backend: 'memory', activeJobs: 0 });
     moduleRef.get(JobQueueService).beforeApplicationShutdown();
     expect(await indicator.isHealthy('queue')).toMatchObject({ queue: { status: 'down', message: 'shutting down' } });
     await moduleRef.close();
   });
 });
 
-describe('createJobQueueOptions', () => {
+describe('resolveJobQueueOptions', () => {
   it('applies every default once', () => {
-    expect(createJobQueueOptions()).toEqual({
+    expect(resolveJobQueueOptions()).toEqual({
       redis: undefined,
       prefix: 'jq',
       leaseMs: 30_000,
@@ -139,8 +169,8 @@ describe('createJobQueueOptions', () => {
     ['watchdog.maxStalls', { watchdog: { maxStalls: -1 } }, /Option 'watchdog.maxStalls' must be an integer from 0 to 1000/],
     ['worker', { worker: 'yes' as never }, /Option 'worker' must be a boolean/],
   ])('refuses a bad %s with a message naming it', (_name, options, message) => {
-    expect(() => createJobQueueOptions(options)).toThrow(JobQueueConfigError);
-    expect(() => createJobQueueOptions(options)).toThrow(message);
+    expect(() => resolveJobQueueOptions(options)).toThrow(JobQueueConfigError);
+    expect(() => resolveJobQueueOptions(options)).toThrow(message);
   });
 });
 

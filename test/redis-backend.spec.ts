@@ -7,7 +7,7 @@ import { RedisBackend } from '../lib/backends/redis/redis.backend';
 import { JobQueueError, QueueFullError } from '../lib/errors/job-queue.errors';
 import type { AddOptions, JobEvent } from '../lib/interfaces/job.interface';
 import type { JobQueueModuleOptions } from '../lib/job-queue.options';
-import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { normalizeAddOptions } from '../lib/validation/job-input.validator';
 import { Deferred, DeferredMap, eventually } from './support/deferred';
 import { RedisServerHandle, startRedisServer } from './support/redis-server';
@@ -63,7 +63,7 @@ describe('RedisBackend on an unreachable Redis', () => {
     });
     const logger = new CapturingLogger();
     // ioredis options (not a URL) here, to fail after one retry instead of twenty.
-    const backend = new RedisBackend(createJobQueueOptions({ redis: { host: '127.0.0.1', port, maxRetriesPerRequest: 1 } }), logger);
+    const backend = new RedisBackend(resolveJobQueueOptions({ redis: { host: '127.0.0.1', port, maxRetriesPerRequest: 1 } }), logger);
     const started = backend.start();
     await expect(started).rejects.toBeInstanceOf(JobQueueError);
     await expect(started).rejects.toThrow(/Could not reach Redis while starting the job queue .*start Redis, or fix option 'redis'/);
@@ -102,7 +102,7 @@ describe('RedisBackend (private redis-server)', () => {
   });
 
   async function backend(options: Partial<JobQueueModuleOptions> = {}): Promise<RedisBackend> {
-    const b = new RedisBackend(createJobQueueOptions({ redis: server.url, prefix, ...options }), logger);
+    const b = new RedisBackend(resolveJobQueueOptions({ redis: server.url, prefix, ...options }), logger);
     open.push(b);
     await b.start();
     return b;
@@ -907,7 +907,7 @@ describe('RedisBackend (private redis-server)', () => {
     // connected explicitly (the node clients of an ioredis Cluster are always lazy).
     const mine = new Redis(server.url, { lazyConnect: true });
     try {
-      const b = new RedisBackend(createJobQueueOptions({ redis: mine, prefix }), logger);
+      const b = new RedisBackend(resolveJobQueueOptions({ redis: mine, prefix }), logger);
       open.push(b);
       await b.start();
       const subscribed = new Deferred<void>();
@@ -942,7 +942,7 @@ describe('RedisBackend (private redis-server)', () => {
   it('never closes a user-supplied ioredis instance, only its duplicates', async () => {
     const mine = new Redis(server.url, { keyPrefix: 'app:' });
     try {
-      const b = new RedisBackend(createJobQueueOptions({ redis: mine, prefix }), logger);
+      const b = new RedisBackend(resolveJobQueueOptions({ redis: mine, prefix }), logger);
       open.push(b);
       await b.start();
       const [job] = await b.add([spec('u')]);

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net';
 import {
   CLIENT_DISCONNECTED_REASON,
   InvalidJobError,
-  JOB_STATES,
   JobEvent,
   JobEvents,
   JobNotFoundError,
@@ -13,6 +12,7 @@ import {
   QueueFullError,
   compareEventIds,
 } from '../lib';
+import { JOB_STATES } from '../lib/interfaces/job.interface';
 import type { QueueBackend } from '../lib/backends/queue-backend.interface';
 import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
 import { createSampleApp } from '../sample/app.factory';

@@ -3,7 +3,7 @@ import { JobAbortedError, JobCancelDispatcher, JobQueueModule, JobQueueService }
 import { MemoryBackend } from '../lib/backends/memory/memory.backend';
 import type { ClaimBatch, ClaimRequest } from '../lib/backends/queue-backend.interface';
 import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
-import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { ContractHandlers, HandlerProbe } from './contract/contract-handlers';
 import { Deferred } from './support/deferred';
 
@@ -24,7 +24,7 @@ class SlowClaimBackend extends MemoryBackend {
 
 describe('a cancel that arrives while the claim returning its job is in flight', () => {
   it('is held by the worker and aborts the handler as it starts', async () => {
-    const backend = new SlowClaimBackend(createJobQueueOptions({ cancelGraceMs: 5_000 }));
+    const backend = new SlowClaimBackend(resolveJobQueueOptions({ cancelGraceMs: 5_000 }));
     const probe = new HandlerProbe();
     const moduleRef = await Test.createTestingModule({
       imports: [JobQueueModule.forRoot({ cancelGraceMs: 5_000 })],

@@ -57,6 +57,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
    * SUBSCRIBE_WAIT_MS), so a freshly started process reports healthy and hears cancels from the
    * start. Past the bound it boots anyway, says so, and keeps trying (health reports it down).
    * (Nest's close() awaits the boot first, so a shutdown during this wait waits for it too.)
+   * @internal
    */
   async onApplicationBootstrap(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
@@ -76,6 +77,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     }
   }
 
+  /** @internal Lets go of the cancel subscription; the module closes the backend afterwards. */
   onApplicationShutdown(): void {
     for (const off of this.unsubscribe.splice(0)) off();
     this.subscribed = false;

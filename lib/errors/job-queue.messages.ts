@@ -45,6 +45,10 @@ export const Messages = {
     `A stream of many jobs takes 1-${max} distinct job ids: split longer lists over several streams.`,
   eventCursor: (count: number) =>
     `The resume cursor (Last-Event-ID or ?lastEventId=) must hold ${count} event ids joined by '_', one per job in the order of the ids: pass the id of the last message you received.`,
+  ioredisMissing: () =>
+    "Option 'redis' is set but the optional peer dependency 'ioredis' is not installed: run `npm install ioredis` (5.x), or omit 'redis' for the in-memory backend.",
+  requestScopedHandler: (source: string) =>
+    `@JobHandler on ${source} is ignored: its provider is request-scoped (or depends on one), so there is no instance to run jobs on. Make the provider a singleton (the default scope) and inject request data into the job instead.`,
 } as const;
 
 function safeString(value: unknown): string {

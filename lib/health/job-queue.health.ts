@@ -1,14 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
-import type { QueueBackend } from '../backends/queue-backend.interface';
-import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
-import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
+import { JobQueueService } from '../job-queue.service';
+import { JobQueueMetricsCollector } from '../metrics/job-queue-metrics.collector';
 import { describeError } from '../utils/episode-logger';
 import { TIMED_OUT, within } from '../utils/within';
-import { JobWatchdog } from '../watchdog/job-watchdog.service';
-import { JobWorker } from '../worker/job-worker.service';
-import { JobQueueService } from '../job-queue.service';
 
 /** Options of {@link JobQueueHealthIndicator.isHealthy}. */
 export interface JobQueueHealthOptions {
@@ -22,17 +19,15 @@ export interface JobQueueHealthOptions {
  * A @nestjs/terminus indicator: backend reachability (PING with a timeout, latency), the cancel
  * subscription, the watchdog's last sweep and the jobs active here. Never throws: every problem
  * is a `down` result with a reason. Reports "shutting down" once shutdown began.
+ * Provided by `JobQueueHealthModule` (import it from `nestjs-job-queue/health`).
  */
 @Injectable()
 export class JobQueueHealthIndicator {
   constructor(
     private readonly health: HealthIndicatorService,
-    @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
-    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
-    private readonly dispatcher: JobCancelDispatcher,
-    private readonly watchdog: JobWatchdog,
-    private readonly worker: JobWorker,
+    private readonly collector: JobQueueMetricsCollector,
     private readonly jobs: JobQueueService,
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
   ) {}
 
   async isHealthy<const Key extends string = 'job-queue'>(
@@ -42,18 +37,17 @@ export class JobQueueHealthIndicator {
     const session = this.health.check(key);
     const timeoutMs = opts.timeoutMs ?? 1_000;
     const dispatcherDownMs = opts.dispatcherDownMs ?? 5_000;
-    const dispatcher = this.dispatcher.stats();
-    const watchdog = this.watchdog.stats();
+    const { backend, worker, dispatcher, watchdog } = this.collector.local();
     const details = {
-      backend: this.backend.kind,
-      activeJobs: this.worker.stats().active,
+      backend,
+      activeJobs: worker.active,
       dispatcher: dispatcher.subscribed ? 'subscribed' : 'disconnected',
       watchdogLastSweepAgeMs: watchdog.lastSweepAt === undefined ? null : Date.now() - watchdog.lastSweepAt,
     };
     if (this.jobs.isShuttingDown) return session.down({ ...details, message: 'shutting down' });
     let latencyMs: number | typeof TIMED_OUT;
     try {
-      latencyMs = await within(this.backend.ping(), timeoutMs);
+      latencyMs = await within(this.collector.ping(), timeoutMs);
     } catch (err) {
       return session.down({ ...details, message: `backend unreachable: ${describeError(err)}` });
     }

@@ -50,11 +50,13 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     private readonly dispatcher: JobCancelDispatcher,
   ) {}
 
+  /** @internal Starts the sweep timer. */
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.sweep().catch(() => undefined), this.options.watchdog.intervalMs);
     this.timer.unref();
   }
 
+  /** @internal Stops the timer and waits for a sweep in progress. */
   async beforeApplicationShutdown(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;

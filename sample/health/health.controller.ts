@@ -1,6 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { HealthCheck, HealthCheckResult, HealthCheckService } from '@nestjs/terminus';
-import { JobQueueHealthIndicator, JobQueueMetrics, JobQueueService } from '../../lib';
+import { JobQueueMetrics, JobQueueService } from '../../lib';
+import { JobQueueHealthIndicator } from '../../lib/health';
 
 @Controller()
 export class HealthController {

@@ -7,7 +7,8 @@ import { Injectable } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { Subscription } from 'rxjs';
-import { Job, JobContext, JobHandler, JobQueueModule, JobQueueService, JobWatchdog, JobQueueHealthIndicator } from '../../lib';
+import { Job, JobContext, JobHandler, JobQueueModule, JobQueueService, JobWatchdog } from '../../lib';
+import { JobQueueHealthIndicator, JobQueueHealthModule } from '../../lib/health';
 import type { ChildCommand, ChildReport } from './queue-process.protocol';
 
 const report = (message: ChildReport) => process.send?.(message);
@@ -67,7 +68,7 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 
 async function main(): Promise<void> {
   @Module({
-    imports: [JobQueueModule.forRoot({ redis: process.env.REDIS_URL, ...settings.module })],
+    imports: [JobQueueModule.forRoot({ redis: process.env.REDIS_URL, ...settings.module }), JobQueueHealthModule],
     providers: settings.worker === false ? [] : [ChildHandlers],
   })
   class ChildModule {}

@@ -23,6 +23,7 @@ import {
   keyPrefixOf,
   type RedisBackendLogger,
   type RedisClient,
+  type RedisSource,
 } from './redis-connections';
 import { MicroBatcher } from '../../utils/micro-batcher';
 import { RedisEventReader } from './redis-event-reader';
@@ -82,8 +83,10 @@ export class RedisBackend implements QueueBackend {
     if (options.redis === undefined) {
       throw new JobQueueConfigError("The Redis backend needs option 'redis' (a URL, ioredis options or an ioredis instance).");
     }
-    this.keys = new RedisKeys(options.prefix, keyPrefixOf(options.redis));
-    this.connections = new RedisConnections(options.redis, this.keys.base, logger);
+    // The option's public type describes ioredis structurally (the typings must not need ioredis).
+    const source = options.redis as RedisSource;
+    this.keys = new RedisKeys(options.prefix, keyPrefixOf(source));
+    this.connections = new RedisConnections(source, this.keys.base, logger);
     this.waiter = new RedisWorkWaiter(this.connections, this.keys);
     this.cancelChannel = new RedisCancelChannel(this.connections, this.keys.cancelChannel, logger);
     this.reader = new RedisEventReader(this.connections, this.keys, logger, this.reportCorrupt);

@@ -5,8 +5,11 @@ import { MAX_TIMER_MS } from './utils/timer-delay';
 
 const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,50}$/;
 
-/** Applies defaults once and validates: the single source of truth for option values. */
-export function createJobQueueOptions(options: JobQueueModuleOptions = {}): ResolvedJobQueueOptions {
+/**
+ * Applies defaults once and validates: the single source of truth for option values. (Not named
+ * `createJobQueueOptions`: that is the method of a user's `JobQueueOptionsFactory`.)
+ */
+export function resolveJobQueueOptions(options: JobQueueModuleOptions = {}): ResolvedJobQueueOptions {
   const resolved: ResolvedJobQueueOptions = {
     redis: options.redis,
     prefix: options.prefix ?? 'jq',

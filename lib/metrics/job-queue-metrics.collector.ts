@@ -1,0 +1,37 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { QueueBackend } from '../backends/queue-backend.interface';
+import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
+import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
+import { JobWatchdog } from '../watchdog/job-watchdog.service';
+import { JobWorker } from '../worker/job-worker.service';
+import type { JobQueueLocalStats } from './job-queue-metrics.interface';
+
+/**
+ * Gathers the counters of the process's components (worker, cancel dispatcher, watchdog), so that
+ * neither the service's `metrics()` nor the health indicator depends on the components themselves.
+ * @internal
+ */
+@Injectable()
+export class JobQueueMetricsCollector {
+  constructor(
+    @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
+    private readonly worker: JobWorker,
+    private readonly dispatcher: JobCancelDispatcher,
+    private readonly watchdog: JobWatchdog,
+  ) {}
+
+  /** Counters held in this process; no I/O. */
+  local(): JobQueueLocalStats {
+    return {
+      backend: this.backend.kind,
+      worker: this.worker.stats(),
+      dispatcher: this.dispatcher.stats(),
+      watchdog: this.watchdog.stats(),
+    };
+  }
+
+  /** Round trip to the backend in ms; rejects when it is unreachable. */
+  ping(): Promise<number> {
+    return this.backend.ping();
+  }
+}
