@@ -99,4 +99,32 @@ describe('in the browser (headless Chromium)', () => {
     expect(fresh).toBe('');
     expect(reconnect).toMatch(/^\d+-\d+$/); // the reconnect carried the terminal event's id
   });
+
+  it('20 builds on one multiplexed stream through the shipped client, while the page fetch still works', async () => {
+    const ids = await Promise.all(Array.from({ length: 20 }, () => jobs.add('build', { steps: 5, stepMs: 200 }, { watchClient: true }).then((j) => j.id)));
+    await page.goto(`${base}/`);
+    const result = await page.evaluate(async (jobIds) => {
+      // A real import() in the page (written out, as ts-jest would turn it into require()).
+      const load = new Function('url', 'return import(url)') as (url: string) => Promise<any>;
+      const { JobEventsClient } = await load('/job-events-client.js');
+      const seen = new Map<string, string[]>(jobIds.map((id: string) => [id, []]));
+      let fetched = 0;
+      await new Promise<void>((resolve, reject) => {
+        new JobEventsClient('/builds/events', {
+          ids: jobIds,
+          types: ['token'],
+          onEvent: (event: { jobId: string; type: string }) => seen.get(event.jobId)!.push(event.type),
+          onEnd: resolve,
+          onError: reject,
+        });
+        // Six streams would have used up the browser's connections to this host; one leaves room.
+        void fetch(`/builds/${jobIds[0]}`).then((res) => (fetched = res.status));
+      });
+      return { fetched, types: [...seen.values()] };
+    }, ids);
+    expect(result.fetched).toBe(200);
+    const steps = Array.from({ length: 5 }, () => ['token', 'progress']).flat();
+    for (const types of result.types) expect(types).toEqual(['queued', 'active', ...steps, 'completed']);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'multiplexed.png') });
+  });
 });
