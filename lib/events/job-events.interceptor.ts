@@ -63,9 +63,11 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
   }
 
   /**
-   * Ends every open stream as soon as shutdown begins (before the worker's drain), and forgets
+   * Ends every open stream as soon as shutdown begins, and forgets
    * pending cancel-on-disconnect decisions: the watchdog's client timeout covers a client that never
-   * comes back. @internal
+   * comes back. Nest runs this hook module by module and global modules last, so with the default
+   * global JobQueueModule it runs before the worker's drain (with `isGlobal: false`, possibly after it,
+   * which still lets the HTTP server close before the process exits). @internal
    */
   beforeApplicationShutdown(): void {
     this.closing = true;

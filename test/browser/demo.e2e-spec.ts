@@ -2,7 +2,8 @@
 // (DOM types: the page.evaluate/waitForFunction callbacks run in the browser.)
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { JobQueueService } from '../../lib';
@@ -98,5 +99,71 @@ describe('in the browser (headless Chromium)', () => {
     const [fresh, reconnect] = await Promise.all(requests);
     expect(fresh).toBe('');
     expect(reconnect).toMatch(/^\d+-\d+$/); // the reconnect carried the terminal event's id
+  });
+
+  it('20 builds on one multiplexed stream through the shipped client, while the page fetch still works', async () => {
+    const ids = await Promise.all(Array.from({ length: 20 }, () => jobs.add('build', { steps: 5, stepMs: 200 }, { watchClient: true }).then((j) => j.id)));
+    await page.goto(`${base}/`);
+    const result = await page.evaluate(async (jobIds) => {
+      // A real import() in the page (written out, as ts-jest would turn it into require()).
+      const load = new Function('url', 'return import(url)') as (url: string) => Promise<any>;
+      const { JobEventsClient } = await load('/job-events-client.js');
+      const seen = new Map<string, string[]>(jobIds.map((id: string) => [id, []]));
+      let fetched = 0;
+      await new Promise<void>((resolve, reject) => {
+        new JobEventsClient('/builds/events', {
+          ids: jobIds,
+          types: ['token'],
+          onEvent: (event: { jobId: string; type: string }) => seen.get(event.jobId)!.push(event.type),
+          onEnd: resolve,
+          onError: reject,
+        });
+        // Six streams would have used up the browser's connections to this host; one leaves room.
+        void fetch(`/builds/${jobIds[0]}`).then((res) => (fetched = res.status));
+      });
+      return { fetched, types: [...seen.values()] };
+    }, ids);
+    expect(result.fetched).toBe(200);
+    const steps = Array.from({ length: 5 }, () => ['token', 'progress']).flat();
+    for (const types of result.types) expect(types).toEqual(['queued', 'active', ...steps, 'completed']);
+    await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'multiplexed.png') });
+  });
+
+  it('a connection dropped by the server: EventSource resumes with Last-Event-ID, no event lost or repeated', async () => {
+    await page.goto(`${base}/job-events-client.js`); // any page of the origin
+    const { id } = await jobs.add('build', { steps: 6, stepMs: 400 }, { watchClient: true });
+    const url = `${base}/builds/${id}/events`;
+    // Seen by the server (the browser's reconnects do not all surface as page requests).
+    const sockets: Socket[] = [];
+    const resumes: string[] = [];
+    const record = (req: IncomingMessage) => {
+      if (req.url !== `/builds/${id}/events`) return;
+      resumes.push(String(req.headers['last-event-id'] ?? ''));
+      sockets.push(req.socket);
+    };
+    app.getHttpServer().on('request', record);
+    try {
+      await page.evaluate((u) => {
+        const seen: string[] = ((window as any).seen = []);
+        const source = new EventSource(u);
+        for (const type of ['queued', 'active', 'token', 'progress', 'completed', 'failed', 'cancelled']) {
+          source.addEventListener(type, (e) => {
+            seen.push((e as MessageEvent).lastEventId);
+            if (['completed', 'failed', 'cancelled'].includes(type)) source.close();
+          });
+        }
+      }, url);
+      await page.waitForFunction(() => (window as any).seen.length >= 4); // queued, active, the first step
+      sockets[0].destroy(); // the stream's connection, cut as by a proxy or the network
+      await page.waitForFunction((n) => (window as any).seen.length === n, 2 + 6 * 2 + 1);
+
+      const seen: string[] = await page.evaluate(() => (window as any).seen);
+      expect(seen).toEqual((await jobs.poll(id, { max: 1000 })).events.map((e) => e.id));
+      expect(resumes).toHaveLength(2);
+      expect(resumes[0]).toBe('');
+      expect(seen.slice(0, -1)).toContain(resumes[1]); // the reconnect resumed from an event it had
+    } finally {
+      app.getHttpServer().off('request', record);
+    }
   });
 });

@@ -53,13 +53,15 @@ export class JobEventsClient {
     this.ids = options.ids ?? [];
     /** @type {EventSource | undefined} */
     this.source = undefined;
-    this.open();
+    // A multiplexed route waits for a list; a single-job URL opens at once.
+    if (options.ids === undefined || this.ids.length > 0) this.open();
   }
 
   /** Follows another list of jobs over the same route, each resuming where it stopped (multiplexed routes). */
   follow(/** @type {string[]} */ ids) {
     this.ids = ids;
-    this.open();
+    if (ids.length > 0) this.open();
+    else this.close();
   }
 
   /** Asks the server to cancel a job (needs `cancelUrl`); resolves with the server's answer. */
