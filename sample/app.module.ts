@@ -7,6 +7,7 @@ import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
 import { JobQueueErrorsFilter } from './job-queue-errors.filter';
 
+/** SIGTERM: running builds get this long to finish, then go back to the queue (JQ_DRAIN_TIMEOUT_MS overrides). */
 const DRAIN_TIMEOUT_MS = 15_000;
 
 /**
@@ -18,7 +19,7 @@ export function sampleQueueOptions(env: NodeJS.ProcessEnv = process.env): JobQue
     redis: env.REDIS_URL || undefined,
     prefix: env.JQ_PREFIX || 'jq-sample',
     leaseMs: 30_000,
-    drainTimeoutMs: DRAIN_TIMEOUT_MS, // SIGTERM: running builds get this long to finish, then go back to the queue
+    drainTimeoutMs: Number(env.JQ_DRAIN_TIMEOUT_MS) || DRAIN_TIMEOUT_MS,
     cancelGraceMs: 5_000,
     // A build nobody streams or polls for 60 s is cancelled with reason 'client-gone'.
     watchdog: { intervalMs: 5_000, clientTimeoutMs: 60_000 },

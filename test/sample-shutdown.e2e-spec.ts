@@ -3,9 +3,9 @@ import * as path from 'node:path';
 import { RedisServerHandle, startRedisServer } from './support/redis-server';
 import { SseClient, request } from './support/sse-client';
 
-/** The sample's drainTimeoutMs is 15 s; a process that exits later than this is hanging. */
-const EXIT_HANG_DETECTOR_MS = 40_000;
-/** Process starts, a 15 s drain and the hang detectors. */
+/** The samples here drain for 2 s (JQ_DRAIN_TIMEOUT_MS); a process that exits later than this is hanging. */
+const EXIT_HANG_DETECTOR_MS = 30_000;
+/** Process starts, the drain and the hang detectors. */
 const TEST_TIMEOUT_MS = 120_000;
 /** A build that outlasts the drain: its first step takes a minute. */
 const SLOW = { steps: 3, stepMs: 60_000 };
@@ -56,10 +56,10 @@ describe.each(['memory', 'redis'] as const)('sample shutdown with an open event 
   const clients: SseClient[] = [];
 
   beforeAll(async () => {
-    env = { REDIS_URL: '' };
+    env = { REDIS_URL: '', JQ_DRAIN_TIMEOUT_MS: '2000' };
     if (backend === 'redis') {
       redis = await startRedisServer();
-      env = { REDIS_URL: redis.url, JQ_PREFIX: redis.prefix };
+      env = { REDIS_URL: redis.url, JQ_PREFIX: redis.prefix, JQ_DRAIN_TIMEOUT_MS: '2000' };
     }
   });
 

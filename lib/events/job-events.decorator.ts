@@ -4,10 +4,6 @@ import { JobEventsGuard } from './job-events.guard';
 import { JobEventsInterceptor } from './job-events.interceptor';
 import { JobEventsOptions, resolveJobEventsOptions } from './job-events.options';
 
-// The public names next to the decorator, so the package entry can keep importing them from here.
-export { CLIENT_DISCONNECTED_REASON } from './job-events.constants';
-export type { JobEventsOptions } from './job-events.options';
-
 /**
  * Turns a controller route into a Server-Sent Events stream of one job's events. The method
  * returns the job id (or a promise of it). A malformed id or `Last-Event-ID` answers 400 and an
