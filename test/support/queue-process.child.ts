@@ -6,12 +6,15 @@ import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import { Subscription } from 'rxjs';
 import { Job, JobContext, JobHandler, JobQueueModule, JobQueueService, JobWatchdog, JobQueueHealthIndicator } from '../../lib';
 import type { ChildCommand, ChildReport } from './queue-process.protocol';
 
 const report = (message: ChildReport) => process.send?.(message);
 const settings = JSON.parse(process.env.QUEUE_PROCESS_OPTIONS ?? '{}');
+/** On a Redis Cluster: the user's own Cluster instance (the module duplicates it; we close it). */
+const cluster: Cluster | undefined = settings.clusterSeeds ? new Cluster(settings.clusterSeeds) : undefined;
 
 @Injectable()
 class ChildHandlers {
@@ -67,7 +70,7 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 
 async function main(): Promise<void> {
   @Module({
-    imports: [JobQueueModule.forRoot({ redis: process.env.REDIS_URL, ...settings.module })],
+    imports: [JobQueueModule.forRoot({ redis: cluster ?? process.env.REDIS_URL, ...settings.module })],
     providers: settings.worker === false ? [] : [ChildHandlers],
   })
   class ChildModule {}
@@ -110,6 +113,7 @@ async function main(): Promise<void> {
         case 'close':
           for (const sub of streams.values()) sub.unsubscribe();
           await app.close();
+          cluster?.disconnect();
           reply(command.seq, true);
           return process.disconnect?.();
       }
