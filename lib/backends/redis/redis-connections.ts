@@ -37,7 +37,12 @@ const QUIT_TIMEOUT_MS = 1_000;
 /** Bound on the slot-map refresh before each (re)connect of a slot-owner connection, and on the owner check. */
 const SLOT_CHECK_TIMEOUT_MS = 1_000;
 /** Roles that, on a Cluster, are plain connections to the master owning the queue's slot. */
-const SLOT_OWNER_ROLES: ReadonlySet<ConnectionRole> = new Set(['blocking', 'reader']);
+const SLOT_OWNER_ROLES: ReadonlySet<ConnectionRole> = new Set(['blocking', 'subscriber', 'reader']);
+/**
+ * 1 when the scripts publish with SPUBLISH: the very test of `publish` in scripts/includes/common.lua,
+ * run on the server, so subscribers and scripts agree whatever the server reports elsewhere.
+ */
+const SHARDED_PUBSUB_PROBE = 'return (redis.REDIS_VERSION_NUM or 0) >= 0x070000 and 1 or 0';
 /** Replies that mean the server we block on no longer serves the queue's slot (failover, reshard). */
 const REDIRECTED = /^(MOVED|ASK|UNBLOCKED|READONLY|CLUSTERDOWN|TRYAGAIN)\b/;
 
@@ -61,6 +66,7 @@ export class RedisConnections {
   private readonly failing = new Set<ConnectionRole>();
   private suppressed = 0;
   private closed = false;
+  private sharded = false;
 
   /**
    * @param source option `redis`
@@ -91,8 +97,20 @@ export class RedisConnections {
   /** Creates the command connection and waits until it answers. */
   async open(): Promise<RedisClient> {
     const client = await this.get('command');
-    await client.ping();
+    // Every slot-map refresh (on any redirection, or ours before a reconnect) moves the slot-owner
+    // connections whose node no longer serves the queue's slot (reshard, failover without a drop).
+    if (isClusterInstance(client)) client.on('refresh', () => this.followSlot(client));
+    this.sharded = Number(await client.eval(SHARDED_PUBSUB_PROBE, 0)) === 1;
     return client;
+  }
+
+  /**
+   * Known once `open()` resolved. True (Redis >= 7): the queue's messages use sharded pub/sub
+   * (SSUBSCRIBE, 'smessage'); they stay on the shard of the queue's slot instead of being copied to
+   * every node of a Cluster. False: classic SUBSCRIBE/PUBLISH.
+   */
+  get shardedPubSub(): boolean {
+    return this.sharded;
   }
 
   /** The connection of a role, created on first use. */
@@ -280,6 +298,21 @@ export class RedisConnections {
     this.suppressed = 0;
   }
 
+  /** Reconnects (to the slot's owner: see slotOwnerConnector) each ready slot-owner connection on another node. */
+  private followSlot(cluster: Cluster): void {
+    if (this.closed) return;
+    const owner = cluster.slots[hashSlot(this.slotKey)]?.[0];
+    if (!owner) return;
+    for (const role of SLOT_OWNER_ROLES) {
+      const client = this.clients.get(role);
+      const target = this.targets.get(role);
+      // One still connecting resolves the owner itself (its refresh is what emitted this).
+      if (!client || client.status !== 'ready' || !target || `${target.host}:${target.port}` === owner) continue;
+      this.logger.log(`Redis Cluster: the queue's slot moved to ${owner}; moving the ${role} connection there.`);
+      client.disconnect(true);
+    }
+  }
+
   private async state(role: ConnectionRole): Promise<ConnectionState> {
     const client = this.clients.get(role);
     if (!client) return 'unused';
@@ -294,7 +327,10 @@ export class RedisConnections {
       if (slots === TIMED_OUT) return 'down';
       const slot = hashSlot(this.slotKey);
       const owner = slots.find(([from, to]) => from <= slot && slot <= to)?.[2];
-      return owner && Number(owner[1]) === target.port && owner[0] === target.host ? 'up' : 'down';
+      if (owner && Number(owner[1]) === target.port && owner[0] === target.host) return 'up';
+      // Moved without a redirection we saw: refreshing the slot map moves the connection (followSlot).
+      (this.command as Cluster).refreshSlotsCache();
+      return 'down';
     } catch {
       return 'down';
     }
