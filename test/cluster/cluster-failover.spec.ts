@@ -12,7 +12,7 @@ import { RedisClusterHandle, startRedisCluster } from '../support/redis-cluster'
 let cluster: RedisClusterHandle;
 const procs: QueueProcess[] = [];
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  cluster = await startRedisCluster({ faults: true });
 });
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.close()));

@@ -12,7 +12,7 @@ import { RedisClusterHandle, startRedisCluster } from '../support/redis-cluster'
 let cluster: RedisClusterHandle;
 let app: QueueApp | undefined;
 beforeAll(async () => {
-  cluster = await startRedisCluster();
+  cluster = await startRedisCluster({ faults: true });
 });
 afterAll(async () => {
   await app?.close();

@@ -27,12 +27,13 @@ const READY_TIMEOUT_MS = 10_000;
 
 /**
  * The run's shared 3-master, 3-replica cluster (see redis-cluster-servers.ts), under a prefix of
- * this handle's own. With env REDIS_CLUSTER_URL (any node of an existing cluster) that one is used.
+ * this handle's own. With env REDIS_CLUSTER_URL (any node of an existing cluster) that one is used,
+ * except by suites that kill nodes or move slots (`faults`).
  */
-export async function startRedisCluster(): Promise<RedisClusterHandle> {
+export async function startRedisCluster({ faults = false }: { faults?: boolean } = {}): Promise<RedisClusterHandle> {
   const prefix = `t${randomUUID().slice(0, 8)}`;
   const external = process.env.REDIS_CLUSTER_URL;
-  if (external) {
+  if (external && !faults) {
     const { hostname, port } = new URL(external);
     const seeds = [{ host: hostname, port: Number(port || 6379) }];
     return clusterHandle(new Cluster(seeds), prefix, seeds, [], 0);
@@ -63,7 +64,7 @@ async function clusterHandle(
     clearTimeout(timer);
   }
   const needOwn = () => {
-    if (ports.length === 0) throw new Error('Fault injection needs the tests\' own cluster: unset REDIS_CLUSTER_URL.');
+    if (ports.length === 0) throw new Error('Fault injection needs the tests\' own cluster: start it with startRedisCluster({ faults: true }).');
   };
   return {
     client,

@@ -9,7 +9,8 @@ export type RedisSource = string | RedisOptions | Redis | Cluster;
 export type RedisClient = Redis | Cluster;
 
 /**
- * The (at most) four connections of one process:
+ * The connection roles of one process (one connection each; on a Cluster `command` is a Cluster
+ * client, and the other three are plain connections to the master that owns the queue's slot):
  * - `command`: every non-blocking command and script;
  * - `blocking`: BLPOP on wake lists for idle workers (created on first `waitForWork`);
  * - `subscriber`: the cancel channel (created on first cancel/state listener);
@@ -20,8 +21,8 @@ export type ConnectionRole = 'command' | 'blocking' | 'subscriber' | 'reader';
 
 /**
  * A role's connection: `unused` (not created: this process never needed it), `up` (ready, and in
- * Cluster mode the blocking/reader connection is on the master that owns the queue's slot), or
- * `down` (reconnecting, or on a node that no longer owns the slot).
+ * Cluster mode a blocking/subscriber/reader connection is on the master that owns the queue's slot),
+ * or `down` (reconnecting, or on a node that no longer owns the slot).
  */
 export type ConnectionState = 'up' | 'down' | 'unused';
 
@@ -43,8 +44,12 @@ const SLOT_OWNER_ROLES: ReadonlySet<ConnectionRole> = new Set(['blocking', 'subs
  * run on the server, so subscribers and scripts agree whatever the server reports elsewhere.
  */
 const SHARDED_PUBSUB_PROBE = 'return (redis.REDIS_VERSION_NUM or 0) >= 0x070000 and 1 or 0';
-/** Replies that mean the server we block on no longer serves the queue's slot (failover, reshard). */
-const REDIRECTED = /^(MOVED|ASK|UNBLOCKED|READONLY|CLUSTERDOWN|TRYAGAIN)\b/;
+/**
+ * Replies that mean the server no longer serves the queue's slot (failover, end of a reshard). Not ASK,
+ * TRYAGAIN or CLUSTERDOWN: the slot is still there (mid-migration, or no master yet); reconnecting to the
+ * same node would only spin, so those fail the command and the caller retries after its pause.
+ */
+const REDIRECTED = /^(MOVED|UNBLOCKED|READONLY)\b/;
 
 /**
  * Builds and owns the backend's connections. A user's instance is only ever duplicated, never
@@ -94,7 +99,7 @@ export class RedisConnections {
     return client;
   }
 
-  /** Creates the command connection and waits until it answers. */
+  /** Creates the command connection and waits until it answers (learning the pub/sub mode). */
   async open(): Promise<RedisClient> {
     const client = await this.get('command');
     // Every slot-map refresh (on any redirection, or ours before a reconnect) moves the slot-owner
@@ -155,8 +160,8 @@ export class RedisConnections {
 
   /**
    * Per role: is the connection this process relies on usable right now? On a Cluster the
-   * blocking and reader connections must be on the current owner of the queue's slot: that node
-   * is asked (CLUSTER SLOTS through the command connection's client for it), bounded.
+   * slot-owner connections must be on the current owner of the queue's slot: that node is asked
+   * (CLUSTER SLOTS through the command connection's client for it), bounded.
    */
   async states(): Promise<Record<ConnectionRole, ConnectionState>> {
     const roles: ConnectionRole[] = ['command', 'blocking', 'subscriber', 'reader'];
@@ -166,7 +171,7 @@ export class RedisConnections {
 
   /**
    * Called with the error of a command on `role`'s connection. When the server said the queue's
-   * slot is served elsewhere now (MOVED, UNBLOCKED after a demotion, READONLY, ...), a Cluster's
+   * slot is served elsewhere now (MOVED, UNBLOCKED after a demotion, READONLY), a Cluster's
    * slot-owner connection reconnects (to the new owner: see slotOwnerConnector) and true is
    * returned: the command may simply be repeated. False for any other error.
    */
