@@ -42,14 +42,18 @@ describe('RedisBackend on a Redis Cluster', () => {
 
       // Cut both plain node connections (the Cluster's own clients reconnect by themselves), once
       // the blocking one is open too (it is created by the wait, asynchronously).
-      const ids = await eventually(async (): Promise<string[] | false> => {
-        const found = String(await cluster.client.call('CLIENT', 'LIST'))
-          .split('\n')
-          .filter((line) => /name=job-queue:(reader|blocking)\b/.test(line))
-          .map((line) => /\bid=(\d+)/.exec(line)![1]);
-        return found.length === 2 && found;
+      // They live on the master of the queue's slot: look on every master.
+      const found = await eventually(async () => {
+        const lists = await Promise.all(cluster.client.nodes('master').map(async (node) => ({ node, list: String(await node.call('CLIENT', 'LIST')) })));
+        const conns = lists.flatMap(({ node, list }) =>
+          list
+            .split('\n')
+            .filter((line) => /name=job-queue:(reader|blocking)\b/.test(line))
+            .map((line) => ({ node, id: /\bid=(\d+)/.exec(line)![1] })),
+        );
+        return conns.length === 2 && conns;
       });
-      for (const id of ids || []) await cluster.client.call('CLIENT', 'KILL', 'ID', id);
+      for (const { node, id } of found || []) await node.call('CLIENT', 'KILL', 'ID', id);
 
       // The waiter comes back (and wakes on an add); the reader resubscribes and delivers again.
       await idle;
@@ -59,6 +63,61 @@ describe('RedisBackend on a Redis Cluster', () => {
       expect(await backend.cancel(job.id, 'after-drop', 'test')).toBe('cancelled');
       await arrived.get(2)!.promise;
       expect(events.map((e) => e.type)).toEqual(['queued', 'cancelled']);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it('keeps job events and cancels on the shard of the queue (SSUBSCRIBE on its master), within the connection budget', async () => {
+    const logger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+    const prefix = freshPrefix();
+    const backend = new RedisBackend(createJobQueueOptions({ redis: cluster.client, prefix }), logger);
+    await backend.start();
+    try {
+      const [job] = await backend.add([{ id: `shard-${++apps}`, name: 'shard', dataJson: '{}', opts: normalizeAddOptions({}), createdAt: Date.now() }]);
+      const queued = new Deferred<void>();
+      const unsubscribe = backend.subscribe(job.id, '0', { next: () => queued.resolve(), error: (err) => queued.reject(err) });
+      const offCancel = backend.onCancelRequest(() => undefined);
+      const wake = backend.waitForWork(['shard-none'], Date.now() + 60_000);
+      await queued.promise;
+      await eventually(async () => {
+        const states = await backend.connectionStates();
+        return states.events === 'up' && states.cancels === 'up' && states.pickup === 'up';
+      });
+
+      const owner = cluster.masterPortOf(`{${prefix}}`);
+      const eventChannel = `{${prefix}}:evc:${job.id}`;
+      const cancelChannel = `{${prefix}}:cancel`;
+      for (const node of cluster.client.nodes('all')) {
+        const port = node.options.port;
+        const [, sharded, , shardedCancel] = (await node.call('PUBSUB', 'SHARDNUMSUB', eventChannel, cancelChannel)) as Array<string | number>;
+        const [, classic] = (await node.call('PUBSUB', 'NUMSUB', eventChannel)) as Array<string | number>;
+        // Subscribed on the queue's master only, and never on the classic (cluster-wide) channel.
+        expect([port, Number(sharded), Number(shardedCancel), Number(classic)]).toEqual([port, port === owner ? 1 : 0, port === owner ? 1 : 0, 0]);
+      }
+
+      // Connection budget: the three slot-owner roles once each, on the queue's master; the command
+      // connection (a Cluster client) at most once per node.
+      const byNode = await Promise.all(
+        cluster.client.nodes('all').map(async (node) => ({
+          port: node.options.port,
+          names: String(await node.call('CLIENT', 'LIST'))
+            .split('\n')
+            .map((line) => /name=(job-queue:\S+)/.exec(line)?.[1])
+            .filter((name): name is string => name !== undefined)
+            .sort(),
+        })),
+      );
+      // Our backend's connections only: the suite's other backends are closed by now.
+      for (const { port, names } of byNode) {
+        const roles = names.filter((name) => name !== 'job-queue:command');
+        expect([port, roles]).toEqual([port, port === owner ? ['job-queue:blocking', 'job-queue:reader', 'job-queue:subscriber'] : []]);
+        expect(names.length - roles.length).toBeLessThanOrEqual(1);
+      }
+      offCancel();
+      unsubscribe();
+      backend.interruptWait();
+      await wake;
     } finally {
       await backend.close();
     }

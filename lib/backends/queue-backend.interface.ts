@@ -17,6 +17,11 @@ export interface QueueBackend {
   close(): Promise<void>;
   /** Round-trip latency in ms; rejects when the store is unreachable. */
   ping(): Promise<number>;
+  /**
+   * The state of each connection this process relies on (see BackendConnectionStates); health
+   * reports `down` while one it used is down. Never rejects.
+   */
+  connectionStates(): Promise<BackendConnectionStates>;
 
   // --- producer -------------------------------------------------------------------------------
   /**
@@ -102,6 +107,14 @@ export interface QueueBackend {
   /** Ids of unfinished watchClient jobs whose last client activity is before `idleSince`. */
   idleClientJobs(idleSince: number, max: number): Promise<string[]>;
 }
+
+/**
+ * Per role: `command` (every read and write), `pickup` (the idle workers' blocking wait), `cancels`
+ * (the cancel channel), `events` (live job events). `unused`: this process never needed it (e.g.
+ * `pickup` in a process without handlers); `down`: broken, or (Redis Cluster) on a node that no
+ * longer serves the queue.
+ */
+export type BackendConnectionStates = Record<'command' | 'pickup' | 'cancels' | 'events', 'up' | 'down' | 'unused'>;
 
 export type TouchResult = 'watched' | 'unwatched' | 'missing';
 

@@ -16,9 +16,10 @@ export interface JobQueueHealthOptions {
 }
 
 /**
- * A @nestjs/terminus indicator: backend reachability (PING with a timeout, latency), the cancel
- * subscription, the watchdog's last sweep and the jobs active here. Never throws: every problem
- * is a `down` result with a reason. Reports "shutting down" once shutdown began.
+ * A @nestjs/terminus indicator: backend reachability (PING with a timeout, latency), the
+ * connections for pickup and live events (when this process uses them), the cancel subscription,
+ * the watchdog's last sweep and the jobs active here. Never throws: every problem is a `down`
+ * result with a reason. Reports "shutting down" once shutdown began.
  * Provided by `JobQueueHealthModule` (import it from `nestjs-job-queue/health`).
  */
 @Injectable()
@@ -52,6 +53,13 @@ export class JobQueueHealthIndicator {
       return session.down({ ...details, message: `backend unreachable: ${describeError(err)}` });
     }
     if (latencyMs === TIMED_OUT) return session.down({ ...details, message: `backend ping timed out after ${timeoutMs} ms` });
+    // A worker that cannot pick up work, or a process that cannot deliver live events, is not healthy
+    // even though the store answers (e.g. on a Redis Cluster master that lost the queue's slot).
+    const connections = await this.backend.connectionStates();
+    const broken = (['pickup', 'events'] as const).filter((role) => connections[role] === 'down');
+    if (broken.length > 0) {
+      return session.down({ ...details, latencyMs, connections, message: `${broken.join(' and ')} connection down` });
+    }
     if (dispatcher.downSince !== undefined && Date.now() - dispatcher.downSince > dispatcherDownMs) {
       return session.down({ ...details, latencyMs, message: `cancel subscription down for ${Date.now() - dispatcher.downSince} ms` });
     }

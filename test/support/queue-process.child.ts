@@ -6,6 +6,7 @@ import 'reflect-metadata';
 import { Injectable } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
+import { Cluster } from 'ioredis';
 import { Subscription } from 'rxjs';
 import { Job, JobContext, JobHandler, JobQueueModule, JobQueueService, JobWatchdog } from '../../lib';
 import { JobQueueHealthIndicator, JobQueueHealthModule } from '../../lib/health';
@@ -13,6 +14,8 @@ import type { ChildCommand, ChildReport } from './queue-process.protocol';
 
 const report = (message: ChildReport) => process.send?.(message);
 const settings = JSON.parse(process.env.QUEUE_PROCESS_OPTIONS ?? '{}');
+/** On a Redis Cluster: the user's own Cluster instance (the module duplicates it; we close it). */
+const cluster: Cluster | undefined = settings.clusterSeeds ? new Cluster(settings.clusterSeeds) : undefined;
 
 @Injectable()
 class ChildHandlers {
@@ -68,7 +71,7 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 
 async function main(): Promise<void> {
   @Module({
-    imports: [JobQueueModule.forRoot({ redis: process.env.REDIS_URL, ...settings.module }), JobQueueHealthModule],
+    imports: [JobQueueModule.forRoot({ redis: cluster ?? process.env.REDIS_URL, ...settings.module }), JobQueueHealthModule],
     providers: settings.worker === false ? [] : [ChildHandlers],
   })
   class ChildModule {}
@@ -111,6 +114,7 @@ async function main(): Promise<void> {
         case 'close':
           for (const sub of streams.values()) sub.unsubscribe();
           await app.close();
+          cluster?.disconnect();
           reply(command.seq, true);
           return process.disconnect?.();
       }

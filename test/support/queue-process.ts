@@ -10,6 +10,8 @@ export interface QueueProcessSettings {
   module?: Record<string, unknown>;
   worker?: boolean;
   concurrency?: number;
+  /** Seed nodes of a Redis Cluster: the process passes its own ioredis `Cluster` as option `redis`. */
+  clusterSeeds?: Array<{ host: string; port: number }>;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 import type { ResolvedJobQueueOptions } from '../../job-queue.options';
 import type { NormalizedAddOptions } from '../../validation/job-input.validator';
 import type {
+  BackendConnectionStates,
   CancelMessage,
   ClaimBatch,
   ClaimRequest,
@@ -78,6 +79,11 @@ export class MemoryBackend implements QueueBackend {
 
   async ping(): Promise<number> {
     return 0;
+  }
+
+  /** Nothing to connect: the store is this process's memory. */
+  async connectionStates(): Promise<BackendConnectionStates> {
+    return { command: 'up', pickup: 'unused', cancels: 'unused', events: 'unused' };
   }
 
   // --- producer -------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import type { CancelMessage } from '../queue-backend.interface';
 import type { RedisBackendLogger, RedisClient, RedisConnections } from './redis-connections';
 
 /**
- * The cancel channel: one SUBSCRIBE per process on the subscriber connection, created when the
+ * The cancel channel: one (S)SUBSCRIBE per process on the subscriber connection, created when the
  * first listener registers. Reports 'down' when the connection drops and 'up' once subscribed
  * again, so the dispatcher can recover cancels it missed from the job records.
  */
@@ -46,7 +46,7 @@ export class RedisCancelChannel {
     this.started = true;
     this.connections.get('subscriber').then(
       (client) => {
-        client.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+        client.on(this.connections.shardedPubSub ? 'smessage' : 'message', (channel: string, message: string) => this.onMessage(channel, message));
         client.on('ready', () => this.subscribe(client));
         client.on('close', () => this.setState('down'));
         if (client.status === 'ready') this.subscribe(client);
@@ -58,10 +58,14 @@ export class RedisCancelChannel {
   }
 
   private subscribe(client: RedisClient): void {
-    // After a reconnect ioredis resubscribes by itself; subscribing again is harmless and tells us when it is done.
-    client.subscribe(this.channel).then(
+    // Sharded (Redis >= 7): the channel lives on the shard of the queue's slot, as the cancel script publishes it.
+    const subscribed = this.connections.shardedPubSub ? client.ssubscribe(this.channel) : client.subscribe(this.channel);
+    subscribed.then(
       () => this.setState('up'),
-      () => this.setState('down'), // the connection dropped again; its next 'ready' retries
+      (err: unknown) => {
+        this.setState('down'); // the connection dropped again (its next 'ready' retries) ...
+        this.connections.redirected('subscriber', err); // ... or the slot moved: follow it
+      },
     );
   }
 

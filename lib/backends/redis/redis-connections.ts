@@ -1,14 +1,16 @@
 import Redis, { type Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { JobQueueError } from '../../errors/job-queue.errors';
-import { within } from '../../utils/within';
+import { TIMED_OUT, within } from '../../utils/within';
 import { hashSlot } from './redis-keys';
+import { type NodeAddress, slotOwnerConnector } from './redis-slot-owner-connector';
 
 /** What option `redis` may be: a URL, ioredis options, or a user's ioredis instance. */
 export type RedisSource = string | RedisOptions | Redis | Cluster;
 export type RedisClient = Redis | Cluster;
 
 /**
- * The (at most) four connections of one process:
+ * The connection roles of one process (one connection each; on a Cluster `command` is a Cluster
+ * client, and the other three are plain connections to the master that owns the queue's slot):
  * - `command`: every non-blocking command and script;
  * - `blocking`: BLPOP on wake lists for idle workers (created on first `waitForWork`);
  * - `subscriber`: the cancel channel (created on first cancel/state listener);
@@ -16,6 +18,13 @@ export type RedisClient = Redis | Cluster;
  *   subscribe). Kept apart from `subscriber` so a burst of events never delays a cancel.
  */
 export type ConnectionRole = 'command' | 'blocking' | 'subscriber' | 'reader';
+
+/**
+ * A role's connection: `unused` (not created: this process never needed it), `up` (ready, and in
+ * Cluster mode a blocking/subscriber/reader connection is on the master that owns the queue's slot),
+ * or `down` (reconnecting, or on a node that no longer owns the slot).
+ */
+export type ConnectionState = 'up' | 'down' | 'unused';
 
 /** The logger the backend writes to (a Nest `Logger` fits). */
 export interface RedisBackendLogger {
@@ -26,6 +35,21 @@ export interface RedisBackendLogger {
 
 /** How long `close()` lets the command connection flush pending writes before cutting it. */
 const QUIT_TIMEOUT_MS = 1_000;
+/** Bound on the slot-map refresh before each (re)connect of a slot-owner connection, and on the owner check. */
+const SLOT_CHECK_TIMEOUT_MS = 1_000;
+/** Roles that, on a Cluster, are plain connections to the master owning the queue's slot. */
+const SLOT_OWNER_ROLES: ReadonlySet<ConnectionRole> = new Set(['blocking', 'subscriber', 'reader']);
+/**
+ * 1 when the scripts publish with SPUBLISH: the very test of `publish` in scripts/includes/common.lua,
+ * run on the server, so subscribers and scripts agree whatever the server reports elsewhere.
+ */
+const SHARDED_PUBSUB_PROBE = 'return (redis.REDIS_VERSION_NUM or 0) >= 0x070000 and 1 or 0';
+/**
+ * Replies that mean the server no longer serves the queue's slot (failover, end of a reshard). Not ASK,
+ * TRYAGAIN or CLUSTERDOWN: the slot is still there (mid-migration, or no master yet); reconnecting to the
+ * same node would only spin, so those fail the command and the caller retries after its pause.
+ */
+const REDIRECTED = /^(MOVED|UNBLOCKED|READONLY)\b/;
 
 /**
  * Builds and owns the backend's connections. A user's instance is only ever duplicated, never
@@ -40,11 +64,14 @@ export class RedisConnections {
   /** CLIENT ID per blocking role, re-read on every (re)connect because a reconnect changes it. */
   private readonly clientIds = new Map<ConnectionRole, number>();
   private readonly connectListeners = new Map<ConnectionRole, Set<() => void>>();
+  /** Cluster mode: where each slot-owner connection last connected. */
+  private readonly targets = new Map<ConnectionRole, NodeAddress>();
   private readonly name: string;
   /** Roles in a failure episode, and errors not logged during it. */
   private readonly failing = new Set<ConnectionRole>();
   private suppressed = 0;
   private closed = false;
+  private sharded = false;
 
   /**
    * @param source option `redis`
@@ -72,11 +99,23 @@ export class RedisConnections {
     return client;
   }
 
-  /** Creates the command connection and waits until it answers. */
+  /** Creates the command connection and waits until it answers (learning the pub/sub mode). */
   async open(): Promise<RedisClient> {
     const client = await this.get('command');
-    await client.ping();
+    // Every slot-map refresh (on any redirection, or ours before a reconnect) moves the slot-owner
+    // connections whose node no longer serves the queue's slot (reshard, failover without a drop).
+    if (isClusterInstance(client)) client.on('refresh', () => this.followSlot(client));
+    this.sharded = Number(await client.eval(SHARDED_PUBSUB_PROBE, 0)) === 1;
     return client;
+  }
+
+  /**
+   * Known once `open()` resolved. True (Redis >= 7): the queue's messages use sharded pub/sub
+   * (SSUBSCRIBE, 'smessage'); they stay on the shard of the queue's slot instead of being copied to
+   * every node of a Cluster. False: classic SUBSCRIBE/PUBLISH.
+   */
+  get shardedPubSub(): boolean {
+    return this.sharded;
   }
 
   /** The connection of a role, created on first use. */
@@ -113,9 +152,35 @@ export class RedisConnections {
     const id = this.clientIds.get(role);
     const target = this.clients.get(role);
     if (id === undefined || !target || this.closed) return false;
-    const via = this.isCluster ? this.clusterNodeLike(this.command as Cluster, target as Redis) : (this.command as Redis);
+    const address = this.targets.get(role);
+    const via = this.isCluster ? address && this.clusterNodeAt(this.command as Cluster, address) : (this.command as Redis);
     if (!via) return false;
     return (await via.client('UNBLOCK', id)) === 1;
+  }
+
+  /**
+   * Per role: is the connection this process relies on usable right now? On a Cluster the
+   * slot-owner connections must be on the current owner of the queue's slot: that node is asked
+   * (CLUSTER SLOTS through the command connection's client for it), bounded.
+   */
+  async states(): Promise<Record<ConnectionRole, ConnectionState>> {
+    const roles: ConnectionRole[] = ['command', 'blocking', 'subscriber', 'reader'];
+    const states = await Promise.all(roles.map((role) => this.state(role)));
+    return Object.fromEntries(roles.map((role, i) => [role, states[i]])) as Record<ConnectionRole, ConnectionState>;
+  }
+
+  /**
+   * Called with the error of a command on `role`'s connection. When the server said the queue's
+   * slot is served elsewhere now (MOVED, UNBLOCKED after a demotion, READONLY), a Cluster's
+   * slot-owner connection reconnects (to the new owner: see slotOwnerConnector) and true is
+   * returned: the command may simply be repeated. False for any other error.
+   */
+  redirected(role: ConnectionRole, err: unknown): boolean {
+    const client = this.clients.get(role);
+    if (!this.isCluster || !SLOT_OWNER_ROLES.has(role) || !client || this.closed) return false;
+    if (!REDIRECTED.test(err instanceof Error ? err.message : '')) return false;
+    client.disconnect(true);
+    return true;
   }
 
   /** Closes every connection this object created. Idempotent. */
@@ -129,6 +194,7 @@ export class RedisConnections {
     this.clients.clear();
     this.clientIds.clear();
     this.connectListeners.clear();
+    this.targets.clear();
     await Promise.all(
       clients.map(async ([role, client]) => {
         await handshakeSettled(client);
@@ -156,15 +222,23 @@ export class RedisConnections {
       ...((role === 'subscriber' || role === 'reader') && { autoResubscribe: false }),
     };
     let client: RedisClient;
-    if (this.isCluster && (role === 'blocking' || role === 'reader')) {
+    if (this.isCluster && SLOT_OWNER_ROLES.has(role)) {
       // A plain connection to the master that owns the queue's slot (all our keys live there) rather
       // than a Cluster client: CLIENT UNBLOCK needs the id of one server connection, and the reader
       // must see exactly when its connection dropped (a Cluster client moves its subscriber between
       // nodes on its own), since pub/sub messages sent meanwhile are lost and must be read back.
+      // Each (re)connect asks the cluster anew which master that is (failover, reshard).
       const node = await this.slotMaster(await this.get('command'));
       // ioredis builds a Cluster's node clients with retryStrategy null (the Cluster reconnects
       // them), which duplicate() would copy: ours must reconnect on their own.
-      client = node.duplicate({ ...overrides, retryStrategy: reconnectDelayMs });
+      client = node.duplicate({
+        ...overrides,
+        retryStrategy: reconnectDelayMs,
+        Connector: slotOwnerConnector(
+          () => this.slotOwner(),
+          (address) => this.targets.set(role, address),
+        ),
+      });
     } else {
       client = duplicateOrCreate(this.source, overrides);
     }
@@ -229,6 +303,58 @@ export class RedisConnections {
     this.suppressed = 0;
   }
 
+  /** Reconnects (to the slot's owner: see slotOwnerConnector) each ready slot-owner connection on another node. */
+  private followSlot(cluster: Cluster): void {
+    if (this.closed) return;
+    const owner = cluster.slots[hashSlot(this.slotKey)]?.[0];
+    if (!owner) return;
+    for (const role of SLOT_OWNER_ROLES) {
+      const client = this.clients.get(role);
+      const target = this.targets.get(role);
+      // One still connecting resolves the owner itself (its refresh is what emitted this).
+      if (!client || client.status !== 'ready' || !target || `${target.host}:${target.port}` === owner) continue;
+      this.logger.log(`Redis Cluster: the queue's slot moved to ${owner}; moving the ${role} connection there.`);
+      client.disconnect(true);
+    }
+  }
+
+  private async state(role: ConnectionRole): Promise<ConnectionState> {
+    const client = this.clients.get(role);
+    if (!client) return 'unused';
+    if (client.status !== 'ready') return 'down';
+    const target = this.targets.get(role);
+    if (!this.isCluster || !SLOT_OWNER_ROLES.has(role) || !target) return 'up';
+    // Ask the node itself (the client's slot map is only refreshed on redirections).
+    const node = this.clusterNodeAt(this.command as Cluster, target);
+    if (!node) return 'down';
+    try {
+      const slots = await within(node.call('CLUSTER', 'SLOTS') as Promise<ClusterSlotRange[]>, SLOT_CHECK_TIMEOUT_MS);
+      if (slots === TIMED_OUT) return 'down';
+      const slot = hashSlot(this.slotKey);
+      const owner = slots.find(([from, to]) => from <= slot && slot <= to)?.[2];
+      if (owner && Number(owner[1]) === target.port && owner[0] === target.host) return 'up';
+      // Moved without a redirection we saw: refreshing the slot map moves the connection (followSlot).
+      (this.command as Cluster).refreshSlotsCache();
+      return 'down';
+    } catch {
+      return 'down';
+    }
+  }
+
+  /**
+   * Where the queue's slot is served now: the Cluster client's slot map, refreshed first (bounded)
+   * since it only refreshes by itself on a redirection, and a failover or a reshard may not have
+   * redirected anything yet. Rejects when no master serves it: the connection retries later.
+   */
+  private async slotOwner(): Promise<NodeAddress> {
+    const cluster = this.command as Cluster;
+    await within(new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())), SLOT_CHECK_TIMEOUT_MS);
+    const owner = cluster.slots[hashSlot(this.slotKey)]?.[0];
+    if (!owner) throw new JobQueueError(`No Redis Cluster master serves the slot of '${this.slotKey}' (yet): retrying.`);
+    const colon = owner.lastIndexOf(':');
+    return { host: owner.slice(0, colon), port: Number(owner.slice(colon + 1)) };
+  }
+
   /** The master node (a Redis client of the Cluster's pool) that serves the queue's slot. */
   private async slotMaster(cluster: RedisClient): Promise<Redis> {
     if (!isClusterInstance(cluster)) return cluster as Redis;
@@ -239,11 +365,14 @@ export class RedisConnections {
     return node;
   }
 
-  /** The node of `cluster` on the same server as `target`. */
-  private clusterNodeLike(cluster: Cluster, target: Redis): Redis | undefined {
-    return cluster.nodes('master').find((n) => n.options.host === target.options.host && n.options.port === target.options.port);
+  /** The client of `cluster`'s pool for the server at `address`. */
+  private clusterNodeAt(cluster: Cluster, address: NodeAddress): Redis | undefined {
+    return cluster.nodes('all').find((n) => n.options.host === address.host && n.options.port === address.port);
   }
 }
+
+/** One range of CLUSTER SLOTS: first slot, last slot, then [host, port, id] of the master and of each replica. */
+type ClusterSlotRange = [number, number, [string, number | string, ...unknown[]], ...unknown[]];
 
 function isClusterInstance(value: unknown): value is Cluster {
   return typeof value === 'object' && value !== null && (value as { isCluster?: unknown }).isCluster === true;

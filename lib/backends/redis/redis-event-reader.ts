@@ -98,6 +98,11 @@ export class RedisEventReader {
     private readonly onCorrupt: CorruptRecordReporter,
   ) {}
 
+  /** Sharded pub/sub (Redis >= 7, see RedisConnections.shardedPubSub) delivers 'smessage'. */
+  private get messageEvent(): 'message' | 'smessage' {
+    return this.connections.shardedPubSub ? 'smessage' : 'message';
+  }
+
   /** Number of open subscriptions (for tests and metrics). */
   get size(): number {
     let n = 0;
@@ -133,7 +138,7 @@ export class RedisEventReader {
     this.closed = true;
     const client = this.client;
     if (client) {
-      client.off('message', this.onMessage);
+      client.off(this.messageEvent, this.onMessage);
       client.off('close', this.onClose);
       client.off('ready', this.onReady);
     }
@@ -195,7 +200,7 @@ export class RedisEventReader {
         const done = () => {
           for (const channel of chunk) this.unsubscribing.delete(channel);
         };
-        client.unsubscribe(...chunk).then(done, done);
+        (this.connections.shardedPubSub ? client.sunsubscribe(...chunk) : client.unsubscribe(...chunk)).then(done, done);
       }
     }
     if (this.toSubscribe.size === 0) return;
@@ -210,7 +215,8 @@ export class RedisEventReader {
     const epoch = this.epoch;
     for (let i = 0; i < groups.length; i += CHANNELS_PER_CALL) {
       const chunk = groups.slice(i, i + CHANNELS_PER_CALL);
-      client.subscribe(...chunk.map((group) => group.channel)).then(
+      const channels = chunk.map((group) => group.channel);
+      (this.connections.shardedPubSub ? client.ssubscribe(...channels) : client.subscribe(...channels)).then(
         () => this.confirmed(chunk, epoch),
         (err: unknown) => this.refused(chunk, epoch, err),
       );
@@ -225,6 +231,9 @@ export class RedisEventReader {
    */
   private refused(groups: Group[], epoch: number, err: unknown): void {
     if (this.closed) return;
+    // Sharded pub/sub on a Cluster node that lost the queue's slot (MOVED): the connection moves to
+    // the new owner and every channel is subscribed again on its 'ready'.
+    if (this.connections.redirected('reader', err)) return;
     if (epoch !== this.epoch || !(err instanceof ReplyError)) return this.failed(err);
     const reason = err instanceof Error ? err.message : String(err);
     if (!this.refusing) {
@@ -262,7 +271,7 @@ export class RedisEventReader {
         this.connecting = false;
         if (this.closed) return;
         this.client = client as Redis;
-        this.client.on('message', this.onMessage);
+        this.client.on(this.messageEvent, this.onMessage);
         this.client.on('close', this.onClose);
         this.client.on('ready', this.onReady);
         this.flush(); // a no-op until 'ready' (then onReady flushes)

@@ -56,7 +56,10 @@ export class RedisWorkWaiter {
       this.inflight = client.call('BLPOP', args);
       await this.inflight;
     } catch (err) {
-      if (!this.closed) throw err;
+      // On a Cluster, a failover or a reshard moved the queue's slot: the connection follows it, and
+      // the caller claims again (a spurious wake-up) before waiting there.
+      if (this.closed || this.connections.redirected('blocking', err)) return;
+      throw err;
     } finally {
       this.inflight = undefined;
       this.waiting = false;

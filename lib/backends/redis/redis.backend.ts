@@ -6,6 +6,7 @@ import { Messages } from '../../errors/job-queue.messages';
 import { CancelResult, JOB_STATES, Job, JobEvent, JobState } from '../../interfaces/job.interface';
 import type { ResolvedJobQueueOptions } from '../../job-queue.options';
 import type {
+  BackendConnectionStates,
   CancelMessage,
   ClaimBatch,
   ClaimRequest,
@@ -120,6 +121,11 @@ export class RedisBackend implements QueueBackend {
     const started = performance.now();
     await this.command.ping();
     return performance.now() - started;
+  }
+
+  async connectionStates(): Promise<BackendConnectionStates> {
+    const roles = await this.connections.states();
+    return { command: roles.command, pickup: roles.blocking, cancels: roles.subscriber, events: roles.reader };
   }
 
   // --- producer -------------------------------------------------------------------------------

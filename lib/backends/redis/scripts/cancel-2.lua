@@ -48,5 +48,5 @@ if not rec[3] then
 end
 -- A cancelled-to-be job needs no client watch any more (the watchdog would cancel it again).
 redis.call('ZREM', P .. 'clients', id)
-redis.call('PUBLISH', ARGV[7], ARGV[8])
+publish(ARGV[7], ARGV[8])
 return 'cancelling'

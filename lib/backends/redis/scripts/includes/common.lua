@@ -53,18 +53,27 @@ local function pushWake(P, name)
   end
 end
 
+-- >>> pub/sub command (owned by the connection code: keep this block as one unit)
+--[[ Every message of this queue (job events, cancels) goes out here. Redis >= 7: SPUBLISH, sharded
+  pub/sub: on a Cluster the message stays on the shard of the queue's slot instead of being relayed
+  to every node. Older servers: PUBLISH. The subscribers choose SSUBSCRIBE or SUBSCRIBE by running
+  this same test (redis-connections.ts, SHARDED_PUBSUB_PROBE), so both sides always agree. ]]
+local PUBLISH_COMMAND = (redis.REDIS_VERSION_NUM or 0) >= 0x070000 and 'SPUBLISH' or 'PUBLISH'
+local function publish(channel, message)
+  redis.call(PUBLISH_COMMAND, channel, message)
+end
+-- <<< pub/sub command
+
 --[[ Announces an event just appended to job `id`'s stream on the job's event channel
   P .. 'evc:' .. id, so live subscribers (redis-event-reader.ts) get it without reading the
   stream. Called in the same script as the XADD: messages leave in stream order, and none can
   be missing between two a subscriber saw. Message: '<eventId> <type>' or
   '<eventId> <type> <data>' (ids and types never contain a space; the data is all the rest).
-  Nobody subscribed: PUBLISH is one dict lookup (~1 us), so unwatched jobs pay next to nothing.
-  (On Redis Cluster a PUBLISH is also relayed to every node; SPUBLISH would keep it in the slot's
-  shard, but needs Redis 7 and SSUBSCRIBE on the reader.) ]]
+  Nobody subscribed: a publish is one dict lookup (~1 us), so unwatched jobs pay next to nothing. ]]
 local function publishEvent(P, id, eventId, eventType, data)
   local message = eventId .. ' ' .. eventType
   if data then message = message .. ' ' .. data end
-  redis.call('PUBLISH', P .. 'evc:' .. id, message)
+  publish(P .. 'evc:' .. id, message)
 end
 
 -- Appends an event to job `id`'s stream (bounded by maxLen) and announces it. Every lifecycle

@@ -1,0 +1,112 @@
+import type { JobEvent } from '../../lib';
+import { QueueProcess } from '../support/queue-process';
+import type { ChildReport } from '../support/queue-process.protocol';
+import { eventually } from '../support/deferred';
+import { RedisClusterHandle, startRedisCluster } from '../support/redis-cluster';
+
+/**
+ * SIGKILL of the master that owns the queue's slot while 3 worker processes run jobs and a client
+ * process streams a job's events. Nothing is restarted: every process must find the promoted
+ * replica by itself.
+ */
+let cluster: RedisClusterHandle;
+const procs: QueueProcess[] = [];
+beforeAll(async () => {
+  cluster = await startRedisCluster({ faults: true });
+});
+afterAll(async () => {
+  await Promise.all(procs.map((p) => p.close()));
+  await cluster?.stop();
+});
+
+type Health = { queue: { status: 'up' | 'down'; message?: string } };
+const JOBS = 400;
+
+it('resumes pickup, cancels and live events after the queue master is killed; nothing lost or completed twice', async () => {
+  const prefix = `${cluster.prefix}-failover`;
+  // The lease outlives the failover (about 3 s here); a job whose outcome could not be written
+  // while the slot had no master is reclaimed when its lease ends, and retried.
+  const settings = { clusterSeeds: cluster.seeds, module: { prefix, leaseMs: 6_000 } };
+  const workers = await Promise.all([1, 2, 3].map(() => QueueProcess.start('', { ...settings, concurrency: 4 })));
+  const client = await QueueProcess.start('', { ...settings, worker: false });
+  procs.push(...workers, client);
+
+  // A long job streaming one token every 20 ms to the client, and a steady flow of short jobs.
+  const [streamed] = await client.send<Array<{ id: string }>>({ cmd: 'add', jobs: [{ name: 'stream', data: { steps: 100_000, stepMs: 20 } }] });
+  await client.send({ cmd: 'subscribe', jobId: streamed.id, stream: 's' });
+  const added = await client.send<Array<{ id: string }>>({
+    cmd: 'add',
+    jobs: Array.from({ length: JOBS }, (_, i) => ({ name: 'work', data: { ms: 30, i }, opts: { attempts: 3 } })),
+  });
+  const ids = added.map((job) => job.id);
+  const allReports = () => workers.flatMap((w) => w.reports);
+  await eventually(() => allReports().filter((r) => r.type === 'started').length > 50, 30_000);
+  await eventually(async () => (await Promise.all(workers.map((w) => w.send<Health>({ cmd: 'health' })))).every((h) => h.queue.status === 'up'));
+
+  const master = cluster.masterPortOf(`{${prefix}}:x`);
+  const killedAt = Date.now();
+  await cluster.kill(master);
+
+  // Health goes down on a worker (its pickup connection has no master to reach) ...
+  const downAt = await eventually(async () => {
+    const health = await workers[0].send<Health>({ cmd: 'health' });
+    return health.queue.status === 'down' ? Date.now() : 0;
+  }, 20_000);
+  // ... and every process picks up work and delivers live events again, without a restart.
+  const promotedPort = await eventually(() => {
+    const port = cluster.masterPortOf(`{${prefix}}:x`);
+    return port !== master && port;
+  }, 30_000);
+  const promotedAt = Date.now();
+  const startedAfter = () => allReports().find((r): r is Extract<ChildReport, { type: 'started' }> => r.type === 'started' && r.at > promotedAt);
+  const firstStart = (await eventually(() => startedAfter(), 30_000))!;
+  // A token the streaming worker emitted after the promotion (stream ids carry the server's clock).
+  const liveEventAt = await eventually(
+    () => (client.reports.some((r) => r.type === 'event' && r.stream === 's' && Number(r.event.id.split('-')[0]) > promotedAt) ? Date.now() : 0),
+    30_000,
+  );
+  await eventually(async () => (await Promise.all(workers.map((w) => w.send<Health>({ cmd: 'health' })))).every((h) => h.queue.status === 'up'), 30_000);
+  const upAt = Date.now();
+
+  // A cancel still reaches the worker running the streamed job.
+  const cancel = await client.send<{ result: string }>({ cmd: 'cancel', jobId: streamed.id, reason: 'after-failover' });
+  expect(cancel.result).toBe('cancelling');
+  await eventually(() => allReports().some((r) => r.type === 'aborted' && r.jobId === streamed.id), 30_000);
+  await eventually(() => client.reports.some((r) => r.type === 'event' && r.stream === 's' && r.event.type === 'cancelled'), 30_000);
+
+  // Every short job completed, each exactly once (one `completed` event per job).
+  let counts: Record<string, number> = {};
+  await eventually(async () => {
+    counts = (await client.send<{ counts: Record<string, number> }>({ cmd: 'metrics' })).counts;
+    return counts.completed === JOBS && counts.waiting === 0 && counts.active === 0;
+  }, 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}: counts ${JSON.stringify(counts)}`);
+  });
+  const pipeline = cluster.client.pipeline();
+  for (const id of ids) pipeline.xrange(`{${prefix}}:events:${id}`, '-', '+');
+  const streams = (await pipeline.exec())!.map(([err, entries]) => {
+    expect(err).toBeNull();
+    return entries as Array<[string, string[]]>;
+  });
+  for (const entries of streams) expect(entries.filter(([, fields]) => fields[1] === 'completed')).toHaveLength(1);
+
+  // The client saw exactly the job's stream, in order, none twice, across the failover: what was
+  // published while its connection was down was caught up from the stream. (Tokens the handler
+  // emitted while the slot had no master may be missing or late in the stream itself: emit is
+  // fire-and-forget in this handler.)
+  const delivered = client.reports.flatMap((r) => (r.type === 'event' && r.stream === 's' ? [(r.event as JobEvent).id] : []));
+  const stored = (await cluster.client.xrange(`{${prefix}}:events:${streamed.id}`, '-', '+')).map(([id]) => id);
+  expect(delivered.length).toBeGreaterThan(2);
+  expect(delivered).toEqual(stored);
+
+  const handlerRuns = allReports().filter((r) => r.type === 'ended').length;
+  console.log(
+    `failover: replica promoted after ${promotedAt - killedAt} ms (port ${master} → ${promotedPort}), ` +
+      `health down after ${downAt - killedAt} ms, pickup resumed ${firstStart.at - killedAt} ms and live events ` +
+      `${liveEventAt - killedAt} ms after the kill, health up after ${upAt - killedAt} ms; ` +
+      `${handlerRuns - JOBS} short handlers ran again (at-least-once across the failover)`,
+  );
+
+  // Whole again for the suites after this one: the old master rejoins as a replica.
+  await cluster.restart(master);
+}, 120_000);
