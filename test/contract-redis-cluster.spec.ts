@@ -71,7 +71,7 @@ describe('RedisBackend on a Redis Cluster', () => {
   it('keeps job events and cancels on the shard of the queue (SSUBSCRIBE on its master), within the connection budget', async () => {
     const logger = { log: () => undefined, warn: () => undefined, error: () => undefined };
     const prefix = freshPrefix();
-    const backend = new RedisBackend(createJobQueueOptions({ redis: cluster.client, prefix }), logger);
+    const backend = new RedisBackend(resolveJobQueueOptions({ redis: cluster.client, prefix }), logger);
     await backend.start();
     try {
       const [job] = await backend.add([{ id: `shard-${++apps}`, name: 'shard', dataJson: '{}', opts: normalizeAddOptions({}), createdAt: Date.now() }]);

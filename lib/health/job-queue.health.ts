@@ -55,7 +55,7 @@ export class JobQueueHealthIndicator {
     if (latencyMs === TIMED_OUT) return session.down({ ...details, message: `backend ping timed out after ${timeoutMs} ms` });
     // A worker that cannot pick up work, or a process that cannot deliver live events, is not healthy
     // even though the store answers (e.g. on a Redis Cluster master that lost the queue's slot).
-    const connections = await this.backend.connectionStates();
+    const connections = await this.collector.connectionStates();
     const broken = (['pickup', 'events'] as const).filter((role) => connections[role] === 'down');
     if (broken.length > 0) {
       return session.down({ ...details, latencyMs, connections, message: `${broken.join(' and ')} connection down` });

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { QueueBackend } from '../backends/queue-backend.interface';
+import type { BackendConnectionStates, QueueBackend } from '../backends/queue-backend.interface';
 import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
 import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
 import { JobWatchdog } from '../watchdog/job-watchdog.service';
@@ -33,5 +33,10 @@ export class JobQueueMetricsCollector {
   /** Round trip to the backend in ms; rejects when it is unreachable. */
   ping(): Promise<number> {
     return this.backend.ping();
+  }
+
+  /** Whether the connections this process needs for pickup and live events are up. */
+  connectionStates(): Promise<BackendConnectionStates> {
+    return this.backend.connectionStates();
   }
 }

@@ -12,6 +12,10 @@ import { retryDelayMs } from './backoff';
 /** How an attempt ended, for the worker's counters. */
 export type AttemptOutcome = 'completed' | 'failed' | 'retrying' | 'cancelled' | 'released' | 'lost';
 
+/** Backoff of outcome writes while the store is unreachable (see RunningJob.record). */
+const OUTCOME_RETRY_FIRST_MS = 50;
+const OUTCOME_RETRY_MAX_MS = 1_000;
+
 /** Longest handler error message stored (characters). */
 const MAX_ERROR_LENGTH = 4_096;
 
@@ -98,7 +102,8 @@ export class RunningJob {
   async release(): Promise<void> {
     if (this.ended) return;
     this.controller.abort(new JobAbortedError('shutdown', 'the process is shutting down'));
-    await this.end(() => this.backend.release(this.lease));
+    // No retries at shutdown: a hand-back that cannot be written is reclaimed after the lease.
+    await this.end(() => this.backend.release(this.lease), false);
   }
 
   /** The lease was taken over elsewhere: stop without writing anything. */
@@ -159,24 +164,39 @@ export class RunningJob {
   }
 
   /** Runs `write` once for the attempt, whatever settles first; later calls are no-ops. */
-  private async end(write: () => Promise<AttemptOutcome>): Promise<void> {
+  private async end(write: () => Promise<AttemptOutcome>, retry = true): Promise<void> {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.graceTimer);
     if (this.handlerSettled) this.hooks.slotFreed(this);
     else this.hooks.overdue(this, this.abortReason);
-    let outcome: AttemptOutcome;
-    try {
-      outcome = await write();
-    } catch (err) {
-      // The store is unreachable: the lease will expire and the watchdog reclaims the job.
-      this.logger.error(`Could not record the outcome of job '${this.job.id}': ${describeError(err)}`);
-      outcome = 'lost';
-    }
+    const outcome = await this.record(write, retry);
     this.recorded = true;
     this.hooks.ended(this, outcome);
     this.resolveSettled();
+  }
+
+  /**
+   * Writes the outcome. While the store is unreachable (a restart, a Cluster failover) the write is
+   * retried, with capped backoff, for up to `leaseMs`: the lease is renewed meanwhile (the attempt is
+   * not recorded yet), so the job is not reclaimed as stalled while its result waits. Writes are
+   * fenced by the claim token, so a retry can never overwrite a newer owner. Past that the job is
+   * left to the watchdog ('lost').
+   */
+  private async record(write: () => Promise<AttemptOutcome>, retry: boolean): Promise<AttemptOutcome> {
+    const giveUpAt = Date.now() + this.options.leaseMs;
+    for (let delay = OUTCOME_RETRY_FIRST_MS; ; delay = Math.min(delay * 2, OUTCOME_RETRY_MAX_MS)) {
+      try {
+        return await write();
+      } catch (err) {
+        if (!retry || Date.now() + delay > giveUpAt) {
+          this.logger.error(`Could not record the outcome of job '${this.job.id}': ${describeError(err)}; the watchdog will reclaim it.`);
+          return 'lost';
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   private context(): JobContext {
