@@ -42,7 +42,10 @@ const MAX_POLL_MAX = 1_000;
 export class JobQueueService implements BeforeApplicationShutdown, OnApplicationShutdown {
   private shuttingDown = false;
   private added = 0;
+  /** The streams handed to callers of `events()`: ended as shutdown begins. */
   private readonly streams: JobEventStream;
+  /** The streams behind `waitFor()`: they may still see jobs end during the drain. */
+  private readonly waits: JobEventStream;
 
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
@@ -51,6 +54,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     private readonly collector: JobQueueMetricsCollector,
   ) {
     this.streams = new JobEventStream(backend, options);
+    this.waits = new JobEventStream(backend, options);
   }
 
   /**
@@ -139,14 +143,16 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     const job = await this.backend.get(jobId);
     if (!job) throw new JobNotFoundError(Messages.notFound(jobId), jobId);
     if (TERMINAL_STATES.has(job.state)) return job;
-    let terminal = this.streams.open(jobId, '0', { touch: false }).pipe(filter((e) => TERMINAL_EVENT_TYPES.has(e.type)));
+    let terminal = this.waits.open(jobId, '0', { touch: false }).pipe(filter((e) => TERMINAL_EVENT_TYPES.has(e.type)));
     if (opts.timeoutMs !== undefined) {
       const ms = opts.timeoutMs;
       terminal = terminal.pipe(
         rxTimeout({ first: ms, with: () => throwError(() => new JobQueueError(Messages.waitForTimeout(jobId, ms))) }),
       );
     }
-    await firstValueFrom(terminal);
+    // Completes without a terminal event only when the app shuts down.
+    const ended = await firstValueFrom(terminal, { defaultValue: undefined });
+    if (!ended) throw new QueueDrainedError(Messages.waitInterrupted(jobId));
     const finished = await this.backend.get(jobId);
     if (!finished) throw new JobNotFoundError(Messages.notFound(jobId), jobId);
     return finished;
@@ -170,13 +176,18 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     return this.shuttingDown;
   }
 
-  /** @internal From here on `add()` rejects with QueueDrainedError and health reports "shutting down". */
+  /**
+   * @internal From here on `add()` rejects with QueueDrainedError and health reports "shutting
+   * down". Ends the `events()` streams now: an open SSE response would keep the HTTP server, and so
+   * the process, from closing (a client resumes on another process with its last event id).
+   */
   beforeApplicationShutdown(): void {
     this.shuttingDown = true;
+    this.streams.closeAll();
   }
 
-  /** @internal Ends the event streams this service opened. */
+  /** @internal Ends the `waitFor()` streams (they reject with QueueDrainedError). */
   onApplicationShutdown(): void {
-    this.streams.closeAll();
+    this.waits.closeAll();
   }
 }

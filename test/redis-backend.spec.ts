@@ -766,6 +766,31 @@ describe('RedisBackend (private redis-server)', () => {
     expect(events[2].data).toBeUndefined();
   });
 
+  it('still claims a waiting job written by 0.1.x (a bare-id member), so an upgrade loses nothing', async () => {
+    const b = await backend();
+    await admin.hset(b.keys.job('legacy'), { id: 'legacy', name: 'up', state: 'waiting', data: '1', attempt: '0', attempts: '1', priority: '0', seq: '7', createdAt: '1' });
+    await admin.zadd(b.keys.waiting('up'), String(7), 'legacy');
+    await admin.sadd(`${b.keys.base}names`, 'up');
+    const { jobs } = await b.claim([{ name: 'up', max: 5 }], 30_000);
+    expect(jobs.map((j) => j.job.id)).toEqual(['legacy']);
+    expect(await b.cancel('legacy', 'x', 'o')).toBe('cancelling');
+  });
+
+  it('fails damaged records without a name where they would be requeued, never with a Lua error', async () => {
+    const b = await backend();
+    const [job] = await b.add([spec('dmg', null, { attempts: 3 })]);
+    const claimed = await claimOne(b, 'dmg');
+    await admin.hdel(b.keys.job(job.id), 'name');
+    expect(await b.fail({ jobId: job.id, token: claimed.token }, 'boom', 0)).toBe('failed');
+    const [other] = await b.add([spec('dmg')]);
+    const second = await claimOne(b, 'dmg');
+    await admin.hdel(b.keys.job(other.id), 'name');
+    expect(await b.release({ jobId: other.id, token: second.token })).toBe('failed');
+    expect(await admin.hget(b.keys.job(other.id), 'state')).toBe('failed');
+    await admin.hset(b.keys.job('waits'), { id: 'waits', state: 'waiting', data: '1' });
+    expect(await b.cancel('waits', 'x', 'o')).toBe('cancelled');
+  });
+
   it('reclaims around damaged active records instead of failing the whole sweep', async () => {
     const b = await backend();
     const [normal] = await b.add([spec('d', null, { attempts: 2 })]);

@@ -61,9 +61,10 @@ export interface QueueBackend {
   finishCancelled(lease: Lease, reason: string): Promise<boolean>;
   /**
    * Shutdown hand-back: active → waiting at the front of its priority, attempt not consumed
-   * ('released'); a job with a pending cancel is finished cancelled instead ('cancelled').
+   * ('released'); a job with a pending cancel is finished cancelled instead ('cancelled'); a damaged
+   * record that names no queue fails ('failed').
    */
-  release(lease: Lease): Promise<'released' | 'cancelled' | 'lost'>;
+  release(lease: Lease): Promise<'released' | 'cancelled' | 'failed' | 'lost'>;
   /** Records progress on the job and appends a `progress` event; ignored when the token is stale. */
   progress(lease: Lease, valueJson: string): Promise<void>;
   /** Appends a custom event; ignored when the token is stale (fenced like progress). The type is already validated. */

@@ -23,6 +23,10 @@ export const Messages = {
   queueFull: (max: number) =>
     `The queue already holds ${max} waiting jobs (maxWaiting): retry later, or raise 'maxWaiting'.`,
   drained: () => `The job queue is shutting down and accepts no new jobs: retry on another instance.`,
+  clientGoneCancelFailed: (count: number, first: string) =>
+    `${count} idle-client job(s) could not be cancelled this sweep (first: ${first}); the others were, and the next sweep tries again.`,
+  waitInterrupted: (id: string) =>
+    `Stopped waiting for job '${id}': this process is shutting down. The job goes on; wait for it from another instance.`,
   notFound: (id: string) =>
     `No job with id '${id}': it was never added, or it was removed after its retention period.`,
   duplicateHandler: (name: string, first: string, second: string) =>
@@ -33,6 +37,7 @@ export const Messages = {
     `until it returns. Make the handler honour ctx.signal (e.g. call ctx.signal.throwIfAborted() between steps).`,
   scriptsMissing: (dir: string) =>
     `The Redis backend's Lua scripts were not found in ${dir}: build with 'npm run build', which copies lib/backends/redis/scripts next to the compiled redis-scripts.js.`,
+  damagedRecord: () => 'the job record is damaged (it has no job name), so the job cannot go back to a queue; add it again',
   /** `times` is a number, or '%d' for the Redis script to fill in. */
   stalled: (times: number | string) =>
     `stalled ${times} time(s): its worker lost the lease (died or froze) more often than watchdog.maxStalls allows; retry it, or raise watchdog.maxStalls`,

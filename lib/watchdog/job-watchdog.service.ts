@@ -3,7 +3,8 @@ import type { QueueBackend } from '../backends/queue-backend.interface';
 import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
-import { EpisodeLogger } from '../utils/episode-logger';
+import { Messages } from '../errors/job-queue.messages';
+import { EpisodeLogger, describeError } from '../utils/episode-logger';
 
 /** The reason given to jobs cancelled because their client went away. */
 export const CLIENT_GONE_REASON = 'client-gone';
@@ -97,7 +98,13 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     const timeout = this.options.watchdog.clientTimeoutMs;
     if (timeout <= 0) return [];
     const ids = await this.backend.idleClientJobs(now - timeout, CLIENT_SWEEP_BATCH);
-    const results = await Promise.all(ids.map((id) => this.dispatcher.cancel(id, CLIENT_GONE_REASON)));
-    return ids.filter((_, i) => results[i] === 'cancelled' || results[i] === 'cancelling');
+    // One bad entry (a malformed id, a damaged record) must not stop the rule for every other job.
+    const results = await Promise.allSettled(ids.map((id) => this.dispatcher.cancel(id, CLIENT_GONE_REASON)));
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length > 0) this.logger.warn(Messages.clientGoneCancelFailed(failed.length, describeError((failed[0] as PromiseRejectedResult).reason)));
+    return ids.filter((_, i) => {
+      const r = results[i];
+      return r.status === 'fulfilled' && (r.value === 'cancelled' || r.value === 'cancelling');
+    });
   }
 }

@@ -194,7 +194,7 @@ export class MemoryBackend implements QueueBackend {
     return true;
   }
 
-  async release(lease: Lease): Promise<'released' | 'cancelled' | 'lost'> {
+  async release(lease: Lease): Promise<'released' | 'cancelled' | 'failed' | 'lost'> {
     const record = this.owned(lease);
     if (!record) return 'lost';
     if (record.cancelRequested) {
@@ -345,6 +345,7 @@ export class MemoryBackend implements QueueBackend {
       this.delay(record, spec.createdAt + opts.delayMs);
       this.wake(spec.name);
     } else {
+      this.promoteDue(spec.name, Date.now());
       this.enqueueAt(record, this.nextPosition());
     }
     this.append(record, 'queued', opts.delayMs > 0 ? { delayMs: opts.delayMs } : undefined);
@@ -375,6 +376,7 @@ export class MemoryBackend implements QueueBackend {
       this.delay(record, Date.now() + delayMs);
       this.wake(record.job.name);
     } else {
+      this.promoteDue(record.job.name, Date.now());
       this.enqueueAt(record, this.nextPosition());
     }
   }
@@ -403,7 +405,10 @@ export class MemoryBackend implements QueueBackend {
     return (this.waiting.get(name)?.size ?? 0) > 0 || (due !== undefined && due <= Date.now());
   }
 
-  /** Due jobs queue, in due order, behind the jobs already waiting at their priority. */
+  /**
+   * Due jobs queue, in due order, behind the jobs already waiting at their priority. Runs before a
+   * job of the name gets a position (add, retry, claim), as in the Redis scripts (promoteDue).
+   */
   private promoteDue(name: string, now: number): void {
     const delayed = this.delayed.get(name);
     while (delayed && delayed.size > 0 && delayed.peekScore()! <= now) {

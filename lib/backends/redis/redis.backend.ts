@@ -42,7 +42,7 @@ const RECLAIM_ROUNDS = 20;
 const CORRUPT_LOG_LIMIT = 1_000;
 /** Reply codes of complete-1.lua and release-2.lua. */
 const COMPLETE_REPLIES = ['lost', 'completed', 'cancelled'] as const;
-const RELEASE_REPLIES = ['lost', 'released', 'cancelled'] as const;
+const RELEASE_REPLIES = ['lost', 'released', 'cancelled', 'failed'] as const;
 
 /**
  * The Redis implementation of {@link QueueBackend}: many processes share one queue.
@@ -242,9 +242,10 @@ export class RedisBackend implements QueueBackend {
     return (await this.runOnJob('finishCancelled', lease.jobId, [lease.token, Date.now(), reason, maxLen, retentionMs])) === 1;
   }
 
-  async release(lease: Lease): Promise<'released' | 'cancelled' | 'lost'> {
+  async release(lease: Lease): Promise<'released' | 'cancelled' | 'failed' | 'lost'> {
     const { maxLen, retentionMs } = this.options.events;
-    return RELEASE_REPLIES[(await this.runOnJob('release', lease.jobId, [lease.token, Date.now(), maxLen, retentionMs])) as 0 | 1 | 2];
+    const args = [lease.token, Date.now(), maxLen, retentionMs, Messages.damagedRecord()];
+    return RELEASE_REPLIES[(await this.runOnJob('release', lease.jobId, args)) as 0 | 1 | 2 | 3];
   }
 
   async progress(lease: Lease, valueJson: string): Promise<void> {
@@ -323,6 +324,7 @@ export class RedisBackend implements QueueBackend {
         RECLAIM_BATCH,
         Messages.stalled('%d'),
         this.options.watchdog.maxStalls,
+        Messages.damagedRecord(),
       ])) as [string[], string[], string[]];
       result.requeued.push(...requeued);
       result.failed.push(...failed);

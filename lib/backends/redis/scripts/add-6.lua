@@ -59,6 +59,18 @@ if maxWaiting ~= '' and newCount > 0 then
   end
 end
 
+-- Due delayed jobs of these names became ready before the new ones: they queue first.
+local promoted = {}
+for i = 0, count - 1 do
+  if isNew[i] then
+    local name = ARGV[4 + i * STRIDE + 1]
+    if not promoted[name] then
+      promoted[name] = true
+      promoteDue(P, name, ARGV[4 + i * STRIDE + 5])
+    end
+  end
+end
+
 -- Pass 2: write. One INCRBY reserves the queue positions of the whole batch.
 local seq = 0
 if newCount > 0 then seq = redis.call('INCRBY', KEYS[1], newCount) - newCount end

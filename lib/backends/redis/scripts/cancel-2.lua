@@ -34,12 +34,15 @@ local state = rec[1]
 if not state then return 'not_found' end
 if TERMINAL[state] then return 'already_finished' end
 if state == 'waiting' or state == 'delayed' then
-  if state == 'waiting' then
-    redis.call('ZREM', P .. 'waiting:' .. rec[2], (rec[4] or '') .. id)
-  else
-    redis.call('ZREM', P .. 'delayed:' .. rec[2], id)
+  -- A damaged record without a name leaves its index entry behind: claim drops it as debris.
+  if rec[2] then
+    if state == 'waiting' then
+      redis.call('ZREM', P .. 'waiting:' .. rec[2], (rec[4] or '') .. id)
+    else
+      redis.call('ZREM', P .. 'delayed:' .. rec[2], id)
+    end
+    forgetNameIfIdle(P, rec[2])
   end
-  forgetNameIfIdle(P, rec[2])
   finishCancelled(P, id, ARGV[3], ARGV[4], ARGV[5], ARGV[6])
   return 'cancelled'
 end

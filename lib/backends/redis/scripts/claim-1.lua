@@ -44,19 +44,7 @@ for i = 6, #ARGV, 2 do
   local waitingKey = P .. 'waiting:' .. name
   local delayedKey = P .. 'delayed:' .. name
 
-  -- Promote due delayed jobs, in due order, each queueing behind the jobs already waiting.
-  -- Bounded per call; the rest follow on the next claim.
-  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
-  if #due > 0 then
-    local seq = reservePositions(P, #due)
-    for n, id in ipairs(due) do
-      redis.call('ZREM', delayedKey, id)
-      local rec = redis.call('HMGET', P .. 'job:' .. id, 'state', 'priority')
-      if rec[1] == 'delayed' then
-        enqueueAt(P, id, name, rec[2], queuePos(seq + n))
-      end
-    end
-  end
+  promoteDue(P, name, now)
 
   if max > 0 then
     local popped = redis.call('ZPOPMIN', waitingKey, max)

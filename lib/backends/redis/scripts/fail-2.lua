@@ -38,7 +38,8 @@ if rec[5] then
 end
 
 local attempt = num(rec[3], 1)
-if ARGV[6] ~= '' and attempt < num(rec[4], 1) then
+-- A record without a name (damaged) cannot be requeued: it fails.
+if ARGV[6] ~= '' and attempt < num(rec[4], 1) and rec[6] then
   local delayMs = tonumber(ARGV[6])
   redis.call('HSET', KEYS[1], 'error', err)
   redis.call('ZREM', P .. 'active', id)
@@ -51,7 +52,7 @@ if ARGV[6] ~= '' and attempt < num(rec[4], 1) then
     -- Blocked workers wake to recompute their timeout for the new due time.
     pushWake(P, rec[6])
   else
-    enqueue(P, id, rec[6], rec[7])
+    enqueue(P, id, rec[6], rec[7], now)
   end
   return 'retrying'
 end

@@ -12,6 +12,7 @@
   ARGV[6] error       error stored on jobs failed for stalling: a string.format pattern whose one
                       '%d' receives how many times the job stalled (no other '%')
   ARGV[7] maxStalls   how many stalls a job may have and still be requeued (watchdog.maxStalls)
+  ARGV[8] damaged     error stored on an active record without a name (it cannot be requeued)
 
   A stall does not use up an attempt: it is counted apart, in the record's `stalls` field.
   Per job:
@@ -46,7 +47,7 @@ for _, id in ipairs(expired) do
     -- Index debris (record gone, in another state, or without a name to requeue under): drop the
     -- lease; a nameless active record is failed so it does not stay active forever.
     if rec[1] == 'active' then
-      finishJob(P, id, 'failed', now, maxLen, retentionMs, cjson.encode({ error = stalledError }), { 'error', stalledError })
+      finishJob(P, id, 'failed', now, maxLen, retentionMs, cjson.encode({ error = ARGV[8] }), { 'error', ARGV[8] })
       failed[#failed + 1] = id
     end
     redis.call('ZREM', KEYS[1], id)
@@ -59,7 +60,7 @@ for _, id in ipairs(expired) do
       redis.call('HSET', jobKey, 'stalls', stalls, 'attempt', attempt - 1)
       redis.call('HDEL', jobKey, 'startedAt')
       redis.call('ZREM', KEYS[1], id)
-      enqueue(P, id, rec[5], rec[6])
+      enqueue(P, id, rec[5], rec[6], now)
       requeued[#requeued + 1] = id
     else
       redis.call('HSET', jobKey, 'stalls', stalls)

@@ -10,8 +10,10 @@
   ARGV[4] now         epoch ms
   ARGV[5] maxLen
   ARGV[6] retentionMs
+  ARGV[7] error       stored when a damaged record (no name) cannot be handed back and fails
 
-  Returns 1 (handed back), 2 (cancelled instead), or 0 when the token is stale (nothing written).
+  Returns 1 (handed back), 2 (cancelled instead), 3 (failed: a damaged record without a name), or 0
+  when the token is stale (nothing written).
   The job goes back to waiting at the front of its priority (position '0' + its old sequence, so
   hand-backs keep their relative order), its attempt not consumed, and a worker is woken: event
   `queued` {released: true}. A job with a pending cancel request is cancelled instead (event
@@ -28,9 +30,16 @@ if rec[3] then
   finishCancelled(P, id, rec[3], ARGV[4], ARGV[5], ARGV[6])
   return 2
 end
+if not rec[4] then
+  -- A damaged record without a name cannot go back to a queue: it fails instead of vanishing.
+  finishJob(P, id, 'failed', ARGV[4], ARGV[5], ARGV[6], cjson.encode({ error = ARGV[7] }), { 'error', ARGV[7] })
+  return 3
+end
 redis.call('HINCRBY', KEYS[1], 'attempt', -1)
 redis.call('HDEL', KEYS[1], 'startedAt')
 redis.call('ZREM', P .. 'active', id)
-enqueueAt(P, id, rec[4], rec[5], '0' .. string.sub(rec[6] or queuePos(0), 2))
+local qpos = rec[6]
+if not isQueuePos(qpos) then qpos = queuePos(0) end
+enqueueAt(P, id, rec[4], rec[5], '0' .. string.sub(qpos, 2))
 addEvent(P, id, ARGV[5], 'queued', '{"released":true}')
 return 1

@@ -21,7 +21,6 @@ local function num(value, default)
 end
 -- A wake list only needs "there may be work"; more markers than blocked workers are useless.
 local WAKE_CAP = 64
-local TWO_32 = 4294967296
 
 --[[ Waiting zsets: score = -priority, so ZPOPMIN takes the highest priority first. Within a
   priority Redis orders members by their bytes, and a member is '<pos><id>' with a fixed-width
@@ -40,9 +39,18 @@ local function reservePositions(P, n)
   return redis.call('INCRBY', P .. 'seq', n) - n
 end
 
--- The job id of a waiting-zset member.
+-- A queue position: '0' or '1' and 19 digits.
+local function isQueuePos(value)
+  return type(value) == 'string' and #value == POS_LEN and string.find(value, '^[01]%d+$') ~= nil
+end
+
+-- The job id of a waiting-zset member. A member written before queue positions existed (0.1.x) is
+-- the bare id: it is still claimed, so no waiting job is lost on an upgrade.
 local function idOfMember(member)
-  return string.sub(member, POS_LEN + 1)
+  if #member > POS_LEN and isQueuePos(string.sub(member, 1, POS_LEN)) then
+    return string.sub(member, POS_LEN + 1)
+  end
+  return member
 end
 
 local function pushWake(P, name)
@@ -119,8 +127,28 @@ local function enqueueAt(P, id, name, priority, qpos)
   pushWake(P, name)
 end
 
--- The job became ready now: it queues behind the jobs already waiting at its priority.
-local function enqueue(P, id, name, priority)
+-- Moves the delayed jobs of `name` that are due at `now` to waiting, in due order, each behind the
+-- jobs already waiting at its priority. Bounded per call; the rest follow on the next one. Runs
+-- before any job of the name gets a position (add, retry, requeue, claim), so a job that became due
+-- earlier queues ahead of one that became ready later, even while every worker was busy.
+local function promoteDue(P, name, now)
+  local delayedKey = P .. 'delayed:' .. name
+  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
+  if #due == 0 then return end
+  local seq = reservePositions(P, #due)
+  for n, id in ipairs(due) do
+    redis.call('ZREM', delayedKey, id)
+    local rec = redis.call('HMGET', P .. 'job:' .. id, 'state', 'priority')
+    if rec[1] == 'delayed' then
+      enqueueAt(P, id, name, rec[2], queuePos(seq + n))
+    end
+  end
+end
+
+-- The job became ready at `now`: it queues behind the jobs already waiting at its priority (and
+-- behind those of its name that became due before it).
+local function enqueue(P, id, name, priority, now)
+  promoteDue(P, name, now)
   enqueueAt(P, id, name, priority, queuePos(reservePositions(P, 1) + 1))
 end
 
