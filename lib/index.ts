@@ -10,3 +10,6 @@ export { compareEventIds } from './events/event-id';
 export type { JobWorkerStats } from './worker/job-worker.service';
 export * from './errors/job-queue.errors';
 export * from './interfaces/job.interface';
+export { OnJobEvent, type OnJobEventOptions } from './queue-events/on-job-event.decorator';
+export type { QueueJobEvent, QueueEventsFilter } from './queue-events/queue-job-event';
+export type { JobSchedule, ScheduleOptions } from './schedules/job-schedule.interface';

@@ -14,6 +14,9 @@ import { createJobQueueOptions } from './job-queue.options.factory';
 import { JobQueueService } from './job-queue.service';
 import { JobWatchdog } from './watchdog/job-watchdog.service';
 import { JobWorker } from './worker/job-worker.service';
+import { JobEventHooks } from './queue-events/job-event-hooks';
+import { JobEventHookExplorer } from './queue-events/job-event-hook.explorer';
+import { JobScheduler } from './schedules/job-scheduler.service';
 
 /**
  * The job queue: `JobQueueModule.forRoot({...})` or `forRootAsync({ imports, inject, useFactory })`.
@@ -34,6 +37,9 @@ import { JobWorker } from './worker/job-worker.service';
     JobQueueHealthIndicator,
     JobEventsInterceptor,
     JobEventsGuard,
+    JobEventHooks,
+    JobEventHookExplorer,
+    JobScheduler,
   ],
   exports: [JobQueueService, JobCancelDispatcher, JobWatchdog, JobQueueHealthIndicator, JobEventsInterceptor, JobEventsGuard],
 })

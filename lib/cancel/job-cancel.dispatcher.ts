@@ -5,6 +5,7 @@ import type { CancelResult } from '../interfaces/job.interface';
 import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
 import { describeError } from '../utils/episode-logger';
 import { type CancelLanding, JobWorker } from '../worker/job-worker.service';
+import { JobEventHooks } from '../queue-events/job-event-hooks';
 
 /** Dispatcher counters, part of `metrics()`. */
 export interface JobCancelDispatcherStats {
@@ -48,6 +49,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     private readonly worker: JobWorker,
+    private readonly hooks: JobEventHooks,
   ) {}
 
   /**
@@ -85,6 +87,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
    */
   async cancel(jobId: string, reason: string): Promise<CancelResult> {
     const result = await this.backend.cancel(jobId, reason, this.origin);
+    if (result === 'cancelled') this.hooks.notify(jobId, 'cancelled');
     if (result === 'cancelling') {
       // Reported at once, or after the claim in flight when the job may be in its reply.
       this.worker.cancelLocal(jobId, reason, (landed) => {

@@ -1,9 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type { QueueBackend } from '../backends/queue-backend.interface';
+import type { QueueBackend, ReclaimResult } from '../backends/queue-backend.interface';
 import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
 import { EpisodeLogger } from '../utils/episode-logger';
+import { JobEventHooks } from '../queue-events/job-event-hooks';
 
 /** The reason given to jobs cancelled because their client went away. */
 export const CLIENT_GONE_REASON = 'client-gone';
@@ -48,6 +49,7 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly dispatcher: JobCancelDispatcher,
+    private readonly hooks: JobEventHooks,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -75,6 +77,7 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     try {
       const now = Date.now();
       const reclaimed = await this.backend.reclaimExpired(now);
+      this.notifyReclaimed(reclaimed);
       const clientGone = await this.cancelIdleClients(now);
       this.counters.sweeps++;
       this.counters.stalledRequeued += reclaimed.requeued.length;
@@ -89,6 +92,13 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
       this.errorsLog.failed(err);
       throw err;
     }
+  }
+
+  /** Hooks for what the reclaim wrote: requeued `stalled`; failed `stalled` then `failed`; `cancelled`. */
+  private notifyReclaimed({ requeued, failed, cancelled }: ReclaimResult): void {
+    for (const id of [...requeued, ...failed]) this.hooks.notify(id, 'stalled');
+    for (const id of failed) this.hooks.notify(id, 'failed');
+    for (const id of cancelled) this.hooks.notify(id, 'cancelled');
   }
 
   private async cancelIdleClients(now: number): Promise<string[]> {

@@ -17,7 +17,8 @@
 
   Returns the new event id, or nil when the token is stale or the job is not active (nothing is
   written or published).
-  Events: the custom one (appended to events:<id>, published on evc:<id>).
+  Events: the custom one (appended to events:<id>, published on evc:<id>, and on qev while
+  someone listens: see publishQueueEvent in common.lua).
 ]]
 -- @include common
 
@@ -30,4 +31,5 @@ else
   eventId = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 't', ARGV[5])
 end
 publishEvent(ARGV[1], ARGV[2], eventId, ARGV[5], ARGV[6] or false)
+publishQueueEvent(ARGV[1], ARGV[2], eventId, ARGV[5], ARGV[6] or false)
 return eventId
