@@ -7,7 +7,7 @@ import { Injectable } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { Subscription } from 'rxjs';
-import { Job, JobContext, JobHandler, JobQueueModule, JobQueueService, JobWatchdog, JobQueueHealthIndicator } from '../../lib';
+import { Job, JobContext, JobEvent, JobHandler, JobQueueModule, JobQueueService, JobWatchdog, JobQueueHealthIndicator, OnJobEvent } from '../../lib';
 import type { ChildCommand, ChildReport } from './queue-process.protocol';
 
 const report = (message: ChildReport) => process.send?.(message);
@@ -50,6 +50,19 @@ class ChildHandlers {
   }
 }
 
+/** Reports every hook call, so the test can count them across processes. */
+@Injectable()
+class ChildHooks {
+  @OnJobEvent('queued', { names: ['work'] })
+  @OnJobEvent('active', { names: ['work'] })
+  @OnJobEvent('completed', { names: ['work'] })
+  @OnJobEvent('failed', { names: ['work'] })
+  @OnJobEvent('cancelled', { names: ['work'] })
+  lifecycle(event: JobEvent, job: Job) {
+    report({ type: 'hook', pid: process.pid, event, state: job.state });
+  }
+}
+
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -68,7 +81,7 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 async function main(): Promise<void> {
   @Module({
     imports: [JobQueueModule.forRoot({ redis: process.env.REDIS_URL, ...settings.module })],
-    providers: settings.worker === false ? [] : [ChildHandlers],
+    providers: [...(settings.worker === false ? [] : [ChildHandlers]), ...(settings.hooks ? [ChildHooks] : [])],
   })
   class ChildModule {}
 
@@ -107,6 +120,10 @@ async function main(): Promise<void> {
           streams.get(command.stream)?.unsubscribe();
           streams.delete(command.stream);
           return reply(command.seq, true);
+        case 'schedule':
+          return reply(command.seq, await jobs.schedule(command.scheduleId, command.name, command.data, command.opts));
+        case 'schedules':
+          return reply(command.seq, await jobs.schedules());
         case 'close':
           for (const sub of streams.values()) sub.unsubscribe();
           await app.close();

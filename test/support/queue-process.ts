@@ -10,6 +10,8 @@ export interface QueueProcessSettings {
   module?: Record<string, unknown>;
   worker?: boolean;
   concurrency?: number;
+  /** Register @OnJobEvent hooks for every lifecycle event of 'work' jobs; each call is reported. */
+  hooks?: boolean;
 }
 
 /**
