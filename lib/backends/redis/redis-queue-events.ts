@@ -104,9 +104,14 @@ export class RedisQueueEvents {
   };
 
   private raiseFlag(): void {
-    this.connections.command.set(this.flagKey, '1', 'PX', QUEUE_EVENTS_FLAG_TTL_MS).catch((err: unknown) => {
+    const failed = (err: unknown) =>
       this.logger.warn(`Could not refresh the queue-events flag: ${err instanceof Error ? err.message : String(err)}`);
-    });
+    try {
+      // Throws synchronously while the backend is not started yet; the next refresh retries.
+      this.connections.command.set(this.flagKey, '1', 'PX', QUEUE_EVENTS_FLAG_TTL_MS).catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   private readonly onMessage = (channel: string, message: string): void => {
