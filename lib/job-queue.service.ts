@@ -209,7 +209,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
 
   async onApplicationShutdown(): Promise<void> {
     this.streams.closeAll();
-    await this.hooks.settled();
+    await this.hooks.settled(this.options.drainTimeoutMs);
     await this.backend.close();
   }
 

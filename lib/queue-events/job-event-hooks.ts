@@ -4,6 +4,7 @@ import { Messages } from '../errors/job-queue.messages';
 import type { Job, JobEvent } from '../interfaces/job.interface';
 import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
 import { describeError } from '../utils/episode-logger';
+import { TIMED_OUT, within } from '../utils/within';
 
 /** A hook found at boot, bound to its provider instance. */
 export interface RegisteredJobEventHook {
@@ -54,9 +55,17 @@ export class JobEventHooks {
     this.inFlight.add(run);
   }
 
-  /** Resolves once the hooks running now have settled (on shutdown, before the store closes). */
-  async settled(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  /**
+   * Resolves once the hooks running now have settled, or after `maxWaitMs` (on shutdown, before
+   * the store closes: a hook that never settles must not hold the process).
+   */
+  async settled(maxWaitMs: number): Promise<void> {
+    const deadline = Date.now() + maxWaitMs;
+    // Hooks may start hooks (a 'completed' hook that adds a job): wait for those too.
+    while (this.inFlight.size > 0) {
+      const left = deadline - Date.now();
+      if (left <= 0 || (await within(Promise.allSettled([...this.inFlight]), left)) === TIMED_OUT) return;
+    }
   }
 
   private async run(jobId: string, type: string, name: string | undefined, hooks: RegisteredJobEventHook[]): Promise<void> {

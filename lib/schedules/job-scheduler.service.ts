@@ -1,9 +1,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { QueueBackend, StoredSchedule } from '../backends/queue-backend.interface';
-import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
+import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import type { ResolvedJobQueueOptions } from '../job-queue.options';
 import { JobEventHooks } from '../queue-events/job-event-hooks';
 import { EpisodeLogger } from '../utils/episode-logger';
 import { timerDelay } from '../utils/timer-delay';
+import { within } from '../utils/within';
 import { normalizeAddOptions } from '../validation/job-input.validator';
 import { tickAfter } from './schedule-ticks';
 
@@ -37,6 +39,7 @@ export class JobScheduler implements OnApplicationBootstrap, BeforeApplicationSh
 
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
+    @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly hooks: JobEventHooks,
   ) {}
 
@@ -47,7 +50,8 @@ export class JobScheduler implements OnApplicationBootstrap, BeforeApplicationSh
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    // Bounded: with the store unreachable, a look in progress may not return until it is closed.
+    await within(this.running ?? Promise.resolve(), this.options.drainTimeoutMs);
   }
 
   /** Looks at the schedules now (a schedule was stored here, or the timer fired). */
