@@ -62,10 +62,10 @@ export interface QueueBackend {
    * ('released'); a job with a pending cancel is finished cancelled instead ('cancelled').
    */
   release(lease: Lease): Promise<'released' | 'cancelled' | 'lost'>;
-  /** Records progress on the job and appends a `progress` event; ignored when the token is stale. */
-  progress(lease: Lease, valueJson: string): Promise<void>;
-  /** Appends a custom event; ignored when the token is stale (fenced like progress). The type is already validated. */
-  emit(lease: Lease, type: string, dataJson: string | undefined): Promise<void>;
+  /** Records progress on the job and appends a `progress` event; ignored (false) when the token is stale. */
+  progress(lease: Lease, valueJson: string): Promise<boolean>;
+  /** Appends a custom event; ignored (false) when the token is stale (fenced like progress). The type is already validated. */
+  emit(lease: Lease, type: string, dataJson: string | undefined): Promise<boolean>;
 
   // --- cancel ---------------------------------------------------------------------------------
   /**

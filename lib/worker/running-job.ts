@@ -205,11 +205,11 @@ export class RunningJob {
    * Event writes from the handler: dropped once the attempt ended (a late emit must not follow the
    * terminal event), and never rejected, so an un-awaited emit cannot crash the process.
    */
-  private async write(type: string, op: () => Promise<void>): Promise<void> {
+  private async write(type: string, op: () => Promise<boolean>): Promise<void> {
     if (this.ended) return;
     try {
-      await op();
-      this.hooks.wrote(this, type);
+      // A fenced write of a lost lease wrote no event: no hook for it.
+      if (await op()) this.hooks.wrote(this, type);
     } catch (err) {
       this.logger.warn(`Event write for job '${this.job.id}' failed: ${describeError(err)}`);
     }

@@ -208,16 +208,18 @@ export class MemoryBackend implements QueueBackend {
     return 'released';
   }
 
-  async progress(lease: Lease, valueJson: string): Promise<void> {
+  async progress(lease: Lease, valueJson: string): Promise<boolean> {
     const record = this.owned(lease);
-    if (!record) return;
+    if (!record) return false;
     record.job.progress = JSON.parse(valueJson);
     this.append(record, 'progress', record.job.progress);
+    return true;
   }
 
-  async emit(lease: Lease, type: string, dataJson: string | undefined): Promise<void> {
+  async emit(lease: Lease, type: string, dataJson: string | undefined): Promise<boolean> {
     const record = this.owned(lease);
     if (record) this.append(record, type, dataJson === undefined ? undefined : JSON.parse(dataJson));
+    return !!record;
   }
 
   // --- cancel ---------------------------------------------------------------------------------

@@ -248,16 +248,17 @@ export class RedisBackend implements QueueBackend {
     return RELEASE_REPLIES[(await this.runOnJob('release', lease.jobId, [lease.token, Date.now(), maxLen, retentionMs])) as 0 | 1 | 2];
   }
 
-  async progress(lease: Lease, valueJson: string): Promise<void> {
-    await this.runOnJob('progress', lease.jobId, [lease.token, valueJson, this.options.events.maxLen]);
+  async progress(lease: Lease, valueJson: string): Promise<boolean> {
+    return (await this.runOnJob('progress', lease.jobId, [lease.token, valueJson, this.options.events.maxLen])) === 1;
   }
 
-  async emit(lease: Lease, type: string, dataJson: string | undefined): Promise<void> {
+  async emit(lease: Lease, type: string, dataJson: string | undefined): Promise<boolean> {
     // A script rather than a plain XADD: fenced by the claim token, and published on the job's
     // channel atomically with the append, for live subscribers.
     const args: Array<string | number> = [lease.token, this.options.events.maxLen, type];
     if (dataJson !== undefined) args.push(dataJson);
-    await this.runOnJob('emit', lease.jobId, args);
+    // The script answers the new event id, or nil when the token is stale.
+    return (await this.runOnJob('emit', lease.jobId, args)) !== null;
   }
 
   // --- cancel ---------------------------------------------------------------------------------
