@@ -1,4 +1,4 @@
-import type { Job, JobSchedule } from '../../lib';
+import type { Job, JobEvent, JobSchedule } from '../../lib';
 import { SCHEDULE_POLL_MS } from '../../lib/schedules/job-scheduler.service';
 import { elapse, eventually } from '../support/deferred';
 import { useProcessCluster } from '../support/process-cluster';
@@ -78,5 +78,27 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
     expect(after!.nextAt! - missedTick).toBeGreaterThanOrEqual(1_200);
     expect((after!.nextAt! - created.nextAt!) % 200).toBe(0);
     expect(await b.send({ cmd: 'get', jobId: `sched:catch-up:${missedTick + 200}` })).toBeNull();
+  });
+
+  it('delivers queue-wide events of jobs that run in another process, with their names', async () => {
+    const [b] = await cluster.start(1);
+    const [c] = await cluster.start(1, { worker: false }, b.prefix);
+    type Event = Extract<ChildReport, { type: 'event' }>;
+    const events = (stream: string) => c.reports.filter((r): r is Event => r.type === 'event' && r.stream === stream).map((r) => r.event as JobEvent & { name: string });
+    await c.send({ cmd: 'queueEvents', stream: 'all' });
+    await c.send({ cmd: 'queueEvents', stream: 'done', types: ['completed'], names: ['work'] });
+    // Live once a probe's event arrives (pub/sub has no history).
+    await eventually(async () => {
+      const [probe] = await c.send<Job[]>({ cmd: 'add', jobs: [{ name: 'nobody', data: null }] });
+      return eventually(() => events('all').some((e) => e.jobId === probe.id), 300).catch(() => false);
+    });
+    const added = await c.send<Job[]>({ cmd: 'add', jobs: [1, 2, 3].map((i) => ({ name: 'work', data: { i } })) });
+    await eventually(() => events('done').length === 3);
+    for (const job of added) {
+      const ofJob = events('all').filter((e) => e.jobId === job.id);
+      expect(ofJob.map((e) => [e.type, e.name])).toEqual([['queued', 'work'], ['active', 'work'], ['completed', 'work']]);
+    }
+    expect(events('done').map((e) => e.jobId).sort()).toEqual(added.map((j) => j.id).sort());
+    expect(reportsOf<Started>([b], 'started').map((s) => s.jobId).sort()).toEqual(added.map((j) => j.id).sort());
   });
 });

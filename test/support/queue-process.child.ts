@@ -124,6 +124,13 @@ async function main(): Promise<void> {
           return reply(command.seq, await jobs.schedule(command.scheduleId, command.name, command.data, command.opts));
         case 'schedules':
           return reply(command.seq, await jobs.schedules());
+        case 'queueEvents': {
+          const sub = jobs.queueEvents({ types: command.types, names: command.names }).subscribe((event) =>
+            report({ type: 'event', stream: command.stream, event }),
+          );
+          streams.set(command.stream, sub);
+          return reply(command.seq, true);
+        }
         case 'close':
           for (const sub of streams.values()) sub.unsubscribe();
           await app.close();

@@ -14,6 +14,8 @@ export type ChildCommand = { seq: number } & (
   | { cmd: 'close' }
   | { cmd: 'schedule'; scheduleId: string; name: string; data: unknown; opts: ScheduleOptions }
   | { cmd: 'schedules' }
+  /** queueEvents(filter) reported as `event` reports of `stream`; ended with `unsubscribe`. */
+  | { cmd: 'queueEvents'; stream: string; types?: string[]; names?: string[] }
 );
 
 /** What a child reports: replies, handler observations and streamed events. */
