@@ -51,3 +51,8 @@ export {
   JobAbortedError,
   type JobAbortKind,
 } from './errors/job-queue.errors';
+
+// Queue-wide events, hooks and schedules
+export { OnJobEvent, type OnJobEventOptions } from './queue-events/on-job-event.decorator';
+export type { QueueJobEvent, QueueEventsFilter } from './queue-events/queue-job-event';
+export type { JobSchedule, ScheduleOptions } from './schedules/job-schedule.interface';

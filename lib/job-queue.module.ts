@@ -15,6 +15,9 @@ import { JobQueueService } from './job-queue.service';
 import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
 import { JobWatchdog } from './watchdog/job-watchdog.service';
 import { JobWorker } from './worker/job-worker.service';
+import { JobEventHooks } from './queue-events/job-event-hooks';
+import { JobEventHookExplorer } from './queue-events/job-event-hook.explorer';
+import { JobScheduler } from './schedules/job-scheduler.service';
 
 /**
  * The job queue: `JobQueueModule.forRoot({...})` or `forRootAsync({ imports, inject, useFactory })`.
@@ -36,6 +39,9 @@ import { JobWorker } from './worker/job-worker.service';
     JobQueueService,
     JobEventsInterceptor,
     JobEventsGuard,
+    JobEventHooks,
+    JobEventHookExplorer,
+    JobScheduler,
   ],
   exports: [
     JobQueueService,

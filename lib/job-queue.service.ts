@@ -28,6 +28,14 @@ import {
   validateJobId,
   validateJobName,
 } from './validation/job-input.validator';
+import { JobEventHooks } from './queue-events/job-event-hooks';
+import type { QueueEventsFilter, QueueJobEvent } from './queue-events/queue-job-event';
+import { validateQueueEventsFilter } from './queue-events/queue-events.validator';
+import type { JobSchedule, ScheduleOptions } from './schedules/job-schedule.interface';
+import { JobScheduler } from './schedules/job-scheduler.service';
+import { validateScheduleId, validateScheduleOptions } from './schedules/schedule-options.validator';
+import { firstTick } from './schedules/schedule-ticks';
+import type { StoredSchedule } from './backends/queue-backend.interface';
 
 /** Default and largest page size of `poll()`. */
 const DEFAULT_POLL_MAX = 100;
@@ -52,6 +60,8 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly dispatcher: JobCancelDispatcher,
     private readonly collector: JobQueueMetricsCollector,
+    private readonly hooks: JobEventHooks,
+    private readonly scheduler: JobScheduler,
   ) {
     this.streams = new JobEventStream(backend, options);
     this.waits = new JobEventStream(backend, options);
@@ -79,7 +89,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
       return { id: normalized.jobId ?? randomUUID(), name, dataJson, opts: normalized, createdAt: now };
     });
     if (specs.length === 0) return [];
-    const added = await this.backend.add(specs);
+    const added = await this.backend.add(specs, this.hooks.has('queued') ? (job) => this.hooks.notify(job.id, 'queued', job.name) : undefined);
     this.added += added.length;
     return added;
   }
@@ -186,8 +196,72 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     this.streams.closeAll();
   }
 
-  /** @internal Ends the `waitFor()` streams (they reject with QueueDrainedError). */
-  onApplicationShutdown(): void {
+  /** @internal Ends the `waitFor()` streams (they reject with QueueDrainedError); lets running hooks finish. */
+  async onApplicationShutdown(): Promise<void> {
     this.waits.closeAll();
+    await this.hooks.settled(this.options.drainTimeoutMs);
   }
+
+  // --- operations: queue events, schedules ---
+
+  /**
+   * Every event of every job (lifecycle and custom) with the job's name, live from every process
+   * sharing the queue: for dashboards and logs. No history (events before subscribing and while
+   * the connection is down are not replayed). Costs nothing while nobody subscribes.
+   * @throws InvalidJobError for a malformed filter
+   */
+  queueEvents(filter: QueueEventsFilter = {}): Observable<QueueJobEvent> {
+    validateQueueEventsFilter(filter);
+    const types = filter.types && new Set(filter.types);
+    const names = filter.names && new Set(filter.names);
+    return new Observable<QueueJobEvent>((subscriber) =>
+      this.backend.onQueueEvent((event) => {
+        if ((!types || types.has(event.type)) && (!names || names.has(event.name))) subscriber.next(event);
+      }),
+    );
+  }
+
+  /**
+   * Stores a schedule that adds job `name` with `data` on every tick (`cron` in `tz`, or every
+   * `everyMs`), replacing one with the same id atomically (its count starts again at 0). Exactly
+   * one job per tick across all processes; its id is `sched:<scheduleId>:<tick ms>`.
+   * @throws InvalidJobError bad id, name, data or options (both or neither of cron/everyMs, a bad cron or tz); nothing is stored
+   */
+  async schedule(scheduleId: string, name: string, data: unknown, opts: ScheduleOptions): Promise<JobSchedule> {
+    validateScheduleId(scheduleId);
+    validateJobName(name);
+    validateScheduleOptions(opts);
+    normalizeAddOptions(opts.job);
+    const now = Date.now();
+    const stored: StoredSchedule = {
+      id: scheduleId,
+      name,
+      dataJson: serializePayload(data, this.options.maxPayloadBytes),
+      opts: JSON.parse(JSON.stringify(opts)) as ScheduleOptions,
+      anchor: opts.startAt ?? now,
+      rev: randomUUID(),
+      count: 0,
+    };
+    const nextAt = firstTick(stored.opts, stored.anchor, now);
+    if (nextAt !== undefined) stored.nextAt = nextAt;
+    await this.backend.saveSchedule(stored);
+    this.scheduler.wake();
+    return toJobSchedule(stored);
+  }
+
+  /** Deletes a schedule (jobs it added stay); false when there was none. */
+  async unschedule(scheduleId: string): Promise<boolean> {
+    validateScheduleId(scheduleId);
+    return this.backend.removeSchedule(scheduleId);
+  }
+
+  /** Every schedule of the queue, by id. Exhausted ones (past `limit` or `endAt`) have no `nextAt`. */
+  async schedules(): Promise<JobSchedule[]> {
+    const stored = await this.backend.listSchedules();
+    return stored.map(toJobSchedule).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+}
+
+function toJobSchedule({ id, name, dataJson, opts, nextAt, count }: StoredSchedule): JobSchedule {
+  return { id, name, data: JSON.parse(dataJson), opts, ...(nextAt !== undefined && { nextAt }), count };
 }

@@ -133,7 +133,7 @@ describe('RedisBackend (private redis-server)', () => {
    * goes through the real fenced script, in call order (they chain on the same promise).
    */
   const fenced = new Map<string, Promise<unknown>>();
-  function emitOn(b: RedisBackend, jobId: string, type: string, dataJson: string | undefined): Promise<void> {
+  function emitOn(b: RedisBackend, jobId: string, type: string, dataJson: string | undefined): Promise<boolean> {
     let ready = fenced.get(jobId);
     if (!ready) {
       ready = admin.hset(b.keys.job(jobId), 'state', 'active', 'token', 'test-token');

@@ -1,4 +1,6 @@
 import type { CancelResult, Job, JobEvent, JobState } from '../interfaces/job.interface';
+import type { QueueJobEvent } from '../queue-events/queue-job-event';
+import type { ScheduleOptions } from '../schedules/job-schedule.interface';
 import type { NormalizedAddOptions } from '../validation/job-input.validator';
 
 /**
@@ -27,9 +29,10 @@ export interface QueueBackend {
   /**
    * Adds jobs in order. A job whose `id` already exists and is not finished is returned as is
    * (idempotency); a finished one is replaced. Throws QueueFullError (adding none) when
-   * `maxWaiting` would be exceeded. Writes a `queued` event for each new job.
+   * `maxWaiting` would be exceeded. Writes a `queued` event for each new job, and reports each
+   * job it created (not the existing ones it returns) to `onCreated` (for @OnJobEvent hooks).
    */
-  add(jobs: NewJob[]): Promise<Job[]>;
+  add(jobs: NewJob[], onCreated?: (job: Job) => void): Promise<Job[]>;
   get(jobId: string): Promise<Job | null>;
   counts(): Promise<Record<JobState, number>>;
 
@@ -65,10 +68,10 @@ export interface QueueBackend {
    * record that names no queue fails ('failed').
    */
   release(lease: Lease): Promise<'released' | 'cancelled' | 'failed' | 'lost'>;
-  /** Records progress on the job and appends a `progress` event; ignored when the token is stale. */
-  progress(lease: Lease, valueJson: string): Promise<void>;
-  /** Appends a custom event; ignored when the token is stale (fenced like progress). The type is already validated. */
-  emit(lease: Lease, type: string, dataJson: string | undefined): Promise<void>;
+  /** Records progress on the job and appends a `progress` event; ignored (false) when the token is stale. */
+  progress(lease: Lease, valueJson: string): Promise<boolean>;
+  /** Appends a custom event; ignored (false) when the token is stale (fenced like progress). The type is already validated. */
+  emit(lease: Lease, type: string, dataJson: string | undefined): Promise<boolean>;
 
   // --- cancel ---------------------------------------------------------------------------------
   /**
@@ -107,6 +110,46 @@ export interface QueueBackend {
   reclaimExpired(now: number): Promise<ReclaimResult>;
   /** Ids of unfinished watchClient jobs whose last client activity is before `idleSince`. */
   idleClientJobs(idleSince: number, max: number): Promise<string[]>;
+
+  // --- operations: queue events, schedules ---
+  /**
+   * Every event of every job (lifecycle and custom), live, with its job's name, from every process
+   * sharing the queue; no history. Returns an unsubscribe function. While nobody listens, event
+   * writes must cost (next to) nothing extra.
+   */
+  onQueueEvent(listener: (event: QueueJobEvent) => void): () => void;
+  /** The job's newest events, newest first, at most `max` (empty when the job is unknown). */
+  recentEvents(jobId: string, max: number): Promise<JobEvent[]>;
+  /** Stores a schedule, replacing one with the same id atomically (its state included). */
+  saveSchedule(schedule: StoredSchedule): Promise<void>;
+  /** Deletes a schedule; false when there was none. */
+  removeSchedule(scheduleId: string): Promise<boolean>;
+  /** Every schedule, in no particular order. */
+  listSchedules(): Promise<StoredSchedule[]>;
+  /** Up to `max` schedules whose `nextAt` is at or before `now`, and the earliest `nextAt` of all. */
+  dueSchedules(now: number, max: number): Promise<{ due: StoredSchedule[]; nextAt?: number }>;
+  /**
+   * One tick, atomically: only when the schedule still has `rev` and `nextAt` (compare-and-set, so
+   * of many processes firing the same tick exactly one wins), sets its next tick to `nextAt`
+   * (none: it is exhausted), counts it, and adds `job` unless an unfinished job has its id.
+   * 'added' / 'exists' (the tick won, the job was there) / 'lost' (another process fired it, or
+   * the schedule changed).
+   */
+  fireSchedule(schedule: StoredSchedule, nextAt: number | undefined, job: NewJob): Promise<'added' | 'exists' | 'lost'>;
+}
+
+/** A schedule as the backends store it: the validated spec plus its tick state. */
+export interface StoredSchedule {
+  id: string;
+  name: string;
+  dataJson: string;
+  opts: ScheduleOptions;
+  /** Epoch ms `everyMs` ticks count from (`startAt`, or when the schedule was stored). */
+  anchor: number;
+  /** Changes with every `schedule()`: a tick computed from an older version is refused. */
+  rev: string;
+  count: number;
+  nextAt?: number;
 }
 
 /**

@@ -7,6 +7,7 @@ import { validateCancelReason, validateJobId } from '../validation/job-input.val
 import { describeError } from '../utils/episode-logger';
 import type { CancelLanding } from '../worker/held-cancels';
 import { JobWorker } from '../worker/job-worker.service';
+import { JobEventHooks } from '../queue-events/job-event-hooks';
 
 /** Dispatcher counters, part of `metrics()`. */
 export interface JobCancelDispatcherStats {
@@ -50,6 +51,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     private readonly worker: JobWorker,
+    private readonly hooks: JobEventHooks,
   ) {}
 
   /**
@@ -92,6 +94,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     validateJobId(jobId);
     validateCancelReason(reason);
     const result = await this.backend.cancel(jobId, reason, this.origin);
+    if (result === 'cancelled') this.hooks.notify(jobId, 'cancelled');
     if (result === 'cancelling') {
       // Reported at once, or after the claim in flight when the job may be in its reply.
       this.worker.cancelLocal(jobId, reason, (landed) => {

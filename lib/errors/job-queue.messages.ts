@@ -54,6 +54,19 @@ export const Messages = {
     "Option 'redis' is set but the optional peer dependency 'ioredis' is not installed: run `npm install ioredis` (5.x), or omit 'redis' for the in-memory backend.",
   requestScopedHandler: (source: string) =>
     `@JobHandler on ${source} is ignored: its provider is request-scoped (or depends on one), so there is no instance to run jobs on. Make the provider a singleton (the default scope) and inject request data into the job instead.`,
+  // --- operations: queue events, schedules ---
+  invalidHookEventType: (type: unknown) =>
+    `Event type ${safeString(type)} (of @OnJobEvent or a queueEvents filter) is invalid: use a lifecycle type (queued, active, progress, retrying, stalled, completed, failed, cancelled) or a custom type of 1-64 letters, digits, '.', '_', ':' or '-'.`,
+  hookFailed: (source: string, type: string, jobId: string, why: string) =>
+    `@OnJobEvent('${type}') hook ${source} threw for job '${jobId}': ${why} (the job is unaffected).`,
+  invalidScheduleId: (id: unknown) =>
+    `Schedule id ${safeString(id)} is invalid: use 1-150 characters of letters, digits, '.', '_', ':' or '-'.`,
+  scheduleNeedsOneKind: (opts: unknown) =>
+    `A schedule needs exactly one of 'cron' and 'everyMs'; got ${safeString(opts)}.`,
+  invalidCron: (cron: string, why: string) =>
+    `Option 'cron' ${safeString(cron)} is not a valid 5- or 6-field cron expression (${why}): e.g. '0 3 * * *' (03:00 daily) or '*/10 * * * * *' (every 10 s).`,
+  invalidTimeZone: (tz: unknown) =>
+    `Option 'tz' must be an IANA time zone such as 'UTC' or 'Europe/Berlin'; got ${safeString(tz)}.`,
 } as const;
 
 function safeString(value: unknown): string {

@@ -1,10 +1,11 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import type { QueueBackend } from '../backends/queue-backend.interface';
+import type { QueueBackend, ReclaimResult } from '../backends/queue-backend.interface';
 import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
 import { Messages } from '../errors/job-queue.messages';
 import { EpisodeLogger, describeError } from '../utils/episode-logger';
+import { JobEventHooks } from '../queue-events/job-event-hooks';
 
 /** The reason given to jobs cancelled because their client went away. */
 export const CLIENT_GONE_REASON = 'client-gone';
@@ -49,6 +50,7 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly dispatcher: JobCancelDispatcher,
+    private readonly hooks: JobEventHooks,
   ) {}
 
   /** @internal Starts the sweep timer. */
@@ -78,6 +80,7 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     try {
       const now = Date.now();
       const reclaimed = await this.backend.reclaimExpired(now);
+      this.notifyReclaimed(reclaimed);
       const clientGone = await this.cancelIdleClients(now);
       this.counters.sweeps++;
       this.counters.stalledRequeued += reclaimed.requeued.length;
@@ -92,6 +95,13 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
       this.errorsLog.failed(err);
       throw err;
     }
+  }
+
+  /** Hooks for what the reclaim wrote: requeued `stalled`; failed `stalled` then `failed`; `cancelled`. */
+  private notifyReclaimed({ requeued, failed, cancelled }: ReclaimResult): void {
+    for (const id of [...requeued, ...failed]) this.hooks.notify(id, 'stalled');
+    for (const id of failed) this.hooks.notify(id, 'failed');
+    for (const id of cancelled) this.hooks.notify(id, 'cancelled');
   }
 
   private async cancelIdleClients(now: number): Promise<string[]> {

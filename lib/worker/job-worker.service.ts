@@ -9,6 +9,7 @@ import { EpisodeLogger } from '../utils/episode-logger';
 import { TIMED_OUT, within } from '../utils/within';
 import { type CancelLanding, HeldCancels } from './held-cancels';
 import { AttemptOutcome, RunningJob } from './running-job';
+import { JobEventHooks } from '../queue-events/job-event-hooks';
 
 /** Counters of the worker, part of `metrics()`. */
 export interface JobWorkerStats {
@@ -58,6 +59,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly registry: JobHandlerRegistry,
+    private readonly hooks: JobEventHooks,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -185,12 +187,14 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
         slotFreed: (r) => this.onSlotFreed(r),
         overdue: (r, reason) => this.onOverdue(r, reason),
         ended: (r, outcome) => this.onJobEnd(r, outcome),
+        wrote: (r, type) => this.hooks.notify(r.job.id, type, r.job.name),
       },
       this.logger,
     );
     this.running.set(claimed.job.id, run);
     this.activeByName.set(handler.name, (this.activeByName.get(handler.name) ?? 0) + 1);
     this.ensureHeartbeat();
+    this.hooks.notify(claimed.job.id, 'active', claimed.job.name);
     run.start();
   }
 
@@ -214,6 +218,8 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
 
   private onJobEnd(run: RunningJob, outcome: AttemptOutcome): void {
     this.outcomes[outcome]++;
+    // 'released' (shutdown hand-back) and 'lost' wrote no event.
+    if (outcome !== 'released' && outcome !== 'lost') this.hooks.notify(run.job.id, outcome, run.job.name);
     if (this.running.get(run.job.id) === run) this.running.delete(run.job.id);
     if (this.running.size === 0) this.stopHeartbeat();
   }

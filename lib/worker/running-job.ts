@@ -31,6 +31,8 @@ export interface RunningJobHooks {
   overdue(run: RunningJob, reason: JobAbortedError | undefined): void;
   /** The outcome was written (or discarded): the attempt is over. */
   ended(run: RunningJob, outcome: AttemptOutcome): void;
+  /** The handler's `progress` or custom event was written (for @OnJobEvent hooks). */
+  wrote(run: RunningJob, type: string): void;
 }
 
 /**
@@ -207,14 +209,14 @@ export class RunningJob {
       emit(type: string, data?: unknown): Promise<void> {
         validateCustomEventType(type);
         const json = data === undefined ? undefined : serializePayload(data, run.options.maxPayloadBytes);
-        return run.write(() => run.backend.emit(run.lease, type, json));
+        return run.write(type, () => run.backend.emit(run.lease, type, json));
       },
       progress(value: number | object): Promise<void> {
         if (typeof value === 'number' ? !Number.isFinite(value) : typeof value !== 'object' || value === null) {
           throw new InvalidJobError(Messages.invalidOption('progress', 'a finite number or an object', value));
         }
         const json = serializePayload(value, run.options.maxPayloadBytes);
-        return run.write(() => run.backend.progress(run.lease, json));
+        return run.write('progress', () => run.backend.progress(run.lease, json));
       },
     };
   }
@@ -223,10 +225,11 @@ export class RunningJob {
    * Event writes from the handler: dropped once the attempt ended (a late emit must not follow the
    * terminal event), and never rejected, so an un-awaited emit cannot crash the process.
    */
-  private async write(op: () => Promise<void>): Promise<void> {
+  private async write(type: string, op: () => Promise<boolean>): Promise<void> {
     if (this.ended) return;
     try {
-      await op();
+      // A fenced write of a lost lease wrote no event: no hook for it.
+      if (await op()) this.hooks.wrote(this, type);
     } catch (err) {
       this.logger.warn(`Event write for job '${this.job.id}' failed: ${describeError(err)}`);
     }

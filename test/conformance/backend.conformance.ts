@@ -218,14 +218,14 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         expect(await b.fail(stale, 'boom', 0)).toBe('lost');
         expect(await b.finishCancelled(stale, 'x')).toBe(false);
         expect(await b.release(stale)).toBe('lost');
-        await b.progress(stale, '0.5');
-        await b.emit(stale, 'token', '"stale"');
+        expect(await b.progress(stale, '0.5')).toBe(false);
+        expect(await b.emit(stale, 'token', '"stale"')).toBe(false);
         expect(await b.heartbeat([stale, live], 30_000)).toEqual([{ status: 'lost' }, { status: 'ok' }]);
         expect((await b.get(job.id))!.progress).toBeUndefined();
         expect(await types(b, job.id)).toEqual(['queued', 'active', 'queued', 'active']);
 
-        await b.progress(live, '{"step":2}');
-        await b.emit(live, 'token', '"live"');
+        expect(await b.progress(live, '{"step":2}')).toBe(true);
+        expect(await b.emit(live, 'token', '"live"')).toBe(true);
         expect(await b.complete(live, '"done"')).toBe('completed');
         expect(await b.get(job.id)).toMatchObject({ state: 'completed', result: 'done', progress: { step: 2 } });
         expect(await b.complete(live, '"again"')).toBe('lost');

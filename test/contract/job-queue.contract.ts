@@ -12,6 +12,9 @@ import {
   compareEventIds,
 } from '../../lib';
 import { elapse, eventually } from '../support/deferred';
+import { OnJobEvent, QueueJobEvent } from '../../lib';
+import { JobScheduler } from '../../lib/schedules/job-scheduler.service';
+import { HookProbe, hookProviders } from './contract-hooks';
 import { BackendOptions, QueueApp, createQueueApp } from './queue-app';
 
 const types = (events: JobEvent[]) => events.map((e) => e.type);
@@ -24,7 +27,7 @@ const collect = (app: QueueApp, id: string, after?: string) => firstValueFrom(ap
 export function describeJobQueueContract(backendName: string, backendOptions: BackendOptions): void {
   describe(`JobQueue contract (${backendName})`, () => {
     const apps: QueueApp[] = [];
-    const start = async (options: JobQueueModuleOptions = {}, extra?: { handlers?: boolean }) => {
+    const start = async (options: JobQueueModuleOptions = {}, extra?: Parameters<typeof createQueueApp>[2]) => {
       const app = await createQueueApp(backendOptions, options, extra);
       apps.push(app);
       return app;
@@ -439,6 +442,187 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         app.probe.release.get(job.id).resolve('finished during drain');
         await closing;
         expect(app.probe.runs.get(job.id)).toBe(1);
+      });
+    });
+
+    describe('queue-wide events', () => {
+      /** Collects queueEvents(filter) and resolves once the subscription is live (probe events of 'nobody-handles-this' jobs get through). */
+      async function liveQueueEvents(app: QueueApp, filter?: Parameters<QueueApp['jobs']['queueEvents']>[0]) {
+        const seen: QueueJobEvent[] = [];
+        const probes: QueueJobEvent[] = [];
+        const all = app.jobs.queueEvents().subscribe((e) => probes.push(e));
+        const sub = app.jobs.queueEvents(filter).subscribe((e) => seen.push(e));
+        // Pub/sub needs a moment to be live: until a probe's event arrives, nothing is promised.
+        await eventually(async () => {
+          const probe = await app.jobs.add('nobody-handles-this', null);
+          return eventually(() => probes.some((e) => e.jobId === probe.id), 200).catch(() => false);
+        });
+        all.unsubscribe();
+        return { seen, sub };
+      }
+
+      it('delivers every event of every job, lifecycle and custom, with the job name, in order per job', async () => {
+        const app = await start();
+        const { seen, sub } = await liveQueueEvents(app);
+        const job = await app.jobs.add('echo', { n: 1 });
+        await app.jobs.waitFor(job.id);
+        await eventually(() => seen.some((e) => e.jobId === job.id && e.type === 'completed'));
+        sub.unsubscribe();
+        const mine = seen.filter((e) => e.jobId === job.id);
+        expect(mine.map((e) => e.type)).toEqual(['queued', 'active', 'token', 'progress', 'completed']);
+        expect(mine.every((e) => e.name === 'echo' && typeof e.at === 'number')).toBe(true);
+        expect(mine[2].data).toEqual({ text: 'hello' });
+        // The same events, ids included, as the job's own stream.
+        expect(mine.map(({ name: _name, ...event }) => event)).toEqual(await collect(app, job.id));
+      });
+
+      it('filters by types and names, and stops delivering once unsubscribed', async () => {
+        const app = await start();
+        const { seen: failures, sub } = await liveQueueEvents(app, { types: ['failed', 'completed'], names: ['flaky'] });
+        const { seen: dropped, sub: droppedSub } = await liveQueueEvents(app);
+        droppedSub.unsubscribe();
+        const echo = await app.jobs.add('echo', null);
+        const flaky = await app.jobs.add('flaky', { failTimes: 5 });
+        await Promise.all([app.jobs.waitFor(echo.id), app.jobs.waitFor(flaky.id)]);
+        await eventually(() => failures.length > 0);
+        sub.unsubscribe();
+        expect(failures.map((e) => [e.jobId, e.name, e.type])).toEqual([[flaky.id, 'flaky', 'failed']]);
+        expect(dropped.filter((e) => e.jobId === echo.id || e.jobId === flaky.id)).toEqual([]);
+      });
+
+      it('refuses a malformed filter', () => {
+        return start({ worker: false }).then((app) => {
+          expect(() => app.jobs.queueEvents({ types: ['no spaces allowed'] })).toThrow(InvalidJobError);
+          expect(() => app.jobs.queueEvents({ names: ['bad name!'] })).toThrow(InvalidJobError);
+          expect(() => app.jobs.queueEvents({ types: 'failed' as unknown as string[] })).toThrow(InvalidJobError);
+        });
+      });
+    });
+
+    describe('@OnJobEvent hooks', () => {
+      it('calls each matching hook once per event with the event and the job after it; a throwing hook changes nothing', async () => {
+        const probe = new HookProbe();
+        const app = await start({}, { providers: hookProviders(probe) });
+        const job = await app.jobs.add('echo', { n: 2 });
+        await app.jobs.waitFor(job.id);
+        await eventually(() => probe.of(job.id, 'throwing').length === 1 && probe.of(job.id, 'lifecycle').length === 3 && probe.of(job.id, 'emitted').length === 2);
+        const lifecycle = probe.of(job.id, 'lifecycle');
+        expect(lifecycle.map((c) => c.event.type).sort()).toEqual(['active', 'completed', 'queued']);
+        const completed = lifecycle.find((c) => c.event.type === 'completed')!;
+        expect(completed.job).toMatchObject({ id: job.id, state: 'completed', result: { echoed: { n: 2 }, attempt: 1 } });
+        expect(completed.event).toMatchObject({ jobId: job.id, type: 'completed' });
+        const stream = await collect(app, job.id);
+        // Hooks get the events as written (same ids as the job's stream).
+        for (const call of probe.of(job.id)) expect(stream).toContainEqual(call.event);
+        expect(probe.of(job.id, 'emitted').map((c) => c.event.type).sort()).toEqual(['progress', 'token']);
+        expect(await app.jobs.get(job.id)).toMatchObject({ state: 'completed' });
+      });
+
+      it('filters hooks by job name, and runs hooks for failures and cancels', async () => {
+        const probe = new HookProbe();
+        const app = await start({}, { providers: hookProviders(probe) });
+        const flaky = await app.jobs.add('flaky', { failTimes: 3, message: 'always' });
+        const waiting = await app.jobs.add('nobody-handles-this', null);
+        await app.jobs.waitFor(flaky.id);
+        expect(await app.jobs.cancel(waiting.id, 'not needed')).toBe('cancelled');
+        await eventually(() => probe.of(flaky.id, 'flakyFailed').length === 1 && probe.of(waiting.id, 'lifecycle').length === 2);
+        expect(probe.of(flaky.id, 'flakyFailed')[0]).toMatchObject({ event: { type: 'failed', data: { error: 'always' } }, job: { state: 'failed', error: 'always' } });
+        expect(probe.of(waiting.id, 'lifecycle').map((c) => c.event.type)).toEqual(['queued', 'cancelled']);
+        expect(probe.of(waiting.id, 'lifecycle')[1].job).toMatchObject({ state: 'cancelled', cancelReason: 'not needed' });
+        // An idempotent add of an unfinished job is no new event.
+        await app.jobs.add('nobody-handles-this', null, { jobId: 'once' });
+        await app.jobs.add('nobody-handles-this', null, { jobId: 'once' });
+        await eventually(() => probe.of('once').length === 1);
+        await app.close();
+        expect(probe.of('once')).toHaveLength(1);
+      });
+
+      it('refuses a bad event type at decoration time', () => {
+        expect(() => OnJobEvent('has space')).toThrow(InvalidJobError);
+        expect(() => OnJobEvent('failed', { names: ['bad name!'] })).toThrow(InvalidJobError);
+      });
+    });
+
+    describe('schedules', () => {
+      const scheduler = (app: QueueApp) => app.moduleRef.get(JobScheduler);
+
+      it('everyMs ticks at once and every everyMs after, one job per tick with a derived id, up to limit', async () => {
+        const app = await start();
+        const before = Date.now();
+        const created = await app.jobs.schedule('pulse', 'echo', { beat: true }, { everyMs: 150, limit: 2, job: { priority: 3 } });
+        expect(created).toMatchObject({ id: 'pulse', name: 'echo', data: { beat: true }, count: 0, opts: { everyMs: 150, limit: 2 } });
+        expect(created.nextAt).toBeGreaterThanOrEqual(before);
+        expect(created.nextAt).toBeLessThanOrEqual(Date.now());
+        const first = created.nextAt!;
+        const done = await eventually(async () => {
+          const [listed] = await app.jobs.schedules();
+          return listed.count === 2 ? listed : undefined;
+        });
+        expect(done!.nextAt).toBeUndefined();
+        const jobs = await Promise.all([first, first + 150].map((tick) => app.jobs.waitFor(`sched:pulse:${tick}`)));
+        expect(jobs.map((j) => [j.name, j.state, j.data, j.priority])).toEqual([
+          ['echo', 'completed', { beat: true }, 3],
+          ['echo', 'completed', { beat: true }, 3],
+        ]);
+        expect((await app.jobs.counts()).completed).toBe(2);
+      });
+
+      it('runs the ticks missed while no process ran once, together, then resumes after now', async () => {
+        const app = await start({ worker: false });
+        const now = Date.now();
+        // As if every process had been down for 10 ticks: the stored next tick is long past.
+        await app.backend.saveSchedule({ id: 'missed', name: 'echo', dataJson: '1', opts: { everyMs: 1_000 }, anchor: now - 10_000, rev: 'r1', count: 4, nextAt: now - 10_000 });
+        scheduler(app).wake();
+        const after = await eventually(async () => {
+          const [listed] = await app.jobs.schedules();
+          return listed?.count === 5 ? listed : undefined;
+        });
+        // The next tick is on the same grid, after the time it fired (>= now), at most one interval ahead.
+        expect((after!.nextAt! - (now - 10_000)) % 1_000).toBe(0);
+        expect(after!.nextAt!).toBeGreaterThan(now);
+        expect(after!.nextAt!).toBeLessThanOrEqual(Date.now() + 1_000);
+        expect(await app.jobs.get(`sched:missed:${now - 10_000}`)).toMatchObject({ name: 'echo', state: 'waiting', data: 1 });
+        expect((await app.jobs.counts()).waiting).toBe(1);
+      });
+
+      it('computes cron ticks in the time zone, replaces a schedule with the same id, and unschedules', async () => {
+        const app = await start({ worker: false });
+        const nightly = await app.jobs.schedule('nightly', 'echo', null, { cron: '0 3 * * *', tz: 'Europe/Berlin' });
+        const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+        expect(berlin.format(new Date(nightly.nextAt!))).toBe('03:00');
+        expect(nightly.nextAt! - Date.now()).toBeGreaterThan(0);
+        expect(nightly.nextAt! - Date.now()).toBeLessThanOrEqual(25 * 3_600_000);
+        const replaced = await app.jobs.schedule('nightly', 'echo', { v: 2 }, { cron: '30 4 * * *' });
+        expect(new Date(replaced.nextAt!).toISOString()).toMatch(/T04:30:00\.000Z$/);
+        expect(await app.jobs.schedules()).toEqual([replaced]);
+        expect(await app.jobs.unschedule('nightly')).toBe(true);
+        expect(await app.jobs.unschedule('nightly')).toBe(false);
+        expect(await app.jobs.schedules()).toEqual([]);
+      });
+
+      it('keeps a schedule past endAt listed with no nextAt', async () => {
+        const app = await start({ worker: false });
+        const now = Date.now();
+        const ended = await app.jobs.schedule('over', 'echo', null, { everyMs: 1_000, startAt: now - 10_500, endAt: now - 1 });
+        expect(ended.nextAt).toBeUndefined();
+        expect(await app.jobs.schedules()).toEqual([{ id: 'over', name: 'echo', data: null, opts: { everyMs: 1_000, startAt: now - 10_500, endAt: now - 1 }, count: 0 }]);
+      });
+
+      it('refuses a bad cron, a bad tz, both or neither of cron/everyMs, and stores nothing', async () => {
+        const app = await start({ worker: false });
+        const bad: Array<Parameters<QueueApp['jobs']['schedule']>[3]> = [
+          { cron: '61 * * * *' },
+          { cron: '* * *' },
+          { cron: '0 3 * * *', tz: 'Mars/Olympus_Mons' },
+          { cron: '0 3 * * *', everyMs: 1_000 },
+          {},
+          { everyMs: 0 },
+          { everyMs: 1_000, limit: 0 },
+          { everyMs: 1_000, job: { jobId: 'fixed' } as never },
+        ];
+        for (const opts of bad) await expect(app.jobs.schedule('bad', 'echo', null, opts)).rejects.toBeInstanceOf(InvalidJobError);
+        await expect(app.jobs.schedule('bad id!', 'echo', null, { everyMs: 1_000 })).rejects.toBeInstanceOf(InvalidJobError);
+        expect(await app.jobs.schedules()).toEqual([]);
       });
     });
   });

@@ -1,3 +1,4 @@
+import type { Provider } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { JobQueueModule, JobQueueModuleOptions, JobQueueService, JobWatchdog } from '../../lib';
 import type { QueueBackend } from '../../lib/backends/queue-backend.interface';
@@ -20,7 +21,7 @@ export type BackendOptions = () => JobQueueModuleOptions;
 export async function createQueueApp(
   backendOptions: BackendOptions,
   options: JobQueueModuleOptions = {},
-  { handlers = true }: { handlers?: boolean } = {},
+  { handlers = true, providers = [] }: { handlers?: boolean; providers?: Provider[] } = {},
 ): Promise<QueueApp> {
   const probe = new HandlerProbe();
   const moduleRef = await Test.createTestingModule({
@@ -33,7 +34,7 @@ export async function createQueueApp(
         ...options,
       }),
     ],
-    providers: handlers ? [{ provide: HandlerProbe, useValue: probe }, ContractHandlers] : [],
+    providers: [...(handlers ? [{ provide: HandlerProbe, useValue: probe }, ContractHandlers] : []), ...providers],
   }).compile();
   await moduleRef.init();
   let closed = false;

@@ -8,7 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { Cluster } from 'ioredis';
 import { Subscription } from 'rxjs';
-import { Job, JobContext, JobHandler, JobQueueModule, JobQueueService, JobWatchdog } from '../../lib';
+import { Job, JobContext, JobEvent, JobHandler, JobQueueModule, JobQueueService, JobWatchdog, OnJobEvent } from '../../lib';
 import { JobQueueHealthIndicator, JobQueueHealthModule } from '../../lib/health';
 import type { ChildCommand, ChildReport } from './queue-process.protocol';
 
@@ -54,6 +54,19 @@ class ChildHandlers {
   }
 }
 
+/** Reports every hook call, so the test can count them across processes. */
+@Injectable()
+class ChildHooks {
+  @OnJobEvent('queued', { names: ['work'] })
+  @OnJobEvent('active', { names: ['work'] })
+  @OnJobEvent('completed', { names: ['work'] })
+  @OnJobEvent('failed', { names: ['work'] })
+  @OnJobEvent('cancelled', { names: ['work'] })
+  lifecycle(event: JobEvent, job: Job) {
+    report({ type: 'hook', pid: process.pid, event, state: job.state });
+  }
+}
+
 function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
@@ -72,7 +85,7 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 async function main(): Promise<void> {
   @Module({
     imports: [JobQueueModule.forRoot({ redis: cluster ?? process.env.REDIS_URL, ...settings.module }), JobQueueHealthModule],
-    providers: settings.worker === false ? [] : [ChildHandlers],
+    providers: [...(settings.worker === false ? [] : [ChildHandlers]), ...(settings.hooks ? [ChildHooks] : [])],
   })
   class ChildModule {}
 
@@ -111,6 +124,17 @@ async function main(): Promise<void> {
           streams.get(command.stream)?.unsubscribe();
           streams.delete(command.stream);
           return reply(command.seq, true);
+        case 'schedule':
+          return reply(command.seq, await jobs.schedule(command.scheduleId, command.name, command.data, command.opts));
+        case 'schedules':
+          return reply(command.seq, await jobs.schedules());
+        case 'queueEvents': {
+          const sub = jobs.queueEvents({ types: command.types, names: command.names }).subscribe((event) =>
+            report({ type: 'event', stream: command.stream, event }),
+          );
+          streams.set(command.stream, sub);
+          return reply(command.seq, true);
+        }
         case 'close':
           for (const sub of streams.values()) sub.unsubscribe();
           await app.close();

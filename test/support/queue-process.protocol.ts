@@ -1,4 +1,4 @@
-import type { AddOptions, JobEvent } from '../../lib';
+import type { AddOptions, JobEvent, ScheduleOptions } from '../../lib';
 
 /** Commands the test sends to a child process; each gets one `reply` with the same `seq`. */
 export type ChildCommand = { seq: number } & (
@@ -12,6 +12,10 @@ export type ChildCommand = { seq: number } & (
   | { cmd: 'subscribe'; jobId: string; stream: string; after?: string }
   | { cmd: 'unsubscribe'; stream: string }
   | { cmd: 'close' }
+  | { cmd: 'schedule'; scheduleId: string; name: string; data: unknown; opts: ScheduleOptions }
+  | { cmd: 'schedules' }
+  /** queueEvents(filter) reported as `event` reports of `stream`; ended with `unsubscribe`. */
+  | { cmd: 'queueEvents'; stream: string; types?: string[]; names?: string[] }
 );
 
 /** What a child reports: replies, handler observations and streamed events. */
@@ -23,4 +27,6 @@ export type ChildReport =
   | { type: 'aborted'; jobId: string; pid: number; at: number; reason: string }
   | { type: 'event'; stream: string; event: JobEvent }
   | { type: 'stream-error'; stream: string; message: string }
-  | { type: 'stream-complete'; stream: string };
+  | { type: 'stream-complete'; stream: string }
+  /** An @OnJobEvent hook ran here (settings.hooks), with the event and the job's state after it. */
+  | { type: 'hook'; pid: number; event: JobEvent; state: string };

@@ -12,6 +12,8 @@ export interface QueueProcessSettings {
   concurrency?: number;
   /** Seed nodes of a Redis Cluster: the process passes its own ioredis `Cluster` as option `redis`. */
   clusterSeeds?: Array<{ host: string; port: number }>;
+  /** Register @OnJobEvent hooks for every lifecycle event of 'work' jobs; each call is reported. */
+  hooks?: boolean;
 }
 
 /**

@@ -24,8 +24,10 @@ import type {
   NewJob,
   QueueBackend,
   ReclaimResult,
+  StoredSchedule,
   TouchResult,
 } from '../queue-backend.interface';
+import type { QueueJobEvent } from '../../queue-events/queue-job-event';
 import { jobFromNew } from '../new-job';
 import { timerDelay } from '../../utils/timer-delay';
 import { ExpiryQueue } from './expiry-queue';
@@ -66,6 +68,8 @@ export class MemoryBackend implements QueueBackend {
   private readonly expiry = new ExpiryQueue((id) => this.expire(id));
   /** Queue positions handed out so far (the Redis `seq` key). */
   private seq = 0;
+  private readonly queueListeners = new Set<(event: QueueJobEvent) => void>();
+  private readonly schedules = new Map<string, StoredSchedule>();
 
   constructor(private readonly options: ResolvedJobQueueOptions) {}
 
@@ -88,13 +92,15 @@ export class MemoryBackend implements QueueBackend {
 
   // --- producer -------------------------------------------------------------------------------
 
-  async add(jobs: NewJob[]): Promise<Job[]> {
+  async add(jobs: NewJob[], onCreated?: (job: Job) => void): Promise<Job[]> {
     this.assertRoom(jobs);
     return jobs.map((spec) => {
       const existing = this.records.get(spec.id);
       if (existing && !TERMINAL_STATES.has(existing.job.state)) return clone(existing.job);
       if (existing) this.records.delete(spec.id);
-      return clone(this.insert(spec).job);
+      const created = clone(this.insert(spec).job);
+      onCreated?.(created);
+      return created;
     });
   }
 
@@ -208,16 +214,18 @@ export class MemoryBackend implements QueueBackend {
     return 'released';
   }
 
-  async progress(lease: Lease, valueJson: string): Promise<void> {
+  async progress(lease: Lease, valueJson: string): Promise<boolean> {
     const record = this.owned(lease);
-    if (!record) return;
+    if (!record) return false;
     record.job.progress = JSON.parse(valueJson);
     this.append(record, 'progress', record.job.progress);
+    return true;
   }
 
-  async emit(lease: Lease, type: string, dataJson: string | undefined): Promise<void> {
+  async emit(lease: Lease, type: string, dataJson: string | undefined): Promise<boolean> {
     const record = this.owned(lease);
     if (record) this.append(record, type, dataJson === undefined ? undefined : JSON.parse(dataJson));
+    return !!record;
   }
 
   // --- cancel ---------------------------------------------------------------------------------
@@ -446,6 +454,7 @@ export class MemoryBackend implements QueueBackend {
     if (data !== undefined) event.data = data;
     record.events.push(event);
     if (record.events.length > this.options.events.maxLen) record.events.splice(0, record.events.length - this.options.events.maxLen);
+    if (this.queueListeners.size > 0) this.publishQueueEvent(event, record.job.name);
     for (const sub of this.subscribers.get(record.job.id) ?? []) {
       if (compareEventIds(event.id, sub.after) <= 0) continue;
       sub.after = event.id;
@@ -471,6 +480,50 @@ export class MemoryBackend implements QueueBackend {
     let queue = map.get(name);
     if (!queue) map.set(name, (queue = new SortedQueue()));
     return queue;
+  }
+
+  // --- operations: queue events, schedules ---
+
+  onQueueEvent(listener: (event: QueueJobEvent) => void): () => void {
+    this.queueListeners.add(listener);
+    return () => this.queueListeners.delete(listener);
+  }
+
+  async recentEvents(jobId: string, max: number): Promise<JobEvent[]> {
+    return clone(this.records.get(jobId)?.events.slice(-max).reverse() ?? []);
+  }
+
+  async saveSchedule(schedule: StoredSchedule): Promise<void> {
+    this.schedules.set(schedule.id, clone(schedule));
+  }
+
+  async removeSchedule(scheduleId: string): Promise<boolean> {
+    return this.schedules.delete(scheduleId);
+  }
+
+  async listSchedules(): Promise<StoredSchedule[]> {
+    return clone([...this.schedules.values()]);
+  }
+
+  async dueSchedules(now: number, max: number): Promise<{ due: StoredSchedule[]; nextAt?: number }> {
+    const pending = [...this.schedules.values()].filter((s) => s.nextAt !== undefined).sort((a, b) => a.nextAt! - b.nextAt!);
+    return { due: clone(pending.filter((s) => s.nextAt! <= now).slice(0, max)), nextAt: pending[0]?.nextAt };
+  }
+
+  async fireSchedule(schedule: StoredSchedule, nextAt: number | undefined, job: NewJob): Promise<'added' | 'exists' | 'lost'> {
+    const stored = this.schedules.get(schedule.id);
+    if (!stored || stored.rev !== schedule.rev || stored.nextAt !== schedule.nextAt) return 'lost';
+    stored.count++;
+    stored.nextAt = nextAt;
+    const existing = this.records.get(job.id);
+    if (existing && !TERMINAL_STATES.has(existing.job.state)) return 'exists';
+    if (existing) this.records.delete(job.id);
+    this.insert(job);
+    return 'added';
+  }
+
+  private publishQueueEvent(event: JobEvent, name: string): void {
+    for (const listener of [...this.queueListeners]) listener({ ...clone(event), name });
   }
 }
 

@@ -16,8 +16,10 @@ import type {
   NewJob,
   QueueBackend,
   ReclaimResult,
+  StoredSchedule,
   TouchResult,
 } from '../queue-backend.interface';
+import type { QueueJobEvent } from '../../queue-events/queue-job-event';
 import { RedisCancelChannel } from './redis-cancel-channel';
 import {
   RedisConnections,
@@ -28,6 +30,7 @@ import {
 } from './redis-connections';
 import { MicroBatcher } from '../../utils/micro-batcher';
 import { RedisEventReader } from './redis-event-reader';
+import { RedisQueueEvents } from './redis-queue-events';
 import { jobFromNew } from '../new-job';
 import { type FlatHash, type StreamEntry, newJobArgs, parseClaimed, parseEvent, parseJob } from './redis-job-record';
 import { RedisKeys } from './redis-keys';
@@ -59,6 +62,7 @@ export class RedisBackend implements QueueBackend {
   private readonly waiter: RedisWorkWaiter;
   private readonly cancelChannel: RedisCancelChannel;
   private readonly reader: RedisEventReader;
+  private readonly queueEvents: RedisQueueEvents;
   private scripts?: RedisScripts;
   private starting?: Promise<void>;
   private closing?: Promise<void>;
@@ -91,6 +95,7 @@ export class RedisBackend implements QueueBackend {
     this.waiter = new RedisWorkWaiter(this.connections, this.keys);
     this.cancelChannel = new RedisCancelChannel(this.connections, this.keys.cancelChannel, logger);
     this.reader = new RedisEventReader(this.connections, this.keys, logger, this.reportCorrupt);
+    this.queueEvents = new RedisQueueEvents(this.connections, this.keys.base, logger, this.reportCorrupt);
   }
 
   start(): Promise<void> {
@@ -110,6 +115,7 @@ export class RedisBackend implements QueueBackend {
     this.closing ??= (async () => {
       this.waiter.close();
       this.reader.close();
+      this.queueEvents.close();
       this.cancelChannel.close();
       await this.starting?.catch(() => undefined);
       await this.connections.close();
@@ -130,13 +136,17 @@ export class RedisBackend implements QueueBackend {
 
   // --- producer -------------------------------------------------------------------------------
 
-  async add(jobs: NewJob[]): Promise<Job[]> {
+  async add(jobs: NewJob[], onCreated?: (job: Job) => void): Promise<Job[]> {
     if (jobs.length === 0) return [];
     // Without maxWaiting no add can fail because of another, so the adds of one tick share a call.
     const reply = this.options.maxWaiting === undefined ? await this.adds.push(jobs) : await this.addScript(jobs);
     return jobs.map((spec, i) => {
       const entry = reply[i];
-      if (entry === 1) return jobFromNew(spec);
+      if (entry === 1) {
+        const created = jobFromNew(spec);
+        onCreated?.(created);
+        return created;
+      }
       const existing = parseJob(entry, spec.id, this.reportCorrupt);
       if (!existing) throw new JobQueueError(Messages.corruptRecord(spec.id, 'an unfinished job with this id could not be read'));
       return existing;
@@ -248,16 +258,17 @@ export class RedisBackend implements QueueBackend {
     return RELEASE_REPLIES[(await this.runOnJob('release', lease.jobId, args)) as 0 | 1 | 2 | 3];
   }
 
-  async progress(lease: Lease, valueJson: string): Promise<void> {
-    await this.runOnJob('progress', lease.jobId, [lease.token, valueJson, this.options.events.maxLen]);
+  async progress(lease: Lease, valueJson: string): Promise<boolean> {
+    return (await this.runOnJob('progress', lease.jobId, [lease.token, valueJson, this.options.events.maxLen])) === 1;
   }
 
-  async emit(lease: Lease, type: string, dataJson: string | undefined): Promise<void> {
+  async emit(lease: Lease, type: string, dataJson: string | undefined): Promise<boolean> {
     // A script rather than a plain XADD: fenced by the claim token, and published on the job's
     // channel atomically with the append, for live subscribers.
     const args: Array<string | number> = [lease.token, this.options.events.maxLen, type];
     if (dataJson !== undefined) args.push(dataJson);
-    await this.runOnJob('emit', lease.jobId, args);
+    // The script answers the new event id, or nil when the token is stale.
+    return (await this.runOnJob('emit', lease.jobId, args)) !== null;
   }
 
   // --- cancel ---------------------------------------------------------------------------------
@@ -364,9 +375,108 @@ export class RedisBackend implements QueueBackend {
     this.corruptLogged.add(jobId);
     this.logger.warn(Messages.corruptRecord(jobId, why));
   };
+
+  // --- operations: queue events, schedules ---
+  // Schedule keys: `{jq}:schedules` (hash: id -> spec JSON), `{jq}:sched-state` (hash: id ->
+  // '<rev> <count> <nextAt or ->'), `{jq}:sched-due` (zset: id -> nextAt, only with a next tick).
+
+  onQueueEvent(listener: (event: QueueJobEvent) => void): () => void {
+    return this.queueEvents.listen(listener);
+  }
+
+  async recentEvents(jobId: string, max: number): Promise<JobEvent[]> {
+    const entries = (await this.command.xrevrange(this.keys.events(jobId), '+', '-', 'COUNT', max)) as StreamEntry[];
+    return entries.map((entry) => parseEvent(jobId, entry, this.reportCorrupt));
+  }
+
+  async saveSchedule(schedule: StoredSchedule): Promise<void> {
+    const k = this.scheduleKeys;
+    const tx = this.command.multi();
+    tx.hset(k.specs, schedule.id, JSON.stringify(scheduleSpec(schedule)));
+    tx.hset(k.state, schedule.id, scheduleState(schedule));
+    if (schedule.nextAt === undefined) tx.zrem(k.due, schedule.id);
+    else tx.zadd(k.due, schedule.nextAt, schedule.id);
+    await execOrThrow(tx);
+  }
+
+  async removeSchedule(scheduleId: string): Promise<boolean> {
+    const k = this.scheduleKeys;
+    const [removed] = await execOrThrow(this.command.multi().hdel(k.specs, scheduleId).hdel(k.state, scheduleId).zrem(k.due, scheduleId));
+    return removed === 1;
+  }
+
+  async listSchedules(): Promise<StoredSchedule[]> {
+    const k = this.scheduleKeys;
+    const [specs, states] = await Promise.all([this.command.hgetall(k.specs), this.command.hgetall(k.state)]);
+    return Object.keys(specs).flatMap((id) => this.parseSchedule(id, specs[id], states[id]) ?? []);
+  }
+
+  async dueSchedules(now: number, max: number): Promise<{ due: StoredSchedule[]; nextAt?: number }> {
+    const k = this.scheduleKeys;
+    const [ids, first] = await Promise.all([
+      this.command.zrangebyscore(k.due, '-inf', now, 'LIMIT', 0, max),
+      this.command.zrange(k.due, 0, 0, 'WITHSCORES'),
+    ]);
+    const nextAt = first.length === 2 ? Number(first[1]) : undefined;
+    if (ids.length === 0) return { due: [], nextAt };
+    const [specs, states] = await Promise.all([this.command.hmget(k.specs, ...ids), this.command.hmget(k.state, ...ids)]);
+    const due = ids.flatMap((id, i) => this.parseSchedule(id, specs[i], states[i]) ?? []);
+    return { due, nextAt };
+  }
+
+  async fireSchedule(schedule: StoredSchedule, nextAt: number | undefined, job: NewJob): Promise<'added' | 'exists' | 'lost'> {
+    const k = this.scheduleKeys;
+    const reply = await this.run('fireSchedule', [k.state, k.due, this.keys.names], [
+      this.keys.base,
+      this.options.events.maxLen,
+      schedule.id,
+      schedule.rev,
+      String(schedule.nextAt),
+      nextAt === undefined ? '' : String(nextAt),
+      ...newJobArgs(job),
+    ]);
+    return reply === 2 ? 'added' : reply === 1 ? 'exists' : 'lost';
+  }
+
+  private get scheduleKeys(): { specs: string; state: string; due: string } {
+    const base = this.keys.base;
+    return { specs: `${base}schedules`, state: `${base}sched-state`, due: `${base}sched-due` };
+  }
+
+  /** A stored schedule from its spec JSON and state; undefined (logged once) when unreadable. */
+  private parseSchedule(id: string, specJson: string | null | undefined, state: string | null | undefined): StoredSchedule | undefined {
+    const match = state ? /^(\S+) (\d+) (\S+)$/.exec(state) : null;
+    try {
+      if (!specJson || !match) throw new Error('spec or state missing');
+      const spec = JSON.parse(specJson) as Omit<StoredSchedule, 'id' | 'rev' | 'count' | 'nextAt'>;
+      const schedule: StoredSchedule = { id, ...spec, rev: match[1], count: Number(match[2]) };
+      if (match[3] !== '-') schedule.nextAt = Number(match[3]);
+      return schedule;
+    } catch (err) {
+      this.reportCorrupt(`schedule:${id}`, `the schedule could not be read (${err instanceof Error ? err.message : String(err)})`);
+      return undefined;
+    }
+  }
 }
 
 /** Builds the Redis backend from resolved options (`options.redis` must be set). */
 export function createRedisBackend(options: ResolvedJobQueueOptions, logger?: RedisBackendLogger): RedisBackend {
   return new RedisBackend(options, logger);
+}
+
+/** What `{jq}:schedules` stores per schedule: everything but the tick state. */
+function scheduleSpec({ name, dataJson, opts, anchor }: StoredSchedule): Omit<StoredSchedule, 'id' | 'rev' | 'count' | 'nextAt'> {
+  return { name, dataJson, opts, anchor };
+}
+
+/** What `{jq}:sched-state` stores per schedule (read and advanced by fire-schedule-3.lua). */
+function scheduleState({ rev, count, nextAt }: StoredSchedule): string {
+  return `${rev} ${count} ${nextAt === undefined ? '-' : nextAt}`;
+}
+
+/** Runs a MULTI; a command that failed inside it rejects. */
+async function execOrThrow(tx: ReturnType<RedisClient['multi']>): Promise<unknown[]> {
+  const replies = (await tx.exec()) ?? [];
+  for (const [err] of replies) if (err) throw err;
+  return replies.map(([, value]) => value);
 }

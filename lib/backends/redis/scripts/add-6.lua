@@ -25,6 +25,7 @@
   drop it again once its waiting and delayed zsets are empty).
 ]]
 -- @include common
+-- @include create-job
 
 local P = ARGV[1]
 local maxWaiting = ARGV[2]
@@ -82,49 +83,12 @@ for i = 0, count - 1 do
   local jobKey = P .. 'job:' .. id
   if isNew[i] then
     local name = ARGV[base + 1]
-    local priority = ARGV[base + 3]
-    local createdAt = ARGV[base + 5]
-    local delayMs = tonumber(ARGV[base + 6])
-    local owner = ARGV[base + 7]
-    local backoff = ARGV[base + 8]
-    local timeoutMs = ARGV[base + 9]
-    local watchClient = ARGV[base + 10]
-    local eventsKey = P .. 'events:' .. id
-    -- Drop every trace of a replaced job (or of an unreadable record without a state).
-    redis.call('DEL', jobKey, eventsKey)
-    if isNew[i] ~= '' then redis.call('ZREM', P .. isNew[i], id) end
-
     seq = seq + 1
-    local state = 'waiting'
-    if delayMs > 0 then state = 'delayed' end
-    local fields = {
-      'id', id, 'name', name, 'data', ARGV[base + 2], 'state', state, 'attempt', 0,
-      'attempts', ARGV[base + 4], 'priority', priority, 'createdAt', createdAt,
-    }
-    -- A delayed job gets its queue position when it becomes due (claim promotes it).
-    local qpos = queuePos(seq)
-    if delayMs == 0 then fields[#fields + 1] = 'qpos'; fields[#fields + 1] = qpos end
-    if owner ~= '' then fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner end
-    if backoff ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
-    if timeoutMs ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = timeoutMs end
-    if watchClient == '1' then
-      fields[#fields + 1] = 'watchClient'; fields[#fields + 1] = '1'
-      redis.call('ZADD', KEYS[3], createdAt, id)
-    end
-    redis.call('HSET', jobKey, unpack(fields))
+    createJob(P, maxLen, seq, isNew[i], ARGV, base)
     if not namesAdded[name] then
       namesAdded[name] = true
       redis.call('SADD', KEYS[2], name)
     end
-
-    if delayMs > 0 then
-      redis.call('ZADD', P .. 'delayed:' .. name, string.format('%.0f', tonumber(createdAt) + delayMs), id)
-      addEvent(P, id, maxLen, 'queued', '{"delayMs":' .. string.format('%.0f', delayMs) .. '}')
-    else
-      redis.call('ZADD', P .. 'waiting:' .. name, -num(priority, 0), qpos .. id)
-      addEvent(P, id, maxLen, 'queued', false)
-    end
-    pushWake(P, name)
     out[#out + 1] = 1
   else
     out[#out + 1] = redis.call('HGETALL', jobKey)

@@ -17,7 +17,8 @@
 
   Returns the new event id, or nil when the token is stale or the job is not active (nothing is
   written or published).
-  Events: the custom one (appended to events:<id>, published on evc:<id>).
+  Events: the custom one (appended to events:<id>, published on evc:<id>, and on qev while
+  someone listens: see publishQueueEvent in common.lua).
 ]]
 -- @include common
 

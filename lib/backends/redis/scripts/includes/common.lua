@@ -84,6 +84,23 @@ local function publishEvent(P, id, eventId, eventType, data)
   publish(P .. 'evc:' .. id, message)
 end
 
+--[[ Queue-wide events (queueEvents): every event is also published on P .. 'qev', with its job's
+  id and name, but only while someone listens: listening processes keep the key P .. 'qe' alive
+  (a TTL they refresh, see redis-queue-events.ts). The key is read once per script call, on its
+  first event; with nobody listening that EXISTS is the whole cost (no HGET, no PUBLISH).
+  Message: '<jobId> <name> <eventId> <type>[ <data>]' (none of the first four contains a space). ]]
+local queueEventsListened -- nil until the first event of this script call asked
+local function publishQueueEvent(P, id, eventId, eventType, data)
+  if queueEventsListened == nil then
+    queueEventsListened = redis.call('EXISTS', P .. 'qe') == 1
+  end
+  if not queueEventsListened then return end
+  local name = redis.call('HGET', P .. 'job:' .. id, 'name') or ''
+  local message = id .. ' ' .. name .. ' ' .. eventId .. ' ' .. eventType
+  if data then message = message .. ' ' .. data end
+  redis.call('PUBLISH', P .. 'qev', message)
+end
+
 -- Appends an event to job `id`'s stream (bounded by maxLen) and announces it. Every lifecycle
 -- event goes through here. `data`: JSON string, or false for none. Returns the event id.
 local function addEvent(P, id, maxLen, eventType, data)
@@ -95,6 +112,7 @@ local function addEvent(P, id, maxLen, eventType, data)
     eventId = redis.call('XADD', eventsKey, 'MAXLEN', '~', maxLen, '*', 't', eventType)
   end
   publishEvent(P, id, eventId, eventType, data)
+  publishQueueEvent(P, id, eventId, eventType, data)
   return eventId
 end
 

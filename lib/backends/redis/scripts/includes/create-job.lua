@@ -1,0 +1,52 @@
+--[[
+  Writing a new job, shared by add-6 and fire-schedule-3 (include after common).
+
+  createJob(P, maxLen, seq, replaced, args, base): writes job args[base] from the 11 values
+  args[base .. base + 10] (id, name, data, priority, attempts, createdAt, delayMs, owner, backoff,
+  timeoutMs, watchClient: the layout of add-6's ARGV): drops a replaced finished job (`replaced`:
+  its state, '' for none), then the record, the waiting (position `seq`) or delayed zset entry, the
+  watchClient registration, the `queued` event and a wake marker. The caller checked that no
+  unfinished job has the id, reserved `seq` and registers the name in `names` (once per batch).
+]]
+local function createJob(P, maxLen, seq, replaced, args, base)
+  local id = args[base]
+  local name = args[base + 1]
+  local priority = args[base + 3]
+  local createdAt = args[base + 5]
+  local delayMs = tonumber(args[base + 6])
+  local owner = args[base + 7]
+  local backoff = args[base + 8]
+  local timeoutMs = args[base + 9]
+  local watchClient = args[base + 10]
+  local jobKey = P .. 'job:' .. id
+  -- Drop every trace of a replaced job (or of an unreadable record without a state).
+  redis.call('DEL', jobKey, P .. 'events:' .. id)
+  if replaced ~= '' then redis.call('ZREM', P .. replaced, id) end
+
+  local state = 'waiting'
+  if delayMs > 0 then state = 'delayed' end
+  local fields = {
+    'id', id, 'name', name, 'data', args[base + 2], 'state', state, 'attempt', 0,
+    'attempts', args[base + 4], 'priority', priority, 'createdAt', createdAt,
+  }
+  -- A delayed job gets its queue position when it becomes due (claim promotes it).
+  local qpos = queuePos(seq)
+  if delayMs == 0 then fields[#fields + 1] = 'qpos'; fields[#fields + 1] = qpos end
+  if owner ~= '' then fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner end
+  if backoff ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
+  if timeoutMs ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = timeoutMs end
+  if watchClient == '1' then
+    fields[#fields + 1] = 'watchClient'; fields[#fields + 1] = '1'
+    redis.call('ZADD', P .. 'clients', createdAt, id)
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+
+  if delayMs > 0 then
+    redis.call('ZADD', P .. 'delayed:' .. name, string.format('%.0f', tonumber(createdAt) + delayMs), id)
+    addEvent(P, id, maxLen, 'queued', '{"delayMs":' .. string.format('%.0f', delayMs) .. '}')
+  else
+    redis.call('ZADD', P .. 'waiting:' .. name, -num(priority, 0), qpos .. id)
+    addEvent(P, id, maxLen, 'queued', false)
+  end
+  pushWake(P, name)
+end
