@@ -37,6 +37,9 @@ export const Messages = {
   redisUnreachable: (cause: string) =>
     `Could not reach Redis while starting the job queue (${cause}): start Redis, or fix option 'redis' (URL, options or instance).`,
   corruptRecord: (id: string, why: string) => `Job record '${id}' is corrupt (${why}); it was skipped.`,
+  invalidCursor: (cursor: unknown) =>
+    `List cursor ${safeString(cursor)} is invalid: pass the 'cursor' of the previous page of the same list (same state and name), or omit it to start over.`,
+  removed: (id: string) => `Job '${id}' was removed (remove() or clean()): its record and events are gone.`,
 } as const;
 
 function safeString(value: unknown): string {

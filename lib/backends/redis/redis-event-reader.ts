@@ -1,9 +1,11 @@
 import { type Redis, ReplyError } from 'ioredis';
+import { JobNotFoundError } from '../../errors/job-queue.errors';
+import { Messages } from '../../errors/job-queue.messages';
 import { compareEventIds } from '../../events/event-id';
 import type { JobEvent } from '../../interfaces/job.interface';
 import type { EventListener } from '../queue-backend.interface';
 import type { RedisBackendLogger, RedisConnections } from './redis-connections';
-import { type CorruptRecordReporter, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
+import { type CorruptRecordReporter, JOB_REMOVED_MESSAGE, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
 import type { RedisKeys } from './redis-keys';
 
 /** History is read in pages of this many events (XRANGE COUNT). */
@@ -311,6 +313,7 @@ export class RedisEventReader {
       }
       return;
     }
+    if (message === JOB_REMOVED_MESSAGE) return this.removed(group);
     const entry = parseEventMessage(message);
     if (!entry) return this.badMessage(group.jobId, message);
     if (group.catchingUp > 0) group.buffer.push(entry);
@@ -335,7 +338,7 @@ export class RedisEventReader {
         }
         const epoch = this.epoch;
         try {
-          await this.readStream(sub);
+          if (!(await this.readStream(sub))) return this.end(sub, new JobNotFoundError(Messages.notFound(group.jobId), group.jobId));
         } catch (err) {
           if (sub.closed || this.closed) return;
           if (await this.endIfUnreadable(sub, err)) return;
@@ -359,14 +362,29 @@ export class RedisEventReader {
     }
   }
 
-  private async readStream(sub: Subscription): Promise<void> {
+  /**
+   * False when the job does not exist (checked on a subscription's first read, with it): removed
+   * before the channel was confirmed, so no 'removed' message will come. Later removals send one.
+   */
+  private async readStream(sub: Subscription): Promise<boolean> {
     const key = this.keys.events(sub.group.jobId);
+    let check = !sub.joined;
     for (;;) {
       const start = sub.lastId === '0' ? '-' : `(${sub.lastId}`;
-      const entries = (await this.connections.command.xrange(key, start, '+', 'COUNT', HISTORY_PAGE)) as StreamEntry[];
-      if (sub.closed) return;
-      this.deliver(sub, entries);
-      if (entries.length < HISTORY_PAGE) return;
+      const [entries, exists] = await Promise.all([
+        this.connections.command.xrange(key, start, '+', 'COUNT', HISTORY_PAGE) as Promise<StreamEntry[]>,
+        check ? this.connections.command.exists(this.keys.job(sub.group.jobId)) : 1,
+      ]);
+      check = false;
+      if (sub.closed) return true;
+      if (exists === 0) return false;
+      if (entries.length < HISTORY_PAGE) {
+        this.deliver(sub, entries);
+        return true;
+      }
+      // More may follow: the page's last entry goes with the next read, so a batch never ends with
+      // a terminal event that later events (a retry) follow; the listener completes on such an end.
+      this.deliver(sub, entries.slice(0, -1));
     }
   }
 
@@ -386,6 +404,13 @@ export class RedisEventReader {
   }
 
   // --- failures -----------------------------------------------------------------------------------
+
+  /** The job was removed (remove/clean): every subscription of it ends with JobNotFoundError. */
+  private removed(group: Group): void {
+    for (const sub of [...group.subs]) {
+      if (!sub.closed) this.end(sub, new JobNotFoundError(Messages.removed(group.jobId), group.jobId));
+    }
+  }
 
   /** A key that holds something other than a stream ends that job's subscription only. True when it did. */
   private async endIfUnreadable(sub: Subscription, err: unknown): Promise<boolean> {
