@@ -10,3 +10,4 @@ export { compareEventIds } from './events/event-id';
 export type { JobWorkerStats } from './worker/job-worker.service';
 export * from './errors/job-queue.errors';
 export * from './interfaces/job.interface';
+export type * from './interfaces/job-operations.interface';

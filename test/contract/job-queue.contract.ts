@@ -8,10 +8,11 @@ import {
   JobNotFoundError,
   JobQueueModuleOptions,
   QueueDrainedError,
+  JobListQuery,
   QueueFullError,
   compareEventIds,
 } from '../../lib';
-import type { JobListQuery } from '../../lib/interfaces/job-operations.interface';
+
 import { elapse, eventually } from '../support/deferred';
 import { BackendOptions, QueueApp, createQueueApp } from './queue-app';
 
