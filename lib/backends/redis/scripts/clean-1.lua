@@ -13,8 +13,8 @@
   ARGV[8] scanBudget     most entries examined by this call
 
   The caller loops until `done`, so one call never holds the server for long: at most `max`
-  deletions and `scanBudget` entries examined. Each removed job: record, stream and client watch
-  deleted, 'removed' on its event channel (deleteJob in operations). An entry whose record expired
+  deletions and `scanBudget` entries examined. Each removed job: record and stream deleted
+  (deleteJob in operations; no message: its streams ended with its terminal event). An entry whose record expired
   already (retention) or says another state is only dropped from the zset, and not counted.
 
   Returns { removed, done (1 when no entry at or before finishedBefore is left after the
@@ -51,7 +51,7 @@ while done == 0 and removed < max and examined < budget do
       dropped[#dropped + 1] = id
     elseif name == '' or rec[2] == name then
       dropped[#dropped + 1] = id
-      if deleteJob(P, id) then removed = removed + 1 end
+      if deleteJob(P, id, false) then removed = removed + 1 end
     end
     if removed >= max then break end
   end

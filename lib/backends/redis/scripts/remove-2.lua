@@ -32,5 +32,5 @@ elseif state == 'delayed' then
 else
   redis.call('ZREM', P .. state, id)
 end
-deleteJob(P, id)
+deleteJob(P, id, true)
 return 'removed'

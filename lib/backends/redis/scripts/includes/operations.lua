@@ -62,13 +62,18 @@ local function entriesBefore(key, score, member, n)
 end
 
 --[[ Deletes a job that is not active (the caller removed it from its waiting, delayed or finished
-  index): its record, its events and its client watch. Subscribers of its event channel get the
-  message 'removed' (no space, so never an event: see JOB_REMOVED_MESSAGE in redis-job-record.ts)
-  and end with JobNotFoundError. UNLINK frees a long event stream off the main thread.
+  index): its record and its events (UNLINK frees a long stream off the main thread).
+  With `live` (remove: the job may be waiting, streams may be open on it) it also drops the client
+  watch and sends 'removed' on the job's event channel (no space, so never an event: see
+  JOB_REMOVED_MESSAGE in redis-job-record.ts), which ends its open subscriptions with
+  JobNotFoundError. clean passes false: a finished job left `clients` when it finished, and its
+  streams ended with its terminal event (one that starts later finds the record gone), so a
+  clean of 100,000 jobs sends no 100,000 messages (on Cluster, each would cross the bus to every node).
   Returns true when the record existed. ]]
-local function deleteJob(P, id)
-  redis.call('ZREM', P .. 'clients', id)
-  local existed = redis.call('UNLINK', P .. 'job:' .. id, P .. 'events:' .. id) > 0
-  redis.call('PUBLISH', P .. 'evc:' .. id, 'removed')
-  return existed
+local function deleteJob(P, id, live)
+  if live then
+    redis.call('ZREM', P .. 'clients', id)
+    redis.call('PUBLISH', P .. 'evc:' .. id, 'removed')
+  end
+  return redis.call('UNLINK', P .. 'job:' .. id, P .. 'events:' .. id) > 0
 end
