@@ -676,6 +676,15 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         expect(await app.jobs.clean({ state: 'cancelled' })).toBe(100);
       });
 
+      it('times waitFor out on a retried job that does not finish, though its history holds a terminal event', async () => {
+        const app = await start({ worker: false });
+        const job = await app.jobs.add('echo', {});
+        await app.jobs.cancel(job.id);
+        expect(await app.jobs.retry(job.id)).toBe('retried');
+        await expect(app.jobs.waitFor(job.id, { timeoutMs: 100 })).rejects.toThrow(/did not finish within 100 ms/);
+        expect((await app.jobs.get(job.id))!.state).toBe('waiting');
+      });
+
       it('fails a job at once when its handler throws UnrecoverableJobError, whatever attempts remain', async () => {
         const app = await start();
         const job = await app.jobs.add('doomed', { message: 'bad address' }, { attempts: 5, backoff: { type: 'fixed', delayMs: 10 } });

@@ -71,6 +71,10 @@ interface Group {
  * this connection, so the confirmation is ours to see), and each subscription catches up from
  * its `lastId` as above. A read that started before the drop is repeated (the connection epoch
  * tells), so nothing is lost and nothing repeated.
+ *
+ * A removed job (remove-2.lua) gets the message 'removed' on its channel: its subscriptions end
+ * with JobNotFoundError. One that starts after the removal finds the record gone: a subscription's
+ * first read checks that the record exists, in the same round trip as its first XRANGE.
  */
 export class RedisEventReader {
   /** By channel name. */
