@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { JobQueueConfigError, JobQueueError } from '../../errors/job-queue.errors';
 import { Messages } from '../../errors/job-queue.messages';
 import { CancelResult, JOB_STATES, Job, JobEvent, JobState } from '../../interfaces/job.interface';
@@ -52,8 +53,15 @@ const LIST_SCAN_BUDGET = 2_000;
  * commands inside the script (a record read, an UNLINK), so a call stays well under a millisecond
  * on an idle server and other clients' commands run between calls (bench/clean-under-load.ts).
  */
-const CLEAN_BATCH = 100;
+const CLEAN_BATCH = 50;
 const CLEAN_SCAN_BUDGET = 1_000;
+/**
+ * Pause between two clean calls: back-to-back calls would keep Redis busy for the whole clean.
+ * bench/clean-under-load.ts, 100,000 jobs, loaded 2-core host: unpaced batches of 100 raised add()
+ * p50 from 0.2 to 0.9 ms; paced batches of 50 leave add() p50/p99 as they were without a clean
+ * (the clean takes about 4 s).
+ */
+const CLEAN_PAUSE_MS = 1;
 
 /**
  * The Redis implementation of {@link QueueBackend}: many processes share one queue.
@@ -372,7 +380,7 @@ export class RedisBackend implements QueueBackend {
     return (await this.runOnJob('remove', jobId, [])) as RemoveResult;
   }
 
-  /** Script calls of at most CLEAN_BATCH removals each, so other clients' commands run in between. */
+  /** Script calls of at most CLEAN_BATCH removals each, with a pause between: other clients' commands run in between. */
   async clean(query: CleanQuery): Promise<number> {
     let removed = 0;
     let after: [string, string] = ['', ''];
@@ -389,6 +397,7 @@ export class RedisBackend implements QueueBackend {
       removed += count;
       if (done === 1) break;
       after = [lastScore, lastMember];
+      await sleep(CLEAN_PAUSE_MS);
     }
     return removed;
   }
