@@ -87,15 +87,19 @@ async function main(): Promise<void> {
     const serverMs = await scriptDurations(admin);
     await admin.quit();
 
-    const report: Record<string, unknown> = {
+    const addBefore = summarize(baseline);
+    const addDuringClean = summarize(during);
+    const report = {
       fill: { jobs: JOBS, ms: Math.round(fillMs), jobsPerSec: rate(JOBS, fillMs) },
       clean: { removed: cleaned, ms: Math.round(cleanMs), jobsPerSec: rate(cleaned!, cleanMs), left: (await cleaner.jobs.counts()).completed },
-      addBefore: summarize(baseline),
-      addDuringClean: summarize(during),
+      addBefore,
+      addDuringClean,
       serverMsPerCleanCall: serverMs.clean,
       serverMsPerAddCall: serverMs.add,
       p99BudgetMs: 5,
-      withinBudget: summarize(during).p99 < 5,
+      withinBudget: addDuringClean.p99 < 5,
+      // On a busy host add() can miss the budget without any clean: compare with the baseline.
+      p99IncreaseMs: Math.round((addDuringClean.p99 - addBefore.p99) * 1000) / 1000,
     };
     console.log(JSON.stringify(report, null, 2));
   } finally {
