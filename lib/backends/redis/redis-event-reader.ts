@@ -73,8 +73,7 @@ interface Group {
  * tells), so nothing is lost and nothing repeated.
  *
  * A removed job (remove-2.lua) gets the message 'removed' on its channel: its subscriptions end
- * with JobNotFoundError. One that starts after the removal finds the record gone: a subscription's
- * first read checks that the record exists, in the same round trip as its first XRANGE.
+ * with JobNotFoundError. One that starts after the removal finds the record gone (see readStream).
  */
 export class RedisEventReader {
   /** By channel name. */
@@ -367,21 +366,20 @@ export class RedisEventReader {
   }
 
   /**
-   * False when the job does not exist (checked on a subscription's first read, with it): removed
-   * before the channel was confirmed, so no 'removed' message will come. Later removals send one.
+   * False when the job does not exist: removed before the channel was confirmed, so no 'removed'
+   * message will come (later removals send one). Checked when a subscription's first read finds
+   * nothing (a job's stream is never empty from its start, so a fresh subscription pays nothing).
    */
   private async readStream(sub: Subscription): Promise<boolean> {
     const key = this.keys.events(sub.group.jobId);
-    let check = !sub.joined;
+    let first = !sub.joined;
     for (;;) {
       const start = sub.lastId === '0' ? '-' : `(${sub.lastId}`;
-      const [entries, exists] = await Promise.all([
-        this.connections.command.xrange(key, start, '+', 'COUNT', HISTORY_PAGE) as Promise<StreamEntry[]>,
-        check ? this.connections.command.exists(this.keys.job(sub.group.jobId)) : 1,
-      ]);
-      check = false;
+      const entries = (await this.connections.command.xrange(key, start, '+', 'COUNT', HISTORY_PAGE)) as StreamEntry[];
       if (sub.closed) return true;
-      if (exists === 0) return false;
+      if (first && entries.length === 0 && (await this.connections.command.exists(this.keys.job(sub.group.jobId))) === 0) return false;
+      first = false;
+      if (sub.closed) return true;
       if (entries.length < HISTORY_PAGE) {
         this.deliver(sub, entries);
         return true;
