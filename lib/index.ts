@@ -49,6 +49,7 @@ export {
   QueueDrainedError,
   JobQueueConfigError,
   JobAbortedError,
+  UnrecoverableJobError,
   type JobAbortKind,
 } from './errors/job-queue.errors';
 
@@ -56,3 +57,13 @@ export {
 export { OnJobEvent, type OnJobEventOptions } from './queue-events/on-job-event.decorator';
 export type { QueueJobEvent, QueueEventsFilter } from './queue-events/queue-job-event';
 export type { JobSchedule, ScheduleOptions } from './schedules/job-schedule.interface';
+
+// Operating the queue
+export type {
+  FinishedJobState,
+  JobCleanQuery,
+  JobListPage,
+  JobListQuery,
+  RemoveResult,
+  RetryResult,
+} from './interfaces/job-operations.interface';

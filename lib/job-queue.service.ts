@@ -1,11 +1,18 @@
 import { BeforeApplicationShutdown, Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { Observable, filter, firstValueFrom, throwError, timeout as rxTimeout } from 'rxjs';
+import { NEVER, Observable, filter, lastValueFrom, takeUntil, timer } from 'rxjs';
 import type { NewJob, QueueBackend } from './backends/queue-backend.interface';
 import { JobCancelDispatcher } from './cancel/job-cancel.dispatcher';
 import { InvalidJobError, JobNotFoundError, JobQueueError, QueueDrainedError } from './errors/job-queue.errors';
 import { Messages } from './errors/job-queue.messages';
 import { JobEventStream } from './events/job-event-stream';
+import type {
+  JobCleanQuery,
+  JobListPage,
+  JobListQuery,
+  RemoveResult,
+  RetryResult,
+} from './interfaces/job-operations.interface';
 import {
   AddOptions,
   CancelResult,
@@ -36,6 +43,8 @@ import { JobScheduler } from './schedules/job-scheduler.service';
 import { validateScheduleId, validateScheduleOptions } from './schedules/schedule-options.validator';
 import { firstTick } from './schedules/schedule-ticks';
 import type { StoredSchedule } from './backends/queue-backend.interface';
+import { encodeListCursor } from './validation/list-cursor';
+import { retryDelay, toCleanQuery, toListQuery } from './validation/operations.validator';
 
 /** Default and largest page size of `poll()`. */
 const DEFAULT_POLL_MAX = 100;
@@ -131,12 +140,20 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
         Messages.invalidOption('max', `an integer from 1 to ${MAX_POLL_MAX}`, max),
       );
     }
-    const [, events] = await Promise.all([this.backend.touch(jobId), this.backend.readEvents(jobId, after, max)]);
-    if (events === null) throw new JobNotFoundError(Messages.notFound(jobId), jobId);
-    let done = events.some((event) => TERMINAL_EVENT_TYPES.has(event.type));
-    if (!done && events.length < max) {
-      const job = await this.backend.get(jobId);
-      done = !!job && TERMINAL_STATES.has(job.state) && events.length === 0;
+    // One event more than the page tells whether anything follows it.
+    const [, read] = await Promise.all([this.backend.touch(jobId), this.backend.readEvents(jobId, after, max + 1)]);
+    if (read === null) throw new JobNotFoundError(Messages.notFound(jobId), jobId);
+    const events = read.slice(0, max);
+    // Done when the page ends with the job's last event and that is a terminal one (a retried
+    // job's old terminal event is followed by its new run), or nothing is left of a finished job.
+    let done = false;
+    if (read.length <= max) {
+      const last = events.at(-1);
+      if (last) done = TERMINAL_EVENT_TYPES.has(last.type);
+      else {
+        const job = await this.backend.get(jobId);
+        done = !!job && TERMINAL_STATES.has(job.state);
+      }
     }
     return { events, next: events.length > 0 ? events[events.length - 1].id : after, done };
   }
@@ -147,25 +164,29 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     if ((await this.backend.touch(jobId)) === 'missing') throw new JobNotFoundError(Messages.notFound(jobId), jobId);
   }
 
-  /** Resolves with the job once it finished. @throws JobNotFoundError; rejects on `timeoutMs`. */
+  /**
+   * Resolves with the job once it finished (for a retried job: its new end). @throws JobNotFoundError
+   * (also when the job is removed meanwhile); rejects on `timeoutMs`.
+   */
   async waitFor(jobId: string, opts: { timeoutMs?: number } = {}): Promise<Job> {
     validateJobId(jobId);
-    const job = await this.backend.get(jobId);
-    if (!job) throw new JobNotFoundError(Messages.notFound(jobId), jobId);
-    if (TERMINAL_STATES.has(job.state)) return job;
-    let terminal = this.waits.open(jobId, '0', { touch: false }).pipe(filter((e) => TERMINAL_EVENT_TYPES.has(e.type)));
-    if (opts.timeoutMs !== undefined) {
-      const ms = opts.timeoutMs;
-      terminal = terminal.pipe(
-        rxTimeout({ first: ms, with: () => throwError(() => new JobQueueError(Messages.waitForTimeout(jobId, ms))) }),
+    const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+    // The stream completes with the job's last terminal event; a retry landing right then sends
+    // us round again, after that event.
+    let after = '0';
+    for (;;) {
+      const job = await this.backend.get(jobId);
+      if (!job) throw new JobNotFoundError(Messages.notFound(jobId), jobId);
+      if (TERMINAL_STATES.has(job.state)) return job;
+      if (deadline !== undefined && Date.now() >= deadline) throw new JobQueueError(Messages.waitForTimeout(jobId, opts.timeoutMs!));
+      const stream = this.waits.open(jobId, after, { touch: false }).pipe(
+        filter((e) => TERMINAL_EVENT_TYPES.has(e.type)),
+        takeUntil(deadline === undefined ? NEVER : timer(new Date(deadline))),
       );
+      const end = await lastValueFrom(stream, { defaultValue: undefined });
+      if (end) after = end.id;
+      else if (this.shuttingDown) throw new QueueDrainedError(Messages.waitInterrupted(jobId)); // streams end at shutdown
     }
-    // Completes without a terminal event only when the app shuts down.
-    const ended = await firstValueFrom(terminal, { defaultValue: undefined });
-    if (!ended) throw new QueueDrainedError(Messages.waitInterrupted(jobId));
-    const finished = await this.backend.get(jobId);
-    if (!finished) throw new JobNotFoundError(Messages.notFound(jobId), jobId);
-    return finished;
   }
 
   /** Number of jobs per state (finished ones while retained). */
@@ -259,6 +280,55 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
   async schedules(): Promise<JobSchedule[]> {
     const stored = await this.backend.listSchedules();
     return stored.map(toJobSchedule).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  // --- operations: list, retry, remove, clean ---
+
+  /**
+   * One page of the jobs in a state: `waiting` in run order (priority desc, then FIFO), `delayed`
+   * soonest due first, `active` oldest start first, finished states newest first. Pass the page's
+   * `cursor` to get the next one; it is absent on the last page. Paging never repeats a job and
+   * never skips one that stays in the state. With `name` on `active` or a finished state a page may
+   * hold fewer than `limit` jobs (even none) and still have a `cursor`: keep paging until it is absent.
+   * @throws InvalidJobError bad state or name, `limit` outside 1..1000, a cursor from another list
+   */
+  async list(query: JobListQuery): Promise<JobListPage> {
+    const q = toListQuery(query);
+    const page = await this.backend.list(q);
+    return page.next ? { jobs: page.jobs, cursor: encodeListCursor(q.state, q.name, page.next) } : { jobs: page.jobs };
+  }
+
+  /**
+   * Runs a finished (completed, failed or cancelled) job again under the same id: back to
+   * `waiting` behind the jobs already waiting at its priority, or `delayed` with `delayMs`; fresh
+   * attempts (`ctx.attempt` starts at 1), result, error and cancel reason cleared, retention lifted.
+   * Its stream goes on with a `queued` event `{ retried: true }`. Waiting, delayed and active jobs
+   * answer 'not_finished'. @throws InvalidJobError malformed id or delay
+   */
+  async retry(jobId: string, opts?: { delayMs?: number }): Promise<RetryResult> {
+    validateJobId(jobId);
+    const result = await this.backend.retry(jobId, retryDelay(opts));
+    // The retry's `queued` event happened here: its hooks run here (once, like every transition's).
+    if (result === 'retried') this.hooks.notify(jobId, 'queued');
+    return result;
+  }
+
+  /**
+   * Deletes a waiting, delayed or finished job with its events; open `events()` streams of it end
+   * with JobNotFoundError. An active job answers 'active' (cancel it first). @throws InvalidJobError
+   */
+  async remove(jobId: string): Promise<RemoveResult> {
+    validateJobId(jobId);
+    return this.backend.remove(jobId);
+  }
+
+  /**
+   * Removes finished jobs of one state, oldest first, finished at least `olderThanMs` ago (default
+   * 0: all), of `name` when given, at most `limit`. Works in bounded batches (Redis serves other
+   * clients in between). Resolves with how many were removed. @throws InvalidJobError
+   */
+  async clean(query: JobCleanQuery): Promise<number> {
+    return this.backend.clean(toCleanQuery(query, Date.now()));
   }
 }
 

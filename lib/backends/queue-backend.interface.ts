@@ -1,3 +1,4 @@
+import type { FinishedJobState, RemoveResult, RetryResult } from '../interfaces/job-operations.interface';
 import type { CancelResult, Job, JobEvent, JobState } from '../interfaces/job.interface';
 import type { QueueJobEvent } from '../queue-events/queue-job-event';
 import type { ScheduleOptions } from '../schedules/job-schedule.interface';
@@ -91,7 +92,10 @@ export interface QueueBackend {
   readEvents(jobId: string, after: string, max: number): Promise<JobEvent[] | null>;
   /**
    * Delivers every event with id > `after`, in order, then live ones, until unsubscribed.
-   * Connection count must not grow with subscriptions.
+   * Connection count must not grow with subscriptions. A delivery (one `next` call) ends with a
+   * terminal event only when that event was the job's last when read (a retried job's old terminal
+   * event comes with what followed it), so the listener may complete there. Ends with
+   * JobNotFoundError (`error`) when the job is removed.
    */
   subscribe(jobId: string, after: string, listener: EventListener): () => void;
 
@@ -136,6 +140,29 @@ export interface QueueBackend {
    * the schedule changed).
    */
   fireSchedule(schedule: StoredSchedule, nextAt: number | undefined, job: NewJob): Promise<'added' | 'exists' | 'lost'>;
+
+  // --- operations: list, retry, remove, clean ---
+  /**
+   * One page of the jobs in `state`, after `query.after`: waiting in run order (priority desc,
+   * then queue position), delayed soonest due first, active oldest start first, finished newest
+   * first. `next` is the position of the page's last entry, absent when nothing follows. A page
+   * may hold fewer than `limit` jobs while `next` is set (a bounded scan with `name` on a state
+   * that is not indexed per name); a job that stays in its state is never repeated nor skipped.
+   */
+  list(query: ListQuery): Promise<ListPage>;
+  /**
+   * A finished job back to waiting (behind the jobs already waiting at its priority) or, with
+   * `delayMs` > 0, delayed; same id, attempt 0, stalls, error, result, progress, cancel reason and
+   * timestamps cleared, retention lifted; appends `queued` {retried: true[, delayMs]}.
+   */
+  retry(jobId: string, delayMs: number): Promise<RetryResult>;
+  /**
+   * Deletes a waiting, delayed or finished job with its events and index entries; open event
+   * subscriptions of the job end with JobNotFoundError. An active job is left alone ('active').
+   */
+  remove(jobId: string): Promise<RemoveResult>;
+  /** Removes up to `limit` jobs of `state` finished at or before `finishedBefore`, oldest first; returns how many. */
+  clean(query: CleanQuery): Promise<number>;
 }
 
 /** A schedule as the backends store it: the validated spec plus its tick state. */
@@ -213,4 +240,35 @@ export interface ReclaimResult {
 export interface EventListener {
   next(events: JobEvent[]): void;
   error(err: Error): void;
+}
+
+/** A place in a list order: the sort key of the entry a page ended with. */
+export interface ListPosition {
+  /** The numeric sort key, as text (-priority, due time, start time or finish time). */
+  score: string;
+  /** The tie-breaker (byte order), unique within the state. */
+  member: string;
+}
+
+export interface ListQuery {
+  state: JobState;
+  name?: string;
+  /** 1..1000. */
+  limit: number;
+  /** Entries strictly after this position (in the state's order). */
+  after?: ListPosition;
+}
+
+export interface ListPage {
+  jobs: Job[];
+  next?: ListPosition;
+}
+
+export interface CleanQuery {
+  state: FinishedJobState;
+  /** Epoch ms: jobs with finishedAt <= this. */
+  finishedBefore: number;
+  name?: string;
+  /** Positive; Infinity for no cap. */
+  limit: number;
 }

@@ -43,3 +43,9 @@ export class JobAbortedError extends JobQueueError {
     super(`Job aborted (${kind}): ${reason}`);
   }
 }
+
+/**
+ * Thrown by a handler: fails the job at once, with no further attempts (backoff and `attempts`
+ * are ignored). Its message becomes the job's `error`.
+ */
+export class UnrecoverableJobError extends JobQueueError {}

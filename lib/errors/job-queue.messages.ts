@@ -67,6 +67,9 @@ export const Messages = {
     `Option 'cron' ${safeString(cron)} is not a valid 5- or 6-field cron expression (${why}): e.g. '0 3 * * *' (03:00 daily) or '*/10 * * * * *' (every 10 s).`,
   invalidTimeZone: (tz: unknown) =>
     `Option 'tz' must be an IANA time zone such as 'UTC' or 'Europe/Berlin'; got ${safeString(tz)}.`,
+  invalidCursor: (cursor: unknown) =>
+    `List cursor ${safeString(cursor)} is invalid: pass the 'cursor' of the previous page of the same list (same state and name), or omit it to start over.`,
+  removed: (id: string) => `Job '${id}' was removed (remove() or clean()): its record and events are gone.`,
 } as const;
 
 function safeString(value: unknown): string {

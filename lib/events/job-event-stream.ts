@@ -43,10 +43,12 @@ export class JobEventStream {
           }
           unsubscribe = this.backend.subscribe(jobId, after, {
             next: (events) => {
-              for (const event of events) {
+              for (const [i, event] of events.entries()) {
                 if (subscriber.closed) return;
                 subscriber.next(event);
-                if (TERMINAL_EVENT_TYPES.has(event.type)) return subscriber.complete();
+                // Events after a terminal one in the same delivery: the job was retried, its stream
+                // goes on. A terminal event that ends a delivery was the job's last event when read.
+                if (TERMINAL_EVENT_TYPES.has(event.type) && i === events.length - 1) return subscriber.complete();
               }
             },
             error: (err) => subscriber.error(err),

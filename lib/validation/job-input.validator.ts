@@ -11,7 +11,7 @@ const ADD_OPTION_KEYS = ['jobId', 'priority', 'delayMs', 'attempts', 'backoff', 
 const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(LIFECYCLE_EVENT_TYPES);
 /** Priorities are folded into a sorted-set score with the FIFO sequence, so they are bounded. */
 export const MAX_PRIORITY = 1_000_000;
-const MAX_DELAY_MS = 365 * 24 * 3_600_000;
+export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
 /** Attempt timeouts run on a timer: at most setTimeout's range (~24.8 days). */
 
 export function validateJobName(name: unknown): asserts name is string {
@@ -94,7 +94,7 @@ function normalizeBackoff(backoff: unknown): NonNullable<NormalizedAddOptions['b
   return { type: b.type, delayMs: b.delayMs as number, maxDelayMs: b.maxDelayMs as number | undefined };
 }
 
-function requireInt(option: string, value: unknown, min: number, max: number): void {
+export function requireInt(option: string, value: unknown, min: number, max: number): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new InvalidJobError(Messages.invalidOption(option, `an integer from ${min} to ${max}`, value));
   }

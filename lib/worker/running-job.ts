@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ClaimedJob, Lease, QueueBackend } from '../backends/queue-backend.interface';
 import type { RegisteredJobHandler } from '../discovery/job-handler.registry';
-import { InvalidJobError, JobAbortKind, JobAbortedError } from '../errors/job-queue.errors';
+import { InvalidJobError, JobAbortKind, JobAbortedError, UnrecoverableJobError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import type { Job, JobContext } from '../interfaces/job.interface';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
@@ -137,7 +137,7 @@ export class RunningJob {
     void this.end(async () => {
       if (this.abortReason) return this.writeAbortOutcome();
       if (outcome.ok) return this.writeResult(outcome.result);
-      return this.writeFailure(describeError(outcome.error));
+      return this.writeFailure(describeError(outcome.error), !(outcome.error instanceof UnrecoverableJobError));
     });
   }
 
@@ -151,8 +151,9 @@ export class RunningJob {
     return this.backend.complete(this.lease, json);
   }
 
-  private async writeFailure(error: string): Promise<AttemptOutcome> {
-    const delay = retryDelayMs(this.claimed.backoff, this.job.attempt);
+  /** `retryable` false (UnrecoverableJobError): no retry delay, so the job fails for good. */
+  private async writeFailure(error: string, retryable = true): Promise<AttemptOutcome> {
+    const delay = retryable ? retryDelayMs(this.claimed.backoff, this.job.attempt) : undefined;
     // The message lands on the record, in an event and in every subscriber's stream: keep it short.
     const limit = Math.min(MAX_ERROR_LENGTH, this.options.maxPayloadBytes);
     return this.backend.fail(this.lease, error.length > limit ? `${error.slice(0, limit)}… (truncated)` : error, delay);

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { ClaimedJob, Lease, NewJob, QueueBackend } from '../../lib/backends/queue-backend.interface';
+import type { ClaimedJob, Lease, ListQuery, NewJob, QueueBackend } from '../../lib/backends/queue-backend.interface';
 import { Messages } from '../../lib/errors/job-queue.messages';
 import { compareEventIds } from '../../lib/events/event-id';
-import type { AddOptions } from '../../lib/interfaces/job.interface';
+import type { AddOptions, Job, JobEvent } from '../../lib/interfaces/job.interface';
 import type { JobQueueModuleOptions } from '../../lib/job-queue.options';
 import { normalizeAddOptions } from '../../lib/validation/job-input.validator';
-import { elapse } from '../support/deferred';
+import { elapse, eventually } from '../support/deferred';
 
 /** How a backend's spec file plugs into the conformance suite. */
 export interface BackendHarness {
@@ -321,6 +321,106 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         await b.cancel(watched.id, 'x', 'o');
         expect(await b.touch(watched.id)).toBe('unwatched');
         expect(await b.idleClientJobs(Date.now() + 1_000, 10)).toEqual([]);
+      });
+    });
+
+    describe('operations: list, retry, remove, clean', () => {
+      /** Every page of a list, checking each respects the limit. */
+      async function listAll(b: QueueBackend, query: ListQuery): Promise<Job[]> {
+        const jobs: Job[] = [];
+        let after = query.after;
+        do {
+          const page = await b.list({ ...query, after });
+          expect(page.jobs.length).toBeLessThanOrEqual(query.limit);
+          jobs.push(...page.jobs);
+          after = page.next;
+        } while (after);
+        return jobs;
+      }
+
+      /** `count` cancelled jobs of `jobName` (cancelling waiting jobs is the quickest way to finish them). */
+      async function cancelledJobs(b: QueueBackend, jobName: string, count: number): Promise<Job[]> {
+        const jobs = await b.add(Array.from({ length: count }, (_, i) => spec(jobName, i)));
+        await Promise.all(jobs.map((job) => b.cancel(job.id, 'x', 'o')));
+        return jobs;
+      }
+
+      it('finds the few jobs of a name among more finished jobs than one scan examines', async () => {
+        const b = await backend();
+        const wanted = await cancelledJobs(b, 'rare', 5);
+        await cancelledJobs(b, 'common', 2_500);
+        const found = await listAll(b, { state: 'cancelled', name: 'rare', limit: 2 });
+        const expected = await Promise.all(wanted.map(async (job) => (await b.get(job.id))!));
+        expected.sort((x, y) => y.finishedAt! - x.finishedAt! || (x.id < y.id ? 1 : -1));
+        expect(found.map((j) => j.id)).toEqual(expected.map((j) => j.id));
+        expect(await b.clean({ state: 'cancelled', finishedBefore: Date.now(), name: 'rare', limit: Infinity })).toBe(5);
+        expect((await b.counts()).cancelled).toBe(2_500);
+        expect(await b.clean({ state: 'cancelled', finishedBefore: Date.now(), limit: Infinity })).toBe(2_500);
+      });
+
+      it('keeps a retried job past the retention it had as a finished job, with fresh stalls', async () => {
+        const b = await backend({ watchdog: { maxStalls: 1 }, events: { retentionMs: 200 } });
+        const [job] = await b.add([spec('st')]);
+        const claimed = await claimOne(b, 'st');
+        if (harness.leasesExpire) {
+          // One stall is allowed: the first is requeued, the second fails the job.
+          expect((await b.reclaimExpired(Date.now() + 60_000)).requeued).toEqual([job.id]);
+          await claimOne(b, 'st');
+          expect((await b.reclaimExpired(Date.now() + 60_000)).failed).toEqual([job.id]);
+        } else {
+          expect(await b.fail(leaseOf(claimed), 'no', undefined)).toBe('failed');
+        }
+        expect(await b.retry(job.id, 0)).toBe('retried');
+        await until(Date.now() + 250); // the subject: the old retention elapses, the record must stay
+        expect(await b.get(job.id)).toMatchObject({ state: 'waiting', attempt: 0 });
+        expect((await b.readEvents(job.id, '0', 100))!.at(-1)).toMatchObject({ type: 'queued', data: { retried: true } });
+        if (harness.leasesExpire) {
+          await claimOne(b, 'st');
+          expect((await b.reclaimExpired(Date.now() + 60_000)).requeued).toEqual([job.id]);
+        }
+      });
+
+      it('never ends a delivery with a terminal event that later events follow (a long history before a retry)', async () => {
+        const b = await backend();
+        const [job] = await b.add([spec('long')]);
+        const claimed = await claimOne(b, 'long');
+        // queued, active, 997 tokens, completed: the terminal event is the 1000th.
+        for (let i = 0; i < 997; i++) void b.emit(leaseOf(claimed), 'token', String(i));
+        expect(await b.complete(leaseOf(claimed), '"done"')).toBe('completed');
+        expect(await b.retry(job.id, 0)).toBe('retried');
+        const batches: JobEvent[][] = [];
+        await new Promise<void>((resolve, reject) => {
+          const off = b.subscribe(job.id, '0', {
+            next: (events) => {
+              batches.push(events);
+              if (events.at(-1)!.type === 'queued') {
+                off();
+                resolve();
+              }
+            },
+            error: reject,
+          });
+        });
+        const all = batches.flat();
+        expect(all).toHaveLength(1_001);
+        expect(all.map((e) => e.type).slice(-2)).toEqual(['completed', 'queued']);
+        for (const batch of batches) expect(batch.at(-1)!.type).not.toBe('completed');
+      });
+
+      it('ends a subscription with JobNotFoundError when the job is removed, or was before it started', async () => {
+        const b = await backend();
+        const [job, gone] = await b.add([spec('rm'), spec('rm')]);
+        const errors: Error[] = [];
+        const first = new Promise<void>((resolve) => b.subscribe(job.id, '0', { next: () => resolve(), error: (err) => errors.push(err) }));
+        await first;
+        expect(await b.remove(gone.id)).toBe('removed');
+        const ended = new Promise<Error>((resolve) => b.subscribe(gone.id, '0', { next: () => undefined, error: resolve }));
+        expect(await b.remove(job.id)).toBe('removed');
+        expect((await ended).name).toBe('JobNotFoundError');
+        await eventually(() => errors.length === 1);
+        expect(errors[0]).toMatchObject({ name: 'JobNotFoundError', jobId: job.id });
+        expect(await b.readEvents(job.id, '0', 10)).toBeNull();
+        expect((await b.counts()).waiting).toBe(0);
       });
     });
   });

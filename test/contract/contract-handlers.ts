@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Job, JobContext, JobHandler } from '../../lib';
+import { Job, JobContext, JobHandler, UnrecoverableJobError } from '../../lib';
 import { DeferredMap } from '../support/deferred';
 
 /** What the contract tests observe of the handlers, and the gates they use to steer them. */
@@ -130,5 +130,12 @@ export class ContractHandlers {
     } catch (err) {
       return { threw: (err as Error).name };
     }
+  }
+
+  /** Gives up at once with UnrecoverableJobError(data.message), whatever attempts remain. */
+  @JobHandler('doomed')
+  async doomed(job: Job<{ message: string }>) {
+    this.probe.count(job.id);
+    throw new UnrecoverableJobError(job.data.message);
   }
 }

@@ -8,9 +8,11 @@ import {
   JobNotFoundError,
   JobQueueModuleOptions,
   QueueDrainedError,
+  JobListQuery,
   QueueFullError,
   compareEventIds,
 } from '../../lib';
+
 import { elapse, eventually } from '../support/deferred';
 import { OnJobEvent, QueueJobEvent } from '../../lib';
 import { JobScheduler } from '../../lib/schedules/job-scheduler.service';
@@ -623,6 +625,261 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         for (const opts of bad) await expect(app.jobs.schedule('bad', 'echo', null, opts)).rejects.toBeInstanceOf(InvalidJobError);
         await expect(app.jobs.schedule('bad id!', 'echo', null, { everyMs: 1_000 })).rejects.toBeInstanceOf(InvalidJobError);
         expect(await app.jobs.schedules()).toEqual([]);
+      });
+    });
+
+    describe('operations: list, retry, remove, clean', () => {
+      /** Every page of a list, with the page sizes seen. */
+      async function listAll(app: QueueApp, query: JobListQuery): Promise<{ jobs: Job[]; sizes: number[] }> {
+        const jobs: Job[] = [];
+        const sizes: number[] = [];
+        let cursor = query.cursor;
+        do {
+          const page = await app.jobs.list({ ...query, cursor });
+          jobs.push(...page.jobs);
+          sizes.push(page.jobs.length);
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        return { jobs, sizes };
+      }
+      const ids = (jobs: Job[]) => jobs.map((j) => j.id);
+      /** Cancels waiting jobs one by one (a finished state without a worker). */
+      async function cancelAll(app: QueueApp, jobIds: string[]): Promise<void> {
+        for (const id of jobIds) expect(await app.jobs.cancel(id)).toBe('cancelled');
+      }
+      /** Newest first: finishedAt desc, then id desc (the documented order of finished states). */
+      async function newestFirst(app: QueueApp, jobIds: string[]): Promise<string[]> {
+        const jobs = await Promise.all(jobIds.map(async (id) => (await app.jobs.get(id))!));
+        return ids(jobs.sort((a, b) => b.finishedAt! - a.finishedAt! || (a.id < b.id ? 1 : -1)));
+      }
+
+      it('lists waiting jobs in run order across names (priority desc, then FIFO), page by page', async () => {
+        const app = await start({ worker: false });
+        const jobs = await app.jobs.addBulk([
+          { name: 'a', data: 1, opts: { jobId: 'w1' } },
+          { name: 'b', data: 2, opts: { jobId: 'w2', priority: 5 } },
+          { name: 'a', data: 3, opts: { jobId: 'w3', priority: -1 } },
+          { name: 'b', data: 4, opts: { jobId: 'w4' } },
+          { name: 'a', data: 5, opts: { jobId: 'w5', priority: 5 } },
+        ]);
+        await app.jobs.add('a', 'later', { jobId: 'd1', delayMs: 60_000 });
+        const all = await listAll(app, { state: 'waiting', limit: 2 });
+        expect(ids(all.jobs)).toEqual(['w2', 'w5', 'w1', 'w4', 'w3']);
+        expect(all.sizes).toEqual([2, 2, 1]);
+        expect(all.jobs[0]).toEqual(jobs[1]);
+        expect(ids((await listAll(app, { state: 'waiting', name: 'a', limit: 1 })).jobs)).toEqual(['w5', 'w1', 'w3']);
+        const one = await app.jobs.list({ state: 'waiting' });
+        expect(one.cursor).toBeUndefined();
+        expect(one.jobs).toHaveLength(5);
+        expect(await app.jobs.list({ state: 'waiting', name: 'nobody' })).toEqual({ jobs: [] });
+      });
+
+      it('lists delayed jobs soonest due first', async () => {
+        const app = await start({ worker: false });
+        await app.jobs.add('a', 1, { jobId: 'late', delayMs: 90_000 });
+        await app.jobs.add('b', 2, { jobId: 'soon', delayMs: 30_000 });
+        await app.jobs.add('a', 3, { jobId: 'mid', delayMs: 60_000 });
+        expect(ids((await listAll(app, { state: 'delayed', limit: 1 })).jobs)).toEqual(['soon', 'mid', 'late']);
+        expect(ids((await listAll(app, { state: 'delayed', name: 'a' })).jobs)).toEqual(['mid', 'late']);
+      });
+
+      it('lists active jobs oldest start first', async () => {
+        const app = await start();
+        for (const id of ['act-1', 'act-2', 'act-3']) {
+          await app.jobs.add('gated', null, { jobId: id });
+          await app.probe.started.get(id).promise;
+        }
+        const all = await listAll(app, { state: 'active', limit: 2 });
+        expect(ids(all.jobs)).toEqual(['act-1', 'act-2', 'act-3']);
+        expect(all.jobs.every((j) => j.state === 'active')).toBe(true);
+        expect(ids((await listAll(app, { state: 'active', name: 'echo' })).jobs)).toEqual([]);
+        for (const id of ['act-1', 'act-2', 'act-3']) app.probe.release.get(id).resolve(id);
+        await app.jobs.waitFor('act-3');
+      });
+
+      it('lists finished jobs newest first, by name too, page by page', async () => {
+        const app = await start({ worker: false });
+        const added = await app.jobs.addBulk(Array.from({ length: 7 }, (_, i) => ({ name: i % 2 ? 'odd' : 'even', data: i })));
+        await cancelAll(app, ids(added));
+        const expected = await newestFirst(app, ids(added));
+        expect(ids((await listAll(app, { state: 'cancelled', limit: 3 })).jobs)).toEqual(expected);
+        const odd = new Set(ids(added.filter((j) => j.name === 'odd')));
+        expect(ids((await listAll(app, { state: 'cancelled', name: 'odd', limit: 2 })).jobs)).toEqual(expected.filter((id) => odd.has(id)));
+        expect(await app.jobs.list({ state: 'failed' })).toEqual({ jobs: [] });
+      });
+
+      it('never repeats nor skips a job that stays in its state while others leave and join', async () => {
+        const app = await start({ worker: false });
+        const first = await app.jobs.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'p', data: i, opts: { jobId: `p${i}` } })));
+        const page1 = await app.jobs.list({ state: 'waiting', limit: 2 });
+        expect(ids(page1.jobs)).toEqual(['p0', 'p1']);
+        await app.jobs.cancel('p1'); // the cursor's own job leaves
+        await app.jobs.cancel('p3'); // a job not listed yet leaves
+        await app.jobs.add('p', 'high', { jobId: 'p-high', priority: 9 }); // joins before the cursor
+        await app.jobs.add('p', 'new', { jobId: 'p-new' }); // joins at the end
+        const rest = await listAll(app, { state: 'waiting', limit: 2, cursor: page1.cursor });
+        expect(ids(rest.jobs)).toEqual(['p2', 'p4', 'p5', 'p-new']);
+        expect(first).toHaveLength(6);
+      });
+
+      it('refuses a limit outside 1..1000, a bad state and a cursor from another list', async () => {
+        const app = await start({ worker: false });
+        await app.jobs.addBulk([{ name: 'a', data: 1 }, { name: 'a', data: 2 }]);
+        const { cursor } = await app.jobs.list({ state: 'waiting', limit: 1 });
+        expect(cursor).toEqual(expect.any(String));
+        for (const query of [
+          { state: 'waiting', limit: 0 },
+          { state: 'waiting', limit: 1001 },
+          { state: 'waiting', limit: 1.5 },
+          { state: 'sleeping' },
+          { state: 'waiting', name: 'bad name' },
+          { state: 'delayed', cursor },
+          { state: 'waiting', name: 'a', cursor },
+          { state: 'waiting', cursor: 'garbage' },
+        ]) {
+          await expect(app.jobs.list(query as JobListQuery)).rejects.toBeInstanceOf(InvalidJobError);
+        }
+        expect((await app.jobs.list({ state: 'waiting', limit: 1000, cursor })).jobs).toHaveLength(1);
+      });
+
+      it('retries a failed job under the same id with fresh attempts; the stream replays the old run and follows the new one', async () => {
+        const app = await start();
+        const job = await app.jobs.add('doomed', { message: 'no' }, { attempts: 3 });
+        expect(await app.jobs.waitFor(job.id)).toMatchObject({ state: 'failed', attempt: 1, error: 'no' });
+        expect(await app.jobs.retry(job.id, { delayMs: 200 })).toBe('retried');
+        const retried = (await app.jobs.get(job.id))!;
+        expect(retried).toMatchObject({ id: job.id, state: 'delayed', attempt: 0, attempts: 3 });
+        expect(retried.error).toBeUndefined();
+        expect(retried.finishedAt).toBeUndefined();
+        expect(retried.startedAt).toBeUndefined();
+        // Opened while the job waits again: history holds the old terminal event, yet both wait for the new end.
+        const [done, events] = await Promise.all([app.jobs.waitFor(job.id), collect(app, job.id)]);
+        expect(done).toMatchObject({ state: 'failed', attempt: 1, error: 'no' });
+        expect(types(events)).toEqual(['queued', 'active', 'failed', 'queued', 'active', 'failed']);
+        expect(events[3].data).toEqual({ retried: true, delayMs: 200 });
+        expect(app.probe.runs.get(job.id)).toBe(2);
+        const page = await app.jobs.poll(job.id, { max: 3 });
+        expect(page.done).toBe(false);
+        expect((await app.jobs.poll(job.id, { after: page.next })).done).toBe(true);
+      });
+
+      it('retries a completed job: ctx.attempt starts at 1 again and the result is replaced', async () => {
+        const app = await start();
+        const job = await app.jobs.add('echo', 'x');
+        await app.jobs.waitFor(job.id);
+        expect(await app.jobs.retry(job.id)).toBe('retried');
+        await eventually(async () => (await collect(app, job.id)).filter((e) => e.type === 'completed').length === 2);
+        expect(await app.jobs.get(job.id)).toMatchObject({ state: 'completed', attempt: 1, result: { echoed: 'x', attempt: 1 } });
+        expect((await collect(app, job.id)).find((e) => e.type === 'queued' && e.data)?.data).toEqual({ retried: true });
+      });
+
+      it('queues a retried job behind the jobs already waiting, and clears its cancel reason', async () => {
+        const app = await start({ worker: false });
+        await app.jobs.addBulk(['r1', 'r2'].map((jobId) => ({ name: 'r', data: jobId, opts: { jobId } })));
+        await app.jobs.cancel('r1', 'oops');
+        await app.jobs.add('r', 'r3', { jobId: 'r3' });
+        expect(await app.jobs.retry('r1')).toBe('retried');
+        expect(ids((await app.jobs.list({ state: 'waiting' })).jobs)).toEqual(['r2', 'r3', 'r1']);
+        const job = (await app.jobs.get('r1'))!;
+        expect(job.state).toBe('waiting');
+        expect(job.cancelReason).toBeUndefined();
+        expect((await app.jobs.list({ state: 'cancelled' })).jobs).toEqual([]);
+      });
+
+      it('answers not_finished for waiting, delayed and active jobs, not_found for unknown ones', async () => {
+        const app = await start();
+        const waiting = await app.jobs.add('nobody-handles-this', {});
+        const delayed = await app.jobs.add('echo', {}, { delayMs: 60_000 });
+        const active = await app.jobs.add('gated', null);
+        await app.probe.started.get(active.id).promise;
+        for (const job of [waiting, delayed, active]) expect(await app.jobs.retry(job.id)).toBe('not_finished');
+        expect(await app.jobs.retry('no-such-job')).toBe('not_found');
+        await expect(app.jobs.retry('bad id')).rejects.toBeInstanceOf(InvalidJobError);
+        await expect(app.jobs.retry(waiting.id, { delayMs: -1 })).rejects.toBeInstanceOf(InvalidJobError);
+        app.probe.release.get(active.id).resolve(null);
+        await app.jobs.waitFor(active.id);
+      });
+
+      it('removes waiting, delayed and finished jobs with their events; refuses active ones', async () => {
+        const app = await start();
+        const waiting = await app.jobs.add('nobody-handles-this', {});
+        const delayed = await app.jobs.add('echo', {}, { delayMs: 60_000 });
+        const finished = await app.jobs.add('echo', {});
+        await app.jobs.waitFor(finished.id);
+        const active = await app.jobs.add('gated', null);
+        await app.probe.started.get(active.id).promise;
+        for (const job of [waiting, delayed, finished]) {
+          expect(await app.jobs.remove(job.id)).toBe('removed');
+          expect(await app.jobs.get(job.id)).toBeNull();
+          await expect(app.jobs.poll(job.id)).rejects.toBeInstanceOf(JobNotFoundError);
+        }
+        expect(await app.jobs.remove(active.id)).toBe('active');
+        expect(await app.jobs.remove(waiting.id)).toBe('not_found');
+        await expect(app.jobs.remove('')).rejects.toBeInstanceOf(InvalidJobError);
+        expect(await app.jobs.counts()).toMatchObject({ waiting: 0, delayed: 0, active: 1, completed: 0 });
+        expect((await app.jobs.list({ state: 'completed' })).jobs).toEqual([]);
+        app.probe.release.get(active.id).resolve(null);
+        await app.jobs.waitFor(active.id);
+      });
+
+      it('ends open streams and waitFor of a removed job with JobNotFoundError', async () => {
+        const app = await start({ worker: false });
+        const job = await app.jobs.add('echo', {});
+        const queued = new Promise<void>((resolve) => app.jobs.events(job.id).subscribe({ next: () => resolve(), error: () => undefined }));
+        const ended = firstValueFrom(app.jobs.events(job.id).pipe(toArray()));
+        const waited = app.jobs.waitFor(job.id);
+        await queued;
+        expect(await app.jobs.remove(job.id)).toBe('removed');
+        await expect(ended).rejects.toBeInstanceOf(JobNotFoundError);
+        await expect(waited).rejects.toBeInstanceOf(JobNotFoundError);
+        // The id is free again.
+        expect((await app.jobs.add('echo', 'again', { jobId: job.id })).data).toBe('again');
+      });
+
+      it('cleans finished jobs by state, age, name and limit, and counts them', async () => {
+        const app = await start({ worker: false });
+        const added = await app.jobs.addBulk(Array.from({ length: 9 }, (_, i) => ({ name: i < 6 ? 'a' : 'b', data: i })));
+        await cancelAll(app, ids(added));
+        const keep = await app.jobs.add('a', 'waiting');
+        expect(await app.jobs.clean({ state: 'cancelled', olderThanMs: 3_600_000 })).toBe(0);
+        expect(await app.jobs.clean({ state: 'completed' })).toBe(0);
+        expect(await app.jobs.clean({ state: 'cancelled', name: 'b' })).toBe(3);
+        const oldestA = [...(await newestFirst(app, ids(added.slice(0, 6))))].reverse();
+        expect(await app.jobs.clean({ state: 'cancelled', limit: 2 })).toBe(2);
+        expect(ids((await listAll(app, { state: 'cancelled' })).jobs).sort()).toEqual(oldestA.slice(2).sort());
+        expect(await app.jobs.clean({ state: 'cancelled' })).toBe(4);
+        expect(await app.jobs.counts()).toMatchObject({ waiting: 1, cancelled: 0 });
+        expect(await app.jobs.get(keep.id)).not.toBeNull();
+        for (const query of [{ state: 'waiting' }, { state: 'failed', olderThanMs: -1 }, { state: 'failed', limit: 0 }, { state: 'failed', name: '' }]) {
+          await expect(app.jobs.clean(query as never)).rejects.toBeInstanceOf(InvalidJobError);
+        }
+      });
+
+      it('cleans more finished jobs than one batch holds', async () => {
+        const app = await start({ worker: false });
+        const added = await app.jobs.addBulk(Array.from({ length: 1_200 }, (_, i) => ({ name: 'bulk', data: i })));
+        await Promise.all(added.map((job) => app.jobs.cancel(job.id)));
+        expect(await app.jobs.clean({ state: 'cancelled', limit: 1_100 })).toBe(1_100);
+        expect((await app.jobs.counts()).cancelled).toBe(100);
+        expect(await app.jobs.clean({ state: 'cancelled' })).toBe(100);
+      });
+
+      it('times waitFor out on a retried job that does not finish, though its history holds a terminal event', async () => {
+        const app = await start({ worker: false });
+        const job = await app.jobs.add('echo', {});
+        await app.jobs.cancel(job.id);
+        expect(await app.jobs.retry(job.id)).toBe('retried');
+        await expect(app.jobs.waitFor(job.id, { timeoutMs: 100 })).rejects.toThrow(/did not finish within 100 ms/);
+        expect((await app.jobs.get(job.id))!.state).toBe('waiting');
+      });
+
+      it('fails a job at once when its handler throws UnrecoverableJobError, whatever attempts remain', async () => {
+        const app = await start();
+        const job = await app.jobs.add('doomed', { message: 'bad address' }, { attempts: 5, backoff: { type: 'fixed', delayMs: 10 } });
+        const done = await app.jobs.waitFor(job.id);
+        expect(done).toMatchObject({ state: 'failed', attempt: 1, error: 'bad address' });
+        expect(types(await collect(app, job.id))).toEqual(['queued', 'active', 'failed']);
+        expect(app.probe.runs.get(job.id)).toBe(1);
       });
     });
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { QueueFullError } from '../../errors/job-queue.errors';
+import { JobNotFoundError, QueueFullError } from '../../errors/job-queue.errors';
 import { Messages } from '../../errors/job-queue.messages';
 import { EventIdGenerator, compareEventIds } from '../../events/event-id';
 import {
@@ -12,15 +12,20 @@ import {
 } from '../../interfaces/job.interface';
 import type { ResolvedJobQueueOptions } from '../../job-queue.options';
 import type { NormalizedAddOptions } from '../../validation/job-input.validator';
+import type { RemoveResult, RetryResult } from '../../interfaces/job-operations.interface';
 import type {
   BackendConnectionStates,
   CancelMessage,
+  CleanQuery,
   ClaimBatch,
   ClaimRequest,
   ClaimedJob,
   EventListener,
   HeartbeatResult,
   Lease,
+  ListPage,
+  ListPosition,
+  ListQuery,
   NewJob,
   QueueBackend,
   ReclaimResult,
@@ -277,7 +282,9 @@ export class MemoryBackend implements QueueBackend {
   }
 
   subscribe(jobId: string, after: string, listener: EventListener): () => void {
-    const history = eventsAfter(this.records.get(jobId)?.events ?? [], after);
+    const record = this.records.get(jobId);
+    if (!record) return this.notFound(jobId, listener);
+    const history = eventsAfter(record.events, after);
     // History is delivered on a microtask (after the caller holds its unsubscribe handle, as with a
     // network backend); live events arriving before then queue behind it to keep the order.
     const entry: Subscription = { after: history.at(-1)?.id ?? after, listener, pending: clone(history) };
@@ -292,6 +299,15 @@ export class MemoryBackend implements QueueBackend {
     return () => {
       set!.delete(entry);
       if (set!.size === 0 && this.subscribers.get(jobId) === set) this.subscribers.delete(jobId);
+    };
+  }
+
+  /** A subscription to a job that is gone (e.g. removed since the caller checked) ends at once, as on Redis. */
+  private notFound(jobId: string, listener: EventListener): () => void {
+    let open = true;
+    queueMicrotask(() => open && listener.error(new JobNotFoundError(Messages.notFound(jobId), jobId)));
+    return () => {
+      open = false;
     };
   }
 
@@ -323,6 +339,88 @@ export class MemoryBackend implements QueueBackend {
       }
     }
     return ids;
+  }
+
+  // --- operations: list, retry, remove, clean ---
+
+  /**
+   * Same orders and positions as the Redis list script. Waiting and delayed pages come from the
+   * sorted queues (a binary search per name); active and finished ones scan the records, O(jobs)
+   * per page: fine for a store that lives in one process.
+   */
+  async list(query: ListQuery): Promise<ListPage> {
+    const after = query.after && { score: Number(query.after.score), member: query.after.member };
+    let entries: ListEntry[];
+    if (query.state === 'waiting' || query.state === 'delayed') {
+      const queues = query.state === 'waiting' ? this.waiting : this.delayed;
+      const names = query.name === undefined ? [...queues.keys()] : [query.name];
+      entries = names.flatMap((name) => queues.get(name)?.after(after, query.limit + 1) ?? []).sort(byPosition);
+    } else if (query.state === 'active') {
+      entries = this.entriesIn('active', query.name, (job) => job.startedAt ?? 0)
+        .filter((entry) => !after || byPosition(after, entry) < 0)
+        .sort(byPosition);
+    } else {
+      entries = this.entriesIn(query.state, query.name, (job) => job.finishedAt ?? 0)
+        .filter((entry) => !after || byPosition(entry, after) < 0)
+        .sort((a, b) => byPosition(b, a));
+    }
+    const page = entries.slice(0, query.limit);
+    const last = page.at(-1);
+    const next: ListPosition | undefined = entries.length > query.limit && last ? { score: String(last.score), member: last.member } : undefined;
+    return { jobs: page.map((entry) => clone(entry.value.job)), ...(next && { next }) };
+  }
+
+  async retry(jobId: string, delayMs: number): Promise<RetryResult> {
+    const record = this.records.get(jobId);
+    if (!record) return 'not_found';
+    if (!TERMINAL_STATES.has(record.job.state)) return 'not_finished';
+    const { job } = record;
+    job.attempt = 0;
+    for (const field of ['startedAt', 'finishedAt', 'progress', 'result', 'error', 'cancelReason'] as const) delete job[field];
+    record.lastActivity = Date.now();
+    // Its pending expiry finds it unfinished and keeps it (see expire).
+    this.requeue(record, delayMs, 'queued', delayMs > 0 ? { retried: true, delayMs } : { retried: true });
+    return 'retried';
+  }
+
+  async remove(jobId: string): Promise<RemoveResult> {
+    const record = this.records.get(jobId);
+    if (!record) return 'not_found';
+    if (record.job.state === 'active') return 'active';
+    this.drop(record);
+    return 'removed';
+  }
+
+  async clean(query: CleanQuery): Promise<number> {
+    const doomed = this.entriesIn(query.state, query.name, (job) => job.finishedAt ?? 0)
+      .filter((entry) => entry.score <= query.finishedBefore)
+      .sort(byPosition)
+      .slice(0, query.limit);
+    for (const entry of doomed) this.drop(entry.value);
+    return doomed.length;
+  }
+
+  /** The records in `state` (of `name`), keyed by `score` then id. */
+  private entriesIn(state: JobState, name: string | undefined, score: (job: Job) => number): ListEntry[] {
+    const entries: ListEntry[] = [];
+    for (const record of this.records.values()) {
+      const { job } = record;
+      if (job.state === state && (name === undefined || job.name === name)) entries.push({ score: score(job), member: job.id, value: record });
+    }
+    return entries;
+  }
+
+  /** Deletes a job that is not active, with its events; its open subscriptions end with JobNotFoundError. */
+  private drop(record: MemoryRecord): void {
+    const { id, name, state } = record.job;
+    if (state === 'waiting') this.waiting.get(name)?.remove(record);
+    if (state === 'delayed') this.delayed.get(name)?.remove(record);
+    this.records.delete(id);
+    const subscriptions = [...(this.subscribers.get(id) ?? [])];
+    // Cleared first: a subscription whose history is still pending must not deliver it any more.
+    this.subscribers.get(id)?.clear();
+    this.subscribers.delete(id);
+    for (const sub of subscriptions) sub.listener.error(new JobNotFoundError(Messages.removed(id), id));
   }
 
   // --- internals ------------------------------------------------------------------------------
@@ -525,6 +623,19 @@ export class MemoryBackend implements QueueBackend {
   private publishQueueEvent(event: JobEvent, name: string): void {
     for (const listener of [...this.queueListeners]) listener({ ...clone(event), name });
   }
+}
+
+/** An entry of a list() order: sorted by score, then member (a Redis zset's order). */
+interface ListEntry {
+  score: number;
+  member: string;
+  value: MemoryRecord;
+}
+
+/** Ascending (score, member); members are ASCII, where JavaScript's string order is byte order. */
+function byPosition(a: { score: number; member: string }, b: { score: number; member: string }): number {
+  if (a.score !== b.score) return a.score - b.score;
+  return a.member < b.member ? -1 : a.member > b.member ? 1 : 0;
 }
 
 /**

@@ -15,14 +15,7 @@ export class SortedQueue<T> {
   }
 
   push(score: number, member: string, value: T): void {
-    let lo = this.head;
-    let hi = this.items.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const item = this.items[mid];
-      if (item.score < score || (item.score === score && item.member <= member)) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = this.indexAfter(score, member);
     if (lo === this.items.length) this.items.push({ score, member, value });
     else this.items.splice(lo, 0, { score, member, value });
   }
@@ -43,6 +36,25 @@ export class SortedQueue<T> {
     if (index < 0) return false;
     this.items.splice(index, 1);
     return true;
+  }
+
+  /** Up to `max` entries after (score, member) in order (from the start without a position); for list(). */
+  after(position: { score: number; member: string } | undefined, max: number): Array<{ score: number; member: string; value: T }> {
+    const lo = position ? this.indexAfter(position.score, position.member) : this.head;
+    return this.items.slice(lo, lo + max);
+  }
+
+  /** Index of the first live entry after (score, member): binary search. */
+  private indexAfter(score: number, member: string): number {
+    let lo = this.head;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const item = this.items[mid];
+      if (item.score < score || (item.score === score && item.member <= member)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Drops consumed slots once they are the larger part, so memory follows the live size. */

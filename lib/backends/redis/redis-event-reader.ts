@@ -1,9 +1,11 @@
 import { type Redis, ReplyError } from 'ioredis';
+import { JobNotFoundError } from '../../errors/job-queue.errors';
+import { Messages } from '../../errors/job-queue.messages';
 import { compareEventIds } from '../../events/event-id';
 import type { JobEvent } from '../../interfaces/job.interface';
 import type { EventListener } from '../queue-backend.interface';
 import type { RedisBackendLogger, RedisConnections } from './redis-connections';
-import { type CorruptRecordReporter, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
+import { type CorruptRecordReporter, JOB_REMOVED_MESSAGE, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
 import type { RedisKeys } from './redis-keys';
 
 /** History is read in pages of this many events (XRANGE COUNT). */
@@ -69,6 +71,9 @@ interface Group {
  * this connection, so the confirmation is ours to see), and each subscription catches up from
  * its `lastId` as above. A read that started before the drop is repeated (the connection epoch
  * tells), so nothing is lost and nothing repeated.
+ *
+ * A removed job (remove-2.lua) gets the message 'removed' on its channel: its subscriptions end
+ * with JobNotFoundError. One that starts after the removal finds the record gone (see readStream).
  */
 export class RedisEventReader {
   /** By channel name. */
@@ -320,6 +325,7 @@ export class RedisEventReader {
       }
       return;
     }
+    if (message === JOB_REMOVED_MESSAGE) return this.removed(group);
     const entry = parseEventMessage(message);
     if (!entry) return this.badMessage(group.jobId, message);
     if (group.catchingUp > 0) group.buffer.push(entry);
@@ -344,7 +350,7 @@ export class RedisEventReader {
         }
         const epoch = this.epoch;
         try {
-          await this.readStream(sub);
+          if (!(await this.readStream(sub))) return this.end(sub, new JobNotFoundError(Messages.notFound(group.jobId), group.jobId));
         } catch (err) {
           if (sub.closed || this.closed) return;
           if (await this.endIfUnreadable(sub, err)) return;
@@ -368,14 +374,28 @@ export class RedisEventReader {
     }
   }
 
-  private async readStream(sub: Subscription): Promise<void> {
+  /**
+   * False when the job does not exist: removed before the channel was confirmed, so no 'removed'
+   * message will come (later removals send one). Checked when a subscription's first read finds
+   * nothing (a job's stream is never empty from its start, so a fresh subscription pays nothing).
+   */
+  private async readStream(sub: Subscription): Promise<boolean> {
     const key = this.keys.events(sub.group.jobId);
+    let first = !sub.joined;
     for (;;) {
       const start = sub.lastId === '0' ? '-' : `(${sub.lastId}`;
       const entries = (await this.connections.command.xrange(key, start, '+', 'COUNT', HISTORY_PAGE)) as StreamEntry[];
-      if (sub.closed) return;
-      this.deliver(sub, entries);
-      if (entries.length < HISTORY_PAGE) return;
+      if (sub.closed) return true;
+      if (first && entries.length === 0 && (await this.connections.command.exists(this.keys.job(sub.group.jobId))) === 0) return false;
+      first = false;
+      if (sub.closed) return true;
+      if (entries.length < HISTORY_PAGE) {
+        this.deliver(sub, entries);
+        return true;
+      }
+      // More may follow: the page's last entry goes with the next read, so a batch never ends with
+      // a terminal event that later events (a retry) follow; the listener completes on such an end.
+      this.deliver(sub, entries.slice(0, -1));
     }
   }
 
@@ -395,6 +415,13 @@ export class RedisEventReader {
   }
 
   // --- failures -----------------------------------------------------------------------------------
+
+  /** The job was removed (remove/clean): every subscription of it ends with JobNotFoundError. */
+  private removed(group: Group): void {
+    for (const sub of [...group.subs]) {
+      if (!sub.closed) this.end(sub, new JobNotFoundError(Messages.removed(group.jobId), group.jobId));
+    }
+  }
 
   /** A key that holds something other than a stream ends that job's subscription only. True when it did. */
   private async endIfUnreadable(sub: Subscription, err: unknown): Promise<boolean> {

@@ -140,6 +140,12 @@ export function parseClaimed(
 /** One stream entry as XRANGE returns it. */
 export type StreamEntry = [id: string, fields: string[]];
 
+/**
+ * What a job's event channel carries when the job was removed (deleteJob in
+ * scripts/includes/operations.lua): no space, so it is never an event message.
+ */
+export const JOB_REMOVED_MESSAGE = 'removed';
+
 const EVENT_MESSAGE_ID = /^\d+-\d+$/;
 
 /**

@@ -26,6 +26,10 @@ const SCRIPT_FILES = {
   reclaimExpired: 'reclaim-expired-1',
   counts: 'counts-5',
   fireSchedule: 'fire-schedule-3',
+  list: 'list-1',
+  retry: 'retry-2',
+  remove: 'remove-2',
+  clean: 'clean-1',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;
