@@ -22,6 +22,7 @@ import type { ResolvedJobQueueOptions } from './job-queue.options';
 import {
   normalizeAddOptions,
   serializePayload,
+  validateBulk,
   validateEventId,
   validateJobId,
   validateJobName,
@@ -78,6 +79,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
   /** Adds several jobs in one round trip. Every job is validated first: one bad job adds none. */
   async addBulk(jobs: Array<{ name: string; data: unknown; opts?: AddOptions }>): Promise<Job[]> {
     if (this.shuttingDown) throw new QueueDrainedError(Messages.drained());
+    validateBulk(jobs);
     const now = Date.now();
     const specs: NewJob[] = jobs.map(({ name, data, opts }) => {
       validateJobName(name);
