@@ -38,6 +38,8 @@ export const Messages = {
     `addBulk() takes an array of { name, data, opts? } objects; ${what}.`,
   wrongKeyType: (detail: string) =>
     `A queue key in Redis holds a value of the wrong type (${detail}): another program wrote to the queue's keys; give the queue its own 'prefix' or remove the foreign key.`,
+  scriptFailed: (detail: string) =>
+    `A queue script failed in Redis (${detail}), most likely on a damaged job record: remove the record, or report it if it was written by this library.`,
 } as const;
 
 /** Longest rendering of a bad value inside a message (a huge string must not make a huge error). */
