@@ -16,6 +16,7 @@ export function createJobQueueOptions(options: JobQueueModuleOptions = {}): Reso
     watchdog: {
       intervalMs: options.watchdog?.intervalMs ?? 15_000,
       clientTimeoutMs: options.watchdog?.clientTimeoutMs ?? 90_000,
+      maxStalls: options.watchdog?.maxStalls ?? 1,
     },
     events: {
       maxLen: options.events?.maxLen ?? 10_000,
@@ -39,6 +40,7 @@ export function createJobQueueOptions(options: JobQueueModuleOptions = {}): Reso
       Messages.invalidOption('watchdog.clientTimeoutMs', 'an integer (<= 0 disables)', resolved.watchdog.clientTimeoutMs),
     );
   }
+  requireInteger('watchdog.maxStalls', resolved.watchdog.maxStalls, 0, 1_000);
   requireInteger('events.maxLen', resolved.events.maxLen, 10, Number.MAX_SAFE_INTEGER);
   requireInteger('events.retentionMs', resolved.events.retentionMs, 1, Number.MAX_SAFE_INTEGER);
   if (resolved.maxWaiting !== undefined) requireInteger('maxWaiting', resolved.maxWaiting, 1, Number.MAX_SAFE_INTEGER);

@@ -17,6 +17,11 @@ export interface JobQueueModuleOptions {
     intervalMs?: number;
     /** Cancel `watchClient` jobs idle this long, ms; <= 0 disables. Default 90 000. */
     clientTimeoutMs?: number;
+    /**
+     * How many times a job whose lease expired (its worker died or froze) is requeued before it fails
+     * for good; counted apart from `attempts` (a stall does not use up an attempt). Default 1.
+     */
+    maxStalls?: number;
   };
   events?: {
     /** Per-job event stream bound (approximate on Redis). Default 10 000. */
@@ -39,7 +44,7 @@ export interface ResolvedJobQueueOptions {
   leaseMs: number;
   drainTimeoutMs: number;
   cancelGraceMs: number;
-  watchdog: { intervalMs: number; clientTimeoutMs: number };
+  watchdog: { intervalMs: number; clientTimeoutMs: number; maxStalls: number };
   events: { maxLen: number; retentionMs: number };
   maxWaiting?: number;
   worker: boolean;

@@ -17,3 +17,19 @@ describe('in-memory shutdown', () => {
     app.probe.release.get(job.id).resolve('too late');
   });
 });
+
+describe('in-memory leases', () => {
+  it('never reclaims a job whose handler blocks the event loop past leaseMs: it runs once and completes', async () => {
+    const app = await createQueueApp(() => ({}), { leaseMs: 100, watchdog: { intervalMs: 10, clientTimeoutMs: 0 } });
+    try {
+      const job = await app.jobs.add('blocking', { ms: 400 });
+      expect(await app.jobs.waitFor(job.id)).toMatchObject({ state: 'completed', attempt: 1, result: 'done' });
+      expect(app.probe.runs.get(job.id)).toBe(1);
+      const types = (await app.jobs.poll(job.id, { max: 100 })).events.map((e) => e.type);
+      expect(types).toEqual(['queued', 'active', 'completed']);
+      expect(app.watchdog.stats()).toMatchObject({ stalledRequeued: 0, stalledFailed: 0 });
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -122,7 +122,7 @@ describe('createJobQueueOptions', () => {
       leaseMs: 30_000,
       drainTimeoutMs: 30_000,
       cancelGraceMs: 10_000,
-      watchdog: { intervalMs: 15_000, clientTimeoutMs: 90_000 },
+      watchdog: { intervalMs: 15_000, clientTimeoutMs: 90_000, maxStalls: 1 },
       events: { maxLen: 10_000, retentionMs: 3_600_000 },
       maxWaiting: undefined,
       worker: true,
@@ -136,6 +136,7 @@ describe('createJobQueueOptions', () => {
     ['cancelGraceMs past the timer range', { cancelGraceMs: 2 ** 31 }, /Option 'cancelGraceMs' must be an integer from 0 to 2147483647/],
     ['maxWaiting', { maxWaiting: 0 }, /Option 'maxWaiting'/],
     ['events.maxLen', { events: { maxLen: 1.5 } }, /Option 'events.maxLen'/],
+    ['watchdog.maxStalls', { watchdog: { maxStalls: -1 } }, /Option 'watchdog.maxStalls' must be an integer from 0 to 1000/],
     ['worker', { worker: 'yes' as never }, /Option 'worker' must be a boolean/],
   ])('refuses a bad %s with a message naming it', (_name, options, message) => {
     expect(() => createJobQueueOptions(options)).toThrow(JobQueueConfigError);

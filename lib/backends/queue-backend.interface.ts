@@ -41,17 +41,24 @@ export interface QueueBackend {
   interruptWait(): void;
   /** Renews leases. Per job: 'ok', 'lost' (token stale: stop, result will be refused) or a cancel reason. */
   heartbeat(leases: Lease[], leaseMs: number): Promise<HeartbeatResult[]>;
-  /** active → completed with the result. False when the token is stale (nothing written). */
-  complete(lease: Lease, resultJson: string): Promise<boolean>;
+  /**
+   * active → completed with the result; 'cancelled' when a cancel was requested before the result
+   * was written (a cancel always wins: the result is discarded); 'lost' when the token is stale.
+   */
+  complete(lease: Lease, resultJson: string): Promise<'completed' | 'cancelled' | 'lost'>;
   /**
    * active → waiting/delayed with a `retrying` event when attempts remain, no cancel was requested
-   * and `retryDelayMs` is given; otherwise → failed. 'lost' when the token is stale.
+   * and `retryDelayMs` is given (queued behind the jobs already waiting at its priority); a
+   * pending cancel → 'cancelled'; otherwise → failed. 'lost' when the token is stale.
    */
-  fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'lost'>;
+  fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'>;
   /** active → cancelled (after the handler honoured or ignored a cancel). False when the token is stale. */
   finishCancelled(lease: Lease, reason: string): Promise<boolean>;
-  /** active → waiting at the front of its priority, attempt not consumed (shutdown hand-back). */
-  release(lease: Lease): Promise<boolean>;
+  /**
+   * Shutdown hand-back: active → waiting at the front of its priority, attempt not consumed
+   * ('released'); a job with a pending cancel is finished cancelled instead ('cancelled').
+   */
+  release(lease: Lease): Promise<'released' | 'cancelled' | 'lost'>;
   /** Records progress on the job and appends a `progress` event; ignored when the token is stale. */
   progress(lease: Lease, valueJson: string): Promise<void>;
   /** Appends a custom event; ignored when the token is stale (fenced like progress). The type is already validated. */
@@ -88,7 +95,12 @@ export interface QueueBackend {
    * job exists but nothing watches its client (nothing written); 'missing': unknown job.
    */
   touch(jobId: string): Promise<TouchResult>;
-  /** Active jobs whose lease expired before `now`: requeue (stalled) or fail; cancel-requested ones → cancelled. */
+  /**
+   * Active jobs whose lease expired before `now` (another process may take them over): requeued
+   * with a `stalled` event while they stalled at most `watchdog.maxStalls` times (the attempt is
+   * not used up), failed past that; cancel-requested ones → cancelled. The memory backend never
+   * reclaims: no other process could take a job over, so no job stalls while its process lives.
+   */
   reclaimExpired(now: number): Promise<ReclaimResult>;
   /** Ids of unfinished watchClient jobs whose last client activity is before `idleSince`. */
   idleClientJobs(idleSince: number, max: number): Promise<string[]>;

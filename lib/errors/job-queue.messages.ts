@@ -28,7 +28,12 @@ export const Messages = {
   duplicateHandler: (name: string, first: string, second: string) =>
     `Two @JobHandler('${name}') methods were found (${first} and ${second}): give each job name exactly one handler.`,
   waitForTimeout: (id: string, ms: number) => `Job '${id}' did not finish within ${ms} ms.`,
-  stalled: () => 'stalled: the worker lost its lease (it died or froze) and no attempts were left',
+  overdueHandler: (jobId: string, name: string, why: string) =>
+    `The handler of job '${jobId}' ('${name}') still runs although its attempt ended (${why}): it keeps its concurrency slot ` +
+    `until it returns. Make the handler honour ctx.signal (e.g. call ctx.signal.throwIfAborted() between steps).`,
+  /** `times` is a number, or '%d' for the Redis script to fill in. */
+  stalled: (times: number | string) =>
+    `stalled ${times} time(s): its worker lost the lease (died or froze) more often than watchdog.maxStalls allows; retry it, or raise watchdog.maxStalls`,
   redisUnreachable: (cause: string) =>
     `Could not reach Redis while starting the job queue (${cause}): start Redis, or fix option 'redis' (URL, options or instance).`,
   corruptRecord: (id: string, why: string) => `Job record '${id}' is corrupt (${why}); it was skipped.`,

@@ -3,6 +3,7 @@ import type { ClaimRequest, ClaimedJob, QueueBackend } from '../backends/queue-b
 import { JobHandlerRegistry } from '../discovery/job-handler.registry';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
+import type { JobAbortedError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import { EpisodeLogger } from '../utils/episode-logger';
 import { TIMED_OUT, within } from '../utils/within';
@@ -13,6 +14,11 @@ export interface JobWorkerStats {
   running: boolean;
   active: number;
   activeByName: Record<string, number>;
+  /**
+   * Handlers still running although their job already ended (they ignored their signal past
+   * `cancelGraceMs`, or the lease was lost): each keeps its concurrency slot until it settles.
+   */
+  overdue: number;
   outcomes: Record<AttemptOutcome, number>;
 }
 
@@ -32,7 +38,9 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly logger = new Logger('JobWorker');
   private readonly claimErrors = new EpisodeLogger(this.logger, 'Claiming jobs');
   private readonly heartbeatErrors = new EpisodeLogger(this.logger, 'Renewing leases');
+  /** Attempts whose outcome is not recorded yet (their leases are renewed), by job id. */
   private readonly running = new Map<string, RunningJob>();
+  private readonly overdue = new Set<RunningJob>();
   private readonly activeByName = new Map<string, number>();
   private readonly outcomes: Record<AttemptOutcome, number> = {
     completed: 0, failed: 0, retrying: 0, cancelled: 0, released: 0, lost: 0,
@@ -101,6 +109,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
       running: !!this.loopDone && !this.stopping,
       active: this.running.size,
       activeByName: Object.fromEntries(this.activeByName),
+      overdue: this.overdue.size,
       outcomes: { ...this.outcomes },
     };
   }
@@ -179,7 +188,11 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
       handler,
       this.backend,
       this.options,
-      { slotFreed: (r) => this.onSlotFreed(r), ended: (r, outcome) => this.onJobEnd(r, outcome) },
+      {
+        slotFreed: (r) => this.onSlotFreed(r),
+        overdue: (r, reason) => this.onOverdue(r, reason),
+        ended: (r, outcome) => this.onJobEnd(r, outcome),
+      },
       this.logger,
     );
     this.running.set(claimed.job.id, run);
@@ -202,7 +215,18 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     }
   }
 
+  private onOverdue(run: RunningJob, reason: JobAbortedError | undefined): void {
+    this.overdue.add(run);
+    // A shutdown hand-back aborts every handler at once: expected, not worth a warning each.
+    if (reason?.kind === 'shutdown') return;
+    const why = reason && reason.kind !== 'lease-lost'
+      ? `${reason.kind} not honoured within cancelGraceMs (${this.options.cancelGraceMs} ms)`
+      : 'its lease was lost';
+    this.logger.warn(Messages.overdueHandler(run.job.id, run.job.name, why));
+  }
+
   private onSlotFreed(run: RunningJob): void {
+    this.overdue.delete(run);
     const name = run.job.name;
     this.activeByName.set(name, (this.activeByName.get(name) ?? 1) - 1);
     // A slot of a name the loop is not blocked on opened up: the loop must re-plan its wait.
@@ -234,9 +258,13 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.heartbeatTimer = undefined;
   }
 
-  /** One batched call renews every lease here and carries back cancels this process missed. */
+  /**
+   * One batched call renews every lease here and carries back cancels this process missed. A lease
+   * lives until its outcome is recorded, not just until the handler returns: the outcome write may
+   * wait out a Redis failover, and the job must not be reclaimed as stalled meanwhile.
+   */
   private async renewLeases(): Promise<void> {
-    const runs = [...this.running.values()].filter((run) => !run.isEnded);
+    const runs = [...this.running.values()];
     if (runs.length === 0) return;
     try {
       const results = await this.backend.heartbeat(runs.map((run) => run.lease), this.options.leaseMs);

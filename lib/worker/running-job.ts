@@ -18,10 +18,13 @@ const MAX_ERROR_LENGTH = 4_096;
 /** How a RunningJob reports back to the worker. */
 export interface RunningJobHooks {
   /**
-   * The handler's part is over (settled, given up on, or handed back): its concurrency slot is
-   * free, while the outcome is still being written. Lets the next claim overlap that write.
+   * The handler settled and the attempt's outcome is decided (it may still be being written): its
+   * concurrency slot is free. Lets the next claim overlap that write. A handler that outlives its
+   * attempt (it ignored its signal past the grace) keeps the slot until it settles.
    */
   slotFreed(run: RunningJob): void;
+  /** The attempt ended while the handler still runs: it holds its slot until it settles. */
+  overdue(run: RunningJob, reason: JobAbortedError | undefined): void;
   /** The outcome was written (or discarded): the attempt is over. */
   ended(run: RunningJob, outcome: AttemptOutcome): void;
 }
@@ -39,6 +42,8 @@ export class RunningJob {
   private timeoutTimer?: NodeJS.Timeout;
   private graceTimer?: NodeJS.Timeout;
   private ended = false;
+  private handlerSettled = false;
+  private recorded = false;
   private readonly settled: Promise<void>;
   private resolveSettled!: () => void;
 
@@ -60,8 +65,14 @@ export class RunningJob {
     return this.settled;
   }
 
+  /** The attempt's outcome is decided (the handler may still run: see RunningJobHooks.overdue). */
   get isEnded(): boolean {
     return this.ended;
+  }
+
+  /** The outcome was written (or discarded); until then the lease must be kept alive. */
+  get isRecorded(): boolean {
+    return this.recorded;
   }
 
   start(): void {
@@ -87,7 +98,7 @@ export class RunningJob {
   async release(): Promise<void> {
     if (this.ended) return;
     this.controller.abort(new JobAbortedError('shutdown', 'the process is shutting down'));
-    await this.end(async () => ((await this.backend.release(this.lease)) ? 'released' : 'lost'));
+    await this.end(() => this.backend.release(this.lease));
   }
 
   /** The lease was taken over elsewhere: stop without writing anything. */
@@ -110,7 +121,12 @@ export class RunningJob {
   }
 
   private onHandlerSettled(outcome: { ok: true; result: unknown } | { ok: false; error: unknown }): void {
-    if (this.ended) return;
+    this.handlerSettled = true;
+    if (this.ended) {
+      // An overdue handler finally settled: its job ended long ago; only the slot was still held.
+      this.hooks.slotFreed(this);
+      return;
+    }
     void this.end(async () => {
       if (this.abortReason) return this.writeAbortOutcome();
       if (outcome.ok) return this.writeResult(outcome.result);
@@ -125,7 +141,7 @@ export class RunningJob {
     } catch (err) {
       return this.writeFailure(`invalid result: ${describeError(err)}`);
     }
-    return (await this.backend.complete(this.lease, json)) ? 'completed' : 'lost';
+    return this.backend.complete(this.lease, json);
   }
 
   private async writeFailure(error: string): Promise<AttemptOutcome> {
@@ -148,7 +164,8 @@ export class RunningJob {
     this.ended = true;
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.graceTimer);
-    this.hooks.slotFreed(this);
+    if (this.handlerSettled) this.hooks.slotFreed(this);
+    else this.hooks.overdue(this, this.abortReason);
     let outcome: AttemptOutcome;
     try {
       outcome = await write();
@@ -157,6 +174,7 @@ export class RunningJob {
       this.logger.error(`Could not record the outcome of job '${this.job.id}': ${describeError(err)}`);
       outcome = 'lost';
     }
+    this.recorded = true;
     this.hooks.ended(this, outcome);
     this.resolveSettled();
   }

@@ -11,9 +11,20 @@ export class HandlerProbe {
   readonly returned = new DeferredMap<unknown>();
   readonly startOrder: string[] = [];
   runs = new Map<string, number>();
+  /** Handlers of each name running right now, and the most ever seen at once. */
+  readonly inFlight = new Map<string, number>();
+  readonly maxInFlight = new Map<string, number>();
 
   count(jobId: string): void {
     this.runs.set(jobId, (this.runs.get(jobId) ?? 0) + 1);
+  }
+
+  /** Counts a handler of `name` as running until the returned function is called. */
+  enter(name: string): () => void {
+    const now = (this.inFlight.get(name) ?? 0) + 1;
+    this.inFlight.set(name, now);
+    this.maxInFlight.set(name, Math.max(now, this.maxInFlight.get(name) ?? 0));
+    return () => this.inFlight.set(name, this.inFlight.get(name)! - 1);
   }
 }
 
@@ -60,6 +71,33 @@ export class ContractHandlers {
     const result = await this.probe.release.get(job.id).promise;
     this.probe.returned.get(job.id).resolve(result);
     return result;
+  }
+
+  /**
+   * One at a time, and ignores its signal: runs until the test releases `<jobId>:<attempt>`
+   * (started is signalled under the same key). For the rule that an overdue handler keeps its slot.
+   */
+  @JobHandler('solo', { concurrency: 1 })
+  async solo(job: Job, ctx: JobContext) {
+    const leave = this.probe.enter('solo');
+    const key = `${job.id}:${ctx.attempt}`;
+    this.probe.started.get(key).resolve(ctx);
+    try {
+      return await this.probe.release.get(key).promise;
+    } finally {
+      leave();
+    }
+  }
+
+  /** Blocks the event loop for `ms` (a CPU-bound step), then returns. */
+  @JobHandler('blocking', { concurrency: 1 })
+  async blocking(job: Job<{ ms: number }>) {
+    this.probe.count(job.id);
+    const until = Date.now() + job.data.ms;
+    while (Date.now() < until) {
+      // busy: no timer, heartbeat or sweep can run meanwhile
+    }
+    return 'done';
   }
 
   /** One at a time, in claim order: for priority and FIFO tests. */

@@ -71,20 +71,20 @@ describe('cancel dispatcher, watchdog and health under faults (real processes, r
     expect(done).toMatchObject({ state: 'cancelled', attempt: 1 });
   });
 
-  it('reclaims the job of a SIGKILLed worker on another process after the lease', async () => {
+  it('runs the job of a SIGKILLed worker again on another process, with default attempts (a crash uses no attempt)', async () => {
     const prefix = `f-${randomUUID().slice(0, 8)}`;
     const module = { leaseMs: 600, watchdog: { intervalMs: 150, clientTimeoutMs: 0 } };
     const [victim] = await startProcesses(1, { module }, prefix);
-    const [job] = await victim.send<Job[]>({ cmd: 'add', jobs: [{ name: 'work', data: { ms: 60_000 }, opts: { attempts: 2 } }] });
+    const [job] = await victim.send<Job[]>({ cmd: 'add', jobs: [{ name: 'work', data: { ms: 60_000 } }] });
     await startedOn(victim, job.id);
     await victim.kill();
     const [rescuer] = await startProcesses(1, { module }, prefix);
     const restarted = (await rescuer.waitFor((r) => r.type === 'started' && r.jobId === job.id)) as Extract<ChildReport, { type: 'started' }>;
-    expect(restarted.attempt).toBe(2);
+    expect(restarted.attempt).toBe(1);
     // ms: 60s would take too long; the job is cancelled once we saw it was reclaimed and restarted.
     expect((await rescuer.send<Job>({ cmd: 'get', jobId: job.id })).state).toBe('active');
     const stream = collect(rescuer, job.id);
-    expect((await stream).map((e) => e.type)).toEqual(expect.arrayContaining(['queued', 'active', 'stalled', 'active']));
+    expect((await stream).map((e) => e.type).slice(0, 4)).toEqual(['queued', 'active', 'stalled', 'active']);
   });
 
   it('survives a Redis restart: health goes down then up, the dispatcher resubscribes, and cancel works again', async () => {
@@ -147,7 +147,9 @@ describe('cancel dispatcher, watchdog and health under faults (real processes, r
 async function collect(proc: QueueProcess, jobId: string) {
   const stream = `collect-${randomUUID()}`;
   await proc.send({ cmd: 'subscribe', jobId, stream });
-  await proc.waitFor((r) => r.type === 'event' && r.stream === stream && r.event.type === 'active' && (r.event.data as { attempt: number })?.attempt === 2);
+  // Until the second run's `active` event (a stall reruns the same attempt number).
+  let actives = 0;
+  await proc.waitFor((r) => r.type === 'event' && r.stream === stream && r.event.type === 'active' && ++actives === 2);
   await proc.send({ cmd: 'unsubscribe', stream });
   return proc.reports.flatMap((r) => (r.type === 'event' && r.stream === stream ? [r.event] : []));
 }

@@ -34,10 +34,9 @@ import { SortedQueue } from './sorted-queue';
 interface MemoryRecord {
   job: Job;
   opts: NormalizedAddOptions;
-  /** FIFO position within a priority; kept so a released job goes back to the front. */
-  seq: number;
+  /** Queue position within a priority (see {@link queuePosition}); kept while active, for a hand-back. */
+  pos?: string;
   token?: string;
-  leaseUntil?: number;
   cancelRequested?: string;
   lastActivity: number;
   events: JobEvent[];
@@ -64,6 +63,7 @@ export class MemoryBackend implements QueueBackend {
   private readonly subscribers = new Map<string, Set<Subscription>>();
   private readonly workWaiters = new Set<{ names: string[]; wake: () => void }>();
   private readonly expiry = new ExpiryQueue((id) => this.expire(id));
+  /** Queue positions handed out so far (the Redis `seq` key). */
   private seq = 0;
 
   constructor(private readonly options: ResolvedJobQueueOptions) {}
@@ -105,7 +105,7 @@ export class MemoryBackend implements QueueBackend {
 
   // --- worker ---------------------------------------------------------------------------------
 
-  async claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
+  async claim(requests: ClaimRequest[], _leaseMs: number): Promise<ClaimBatch> {
     const now = Date.now();
     const jobs: ClaimedJob[] = [];
     let nextDueAt: number | undefined;
@@ -113,9 +113,9 @@ export class MemoryBackend implements QueueBackend {
       this.promoteDue(name, now);
       const queue = this.waiting.get(name);
       for (let taken = 0; queue && queue.size > 0 && taken < max; taken++) {
-        jobs.push(this.activate(queue.shift()!, leaseMs, now));
+        jobs.push(this.activate(queue.shift()!, now));
       }
-      const due = this.delayed.get(name)?.peekKey();
+      const due = this.delayed.get(name)?.peekScore();
       if (due !== undefined && (nextDueAt === undefined || due < nextDueAt)) nextDueAt = due;
     }
     return { jobs, nextDueAt };
@@ -143,30 +143,33 @@ export class MemoryBackend implements QueueBackend {
     for (const waiter of [...this.workWaiters]) waiter.wake();
   }
 
-  async heartbeat(leases: Lease[], leaseMs: number): Promise<HeartbeatResult[]> {
-    const now = Date.now();
+  /** Leases cannot expire in memory (see reclaimExpired): this only reports pending cancels. */
+  async heartbeat(leases: Lease[], _leaseMs: number): Promise<HeartbeatResult[]> {
     return leases.map((lease) => {
       const record = this.owned(lease);
       if (!record) return { status: 'lost' };
-      record.leaseUntil = now + leaseMs;
       return record.cancelRequested ? { status: 'cancel', reason: record.cancelRequested } : { status: 'ok' };
     });
   }
 
-  async complete(lease: Lease, resultJson: string): Promise<boolean> {
-    const record = this.owned(lease);
-    if (!record) return false;
-    record.job.result = JSON.parse(resultJson);
-    this.finish(record, 'completed', { result: record.job.result });
-    return true;
-  }
-
-  async fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'lost'> {
+  async complete(lease: Lease, resultJson: string): Promise<'completed' | 'cancelled' | 'lost'> {
     const record = this.owned(lease);
     if (!record) return 'lost';
     if (record.cancelRequested) {
       this.finishAsCancelled(record, record.cancelRequested);
-      return 'failed';
+      return 'cancelled';
+    }
+    record.job.result = JSON.parse(resultJson);
+    this.finish(record, 'completed', { result: record.job.result });
+    return 'completed';
+  }
+
+  async fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'> {
+    const record = this.owned(lease);
+    if (!record) return 'lost';
+    if (record.cancelRequested) {
+      this.finishAsCancelled(record, record.cancelRequested);
+      return 'cancelled';
     }
     if (retryDelayMs !== undefined && record.job.attempt < record.job.attempts) {
       record.job.error = error;
@@ -185,17 +188,18 @@ export class MemoryBackend implements QueueBackend {
     return true;
   }
 
-  async release(lease: Lease): Promise<boolean> {
+  async release(lease: Lease): Promise<'released' | 'cancelled' | 'lost'> {
     const record = this.owned(lease);
-    if (!record) return false;
+    if (!record) return 'lost';
+    if (record.cancelRequested) {
+      this.finishAsCancelled(record, record.cancelRequested);
+      return 'cancelled';
+    }
     record.job.attempt--;
-    this.clearLease(record);
-    record.job.state = 'waiting';
     record.job.startedAt = undefined;
-    this.queueFor(this.waiting, record.job.name).push(this.scoreOf(record), record);
+    this.enqueueAt(record, frontOf(record.pos));
     this.append(record, 'queued', { released: true });
-    this.wake(record.job.name);
-    return true;
+    return 'released';
   }
 
   async progress(lease: Lease, valueJson: string): Promise<void> {
@@ -218,6 +222,7 @@ export class MemoryBackend implements QueueBackend {
     switch (record.job.state) {
       case 'waiting':
         this.waiting.get(record.job.name)?.remove(record);
+        record.pos = undefined;
         this.finishAsCancelled(record, reason);
         return 'cancelled';
       case 'delayed':
@@ -286,24 +291,13 @@ export class MemoryBackend implements QueueBackend {
     return 'watched';
   }
 
-  async reclaimExpired(now: number): Promise<ReclaimResult> {
-    const result: ReclaimResult = { requeued: [], failed: [], cancelled: [] };
-    for (const record of this.records.values()) {
-      if (record.job.state !== 'active' || record.leaseUntil === undefined || record.leaseUntil >= now) continue;
-      if (record.cancelRequested) {
-        this.finishAsCancelled(record, record.cancelRequested);
-        result.cancelled.push(record.job.id);
-      } else if (record.job.attempt < record.job.attempts) {
-        this.requeue(record, 0, 'stalled', { attempt: record.job.attempt });
-        result.requeued.push(record.job.id);
-      } else {
-        record.job.error = Messages.stalled();
-        this.append(record, 'stalled', { attempt: record.job.attempt });
-        this.finish(record, 'failed', { error: record.job.error });
-        result.failed.push(record.job.id);
-      }
-    }
-    return result;
+  /**
+   * Never reclaims: in one process nobody else could take a job over, and the worker that runs it
+   * lives as long as this store. A handler that blocks the event loop past `leaseMs` is late, not
+   * dead, so its job must neither fail as stalled nor run twice.
+   */
+  async reclaimExpired(_now: number): Promise<ReclaimResult> {
+    return { requeued: [], failed: [], cancelled: [] };
   }
 
   async idleClientJobs(idleSince: number, max: number): Promise<string[]> {
@@ -336,23 +330,24 @@ export class MemoryBackend implements QueueBackend {
     const record: MemoryRecord = {
       job: jobFromNew(spec),
       opts,
-      seq: ++this.seq,
       lastActivity: spec.createdAt,
       events: [],
       ids: new EventIdGenerator(),
     };
     this.records.set(spec.id, record);
-    if (opts.delayMs > 0) this.queueFor(this.delayed, spec.name).push(spec.createdAt + opts.delayMs, record);
-    else this.queueFor(this.waiting, spec.name).push(this.scoreOf(record), record);
+    if (opts.delayMs > 0) {
+      this.delay(record, spec.createdAt + opts.delayMs);
+      this.wake(spec.name);
+    } else {
+      this.enqueueAt(record, this.nextPosition());
+    }
     this.append(record, 'queued', opts.delayMs > 0 ? { delayMs: opts.delayMs } : undefined);
-    this.wake(spec.name);
     return record;
   }
 
-  private activate(record: MemoryRecord, leaseMs: number, now: number): ClaimedJob {
+  private activate(record: MemoryRecord, now: number): ClaimedJob {
     const token = randomUUID();
     record.token = token;
-    record.leaseUntil = now + leaseMs;
     record.job.state = 'active';
     record.job.attempt++;
     record.job.startedAt = now;
@@ -366,30 +361,47 @@ export class MemoryBackend implements QueueBackend {
     };
   }
 
+  /** A retry: delayed, or waiting behind the jobs already waiting at its priority. */
   private requeue(record: MemoryRecord, delayMs: number, type: string, data: unknown): void {
     this.clearLease(record);
     this.append(record, type, data);
     if (delayMs > 0) {
-      record.job.state = 'delayed';
-      this.queueFor(this.delayed, record.job.name).push(Date.now() + delayMs, record);
+      this.delay(record, Date.now() + delayMs);
+      this.wake(record.job.name);
     } else {
-      record.job.state = 'waiting';
-      this.queueFor(this.waiting, record.job.name).push(this.scoreOf(record), record);
+      this.enqueueAt(record, this.nextPosition());
     }
+  }
+
+  /** Delayed jobs are ordered by due time, then id (a Redis zset's member order). */
+  private delay(record: MemoryRecord, dueAt: number): void {
+    record.job.state = 'delayed';
+    this.queueFor(this.delayed, record.job.name).push(dueAt, record.job.id, record);
+  }
+
+  /** Waiting jobs: higher priority first, then by queue position, as in the Redis waiting zsets. */
+  private enqueueAt(record: MemoryRecord, pos: string): void {
+    this.clearLease(record);
+    record.job.state = 'waiting';
+    record.pos = pos;
+    this.queueFor(this.waiting, record.job.name).push(-record.job.priority, pos, record);
     this.wake(record.job.name);
   }
 
+  private nextPosition(): string {
+    return queuePosition(++this.seq);
+  }
+
   private hasClaimable(name: string): boolean {
-    const due = this.delayed.get(name)?.peekKey();
+    const due = this.delayed.get(name)?.peekScore();
     return (this.waiting.get(name)?.size ?? 0) > 0 || (due !== undefined && due <= Date.now());
   }
 
+  /** Due jobs queue, in due order, behind the jobs already waiting at their priority. */
   private promoteDue(name: string, now: number): void {
     const delayed = this.delayed.get(name);
-    while (delayed && delayed.size > 0 && delayed.peekKey()! <= now) {
-      const record = delayed.shift()!;
-      record.job.state = 'waiting';
-      this.queueFor(this.waiting, name).push(this.scoreOf(record), record);
+    while (delayed && delayed.size > 0 && delayed.peekScore()! <= now) {
+      this.enqueueAt(delayed.shift()!, this.nextPosition());
     }
   }
 
@@ -410,7 +422,6 @@ export class MemoryBackend implements QueueBackend {
 
   private clearLease(record: MemoryRecord): void {
     record.token = undefined;
-    record.leaseUntil = undefined;
   }
 
   private owned(lease: Lease): MemoryRecord | undefined {
@@ -445,16 +456,24 @@ export class MemoryBackend implements QueueBackend {
     }
   }
 
-  /** Higher priority first, then FIFO: the same ordering key the Redis sorted sets use. */
-  private scoreOf(record: MemoryRecord): number {
-    return -record.job.priority * 2 ** 32 + record.seq;
-  }
-
   private queueFor(map: Map<string, SortedQueue<MemoryRecord>>, name: string): SortedQueue<MemoryRecord> {
     let queue = map.get(name);
     if (!queue) map.set(name, (queue = new SortedQueue()));
     return queue;
   }
+}
+
+/**
+ * The position of a job that became ready: '1' + a 19-digit sequence, so FIFO within a priority
+ * holds for the life of the queue (the Redis scripts' queuePos, in includes/common.lua).
+ */
+function queuePosition(seq: number): string {
+  return `1${String(seq).padStart(19, '0')}`;
+}
+
+/** A shutdown hand-back goes before every job that became ready, keeping its old relative order. */
+function frontOf(pos: string | undefined): string {
+  return `0${(pos ?? queuePosition(0)).slice(1)}`;
 }
 
 function eventsAfter(events: JobEvent[], after: string): JobEvent[] {

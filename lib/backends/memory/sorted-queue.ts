@@ -1,31 +1,34 @@
 /**
- * An array kept sorted by a numeric key with FIFO order among equal keys: binary insertion, pop
- * from the front by moving a head index (Array#shift is O(n) and dominated in-memory throughput).
+ * An array kept sorted the way a Redis sorted set is: by a numeric score, then by a member string
+ * (byte order; the members used here are ASCII, where JavaScript's string order is the same), so
+ * the memory backend pops in exactly the order the Redis scripts do. Binary insertion, pop from the
+ * front by moving a head index (Array#shift is O(n) and dominated in-memory throughput).
  * In-memory queues are small enough that O(n) insertion beats a heap's constant factors, and it
- * keeps removal-by-value (cancel) trivial.
+ * keeps removal-by-value (cancel) trivial. Equal (score, member) pairs keep insertion order.
  */
 export class SortedQueue<T> {
-  private items: Array<{ key: number; value: T }> = [];
+  private items: Array<{ score: number; member: string; value: T }> = [];
   private head = 0;
 
   get size(): number {
     return this.items.length - this.head;
   }
 
-  push(key: number, value: T): void {
+  push(score: number, member: string, value: T): void {
     let lo = this.head;
     let hi = this.items.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.items[mid].key <= key) lo = mid + 1;
+      const item = this.items[mid];
+      if (item.score < score || (item.score === score && item.member <= member)) lo = mid + 1;
       else hi = mid;
     }
-    if (lo === this.items.length) this.items.push({ key, value });
-    else this.items.splice(lo, 0, { key, value });
+    if (lo === this.items.length) this.items.push({ score, member, value });
+    else this.items.splice(lo, 0, { score, member, value });
   }
 
-  peekKey(): number | undefined {
-    return this.items[this.head]?.key;
+  peekScore(): number | undefined {
+    return this.items[this.head]?.score;
   }
 
   shift(): T | undefined {

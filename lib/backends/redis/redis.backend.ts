@@ -38,6 +38,9 @@ const RECLAIM_BATCH = 500;
 const RECLAIM_ROUNDS = 20;
 /** Corrupt records are logged once per id; the memory of logged ids is bounded. */
 const CORRUPT_LOG_LIMIT = 1_000;
+/** Reply codes of complete-1.lua and release-2.lua. */
+const COMPLETE_REPLIES = ['lost', 'completed', 'cancelled'] as const;
+const RELEASE_REPLIES = ['lost', 'released', 'cancelled'] as const;
 
 /**
  * The Redis implementation of {@link QueueBackend}: many processes share one queue.
@@ -204,24 +207,25 @@ export class RedisBackend implements QueueBackend {
     });
   }
 
-  async complete(lease: Lease, resultJson: string): Promise<boolean> {
-    return (await this.completions.push({ lease, resultJson })) === 1;
+  async complete(lease: Lease, resultJson: string): Promise<'completed' | 'cancelled' | 'lost'> {
+    return COMPLETE_REPLIES[await this.completions.push({ lease, resultJson })];
   }
 
   /** One script call for every completion of the same tick (see complete-1.lua). */
-  private async completeBatch(items: Array<{ lease: Lease; resultJson: string }>): Promise<Array<0 | 1>> {
+  private async completeBatch(items: Array<{ lease: Lease; resultJson: string }>): Promise<Array<0 | 1 | 2>> {
     const { maxLen, retentionMs } = this.options.events;
     const args: Array<string | number> = [this.keys.base, Date.now(), maxLen, retentionMs];
     for (const { lease, resultJson } of items) args.push(lease.jobId, lease.token, resultJson);
-    return (await this.run('complete', [this.keys.active], args)) as Array<0 | 1>;
+    return (await this.run('complete', [this.keys.active], args)) as Array<0 | 1 | 2>;
   }
 
-  async fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'lost'> {
+  async fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'> {
     const { maxLen, retentionMs } = this.options.events;
     const delay = retryDelayMs === undefined ? '' : Math.max(0, Math.round(retryDelayMs));
     return (await this.runOnJob('fail', lease.jobId, [lease.token, Date.now(), error, delay, maxLen, retentionMs])) as
       | 'retrying'
       | 'failed'
+      | 'cancelled'
       | 'lost';
   }
 
@@ -230,9 +234,9 @@ export class RedisBackend implements QueueBackend {
     return (await this.runOnJob('finishCancelled', lease.jobId, [lease.token, Date.now(), reason, maxLen, retentionMs])) === 1;
   }
 
-  async release(lease: Lease): Promise<boolean> {
+  async release(lease: Lease): Promise<'released' | 'cancelled' | 'lost'> {
     const { maxLen, retentionMs } = this.options.events;
-    return (await this.runOnJob('release', lease.jobId, [lease.token, Date.now(), maxLen, retentionMs])) === 1;
+    return RELEASE_REPLIES[(await this.runOnJob('release', lease.jobId, [lease.token, Date.now(), maxLen, retentionMs])) as 0 | 1 | 2];
   }
 
   async progress(lease: Lease, valueJson: string): Promise<void> {
@@ -311,7 +315,8 @@ export class RedisBackend implements QueueBackend {
         maxLen,
         retentionMs,
         RECLAIM_BATCH,
-        Messages.stalled(),
+        Messages.stalled('%d'),
+        this.options.watchdog.maxStalls,
       ])) as [string[], string[], string[]];
       result.requeued.push(...requeued);
       result.failed.push(...failed);

@@ -1,7 +1,7 @@
 --[[
   add-6: adds a batch of jobs, in order, all or nothing.
 
-  KEYS[1] seq        FIFO counter
+  KEYS[1] seq        queue-position counter (see queuePos in common)
   KEYS[2] names      set of the names that have waiting/delayed jobs (see rememberName in common)
   KEYS[3] clients    zset of watchClient jobs
   KEYS[4] completed  KEYS[5] failed  KEYS[6] cancelled   (finished zsets)
@@ -59,7 +59,7 @@ if maxWaiting ~= '' and newCount > 0 then
   end
 end
 
--- Pass 2: write. One INCRBY reserves the FIFO positions of the whole batch.
+-- Pass 2: write. One INCRBY reserves the queue positions of the whole batch.
 local seq = 0
 if newCount > 0 then seq = redis.call('INCRBY', KEYS[1], newCount) - newCount end
 local namesAdded = {}
@@ -87,8 +87,11 @@ for i = 0, count - 1 do
     if delayMs > 0 then state = 'delayed' end
     local fields = {
       'id', id, 'name', name, 'data', ARGV[base + 2], 'state', state, 'attempt', 0,
-      'attempts', ARGV[base + 4], 'priority', priority, 'seq', seq, 'createdAt', createdAt,
+      'attempts', ARGV[base + 4], 'priority', priority, 'createdAt', createdAt,
     }
+    -- A delayed job gets its queue position when it becomes due (claim promotes it).
+    local qpos = queuePos(seq)
+    if delayMs == 0 then fields[#fields + 1] = 'qpos'; fields[#fields + 1] = qpos end
     if owner ~= '' then fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner end
     if backoff ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
     if timeoutMs ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = timeoutMs end
@@ -106,7 +109,7 @@ for i = 0, count - 1 do
       redis.call('ZADD', P .. 'delayed:' .. name, string.format('%.0f', tonumber(createdAt) + delayMs), id)
       addEvent(P, id, maxLen, 'queued', '{"delayMs":' .. string.format('%.0f', delayMs) .. '}')
     else
-      redis.call('ZADD', P .. 'waiting:' .. name, waitingScore(priority, seq), id)
+      redis.call('ZADD', P .. 'waiting:' .. name, -num(priority, 0), qpos .. id)
       addEvent(P, id, maxLen, 'queued', false)
     end
     pushWake(P, name)

@@ -29,12 +29,16 @@
 
 local P = ARGV[1]
 local id = ARGV[2]
-local rec = redis.call('HMGET', KEYS[1], 'state', 'name', 'cancelRequested')
+local rec = redis.call('HMGET', KEYS[1], 'state', 'name', 'cancelRequested', 'qpos')
 local state = rec[1]
 if not state then return 'not_found' end
 if TERMINAL[state] then return 'already_finished' end
 if state == 'waiting' or state == 'delayed' then
-  redis.call('ZREM', P .. state .. ':' .. rec[2], id)
+  if state == 'waiting' then
+    redis.call('ZREM', P .. 'waiting:' .. rec[2], (rec[4] or '') .. id)
+  else
+    redis.call('ZREM', P .. 'delayed:' .. rec[2], id)
+  end
   forgetNameIfIdle(P, rec[2])
   finishCancelled(P, id, ARGV[3], ARGV[4], ARGV[5], ARGV[6])
   return 'cancelled'

@@ -10,8 +10,9 @@
   ARGV[5] maxLen      event stream bound
   ARGV[6..] pairs: name, max
 
-  Per name: first promotes delayed jobs that are due (in due order, back to their FIFO position),
-  then pops up to `max` waiting jobs (priority desc, FIFO within), each: attempt + 1, startedAt,
+  Per name: first promotes delayed jobs that are due (in due order, each behind the jobs already
+  waiting at its priority: a fresh queue position), then pops up to `max` waiting jobs (priority
+  desc, then queue position; see queuePos in common), each: attempt + 1, startedAt,
   fresh token, lease in `active`. When the waiting zset of a name is left empty its wake list is
   deleted, so stale markers do not wake idle workers; when its delayed zset is empty too, the name
   also leaves `names` (forgetNameIfIdle). (Both only when max > 0.)
@@ -43,20 +44,24 @@ for i = 6, #ARGV, 2 do
   local waitingKey = P .. 'waiting:' .. name
   local delayedKey = P .. 'delayed:' .. name
 
-  -- Promote due delayed jobs. Bounded per call; the rest follow on the next claim.
+  -- Promote due delayed jobs, in due order, each queueing behind the jobs already waiting.
+  -- Bounded per call; the rest follow on the next claim.
   local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
-  for _, id in ipairs(due) do
-    redis.call('ZREM', delayedKey, id)
-    local rec = redis.call('HMGET', P .. 'job:' .. id, 'state', 'priority', 'seq')
-    if rec[1] == 'delayed' then
-      enqueue(P, id, name, rec[2], rec[3], false)
+  if #due > 0 then
+    local seq = reservePositions(P, #due)
+    for n, id in ipairs(due) do
+      redis.call('ZREM', delayedKey, id)
+      local rec = redis.call('HMGET', P .. 'job:' .. id, 'state', 'priority')
+      if rec[1] == 'delayed' then
+        enqueueAt(P, id, name, rec[2], queuePos(seq + n))
+      end
     end
   end
 
   if max > 0 then
     local popped = redis.call('ZPOPMIN', waitingKey, max)
     for j = 1, #popped, 2 do
-      local id = popped[j]
+      local id = idOfMember(popped[j])
       local jobKey = P .. 'job:' .. id
       -- One read of the record serves the state check and the reply; the reply is patched with
       -- what this claim writes instead of being read again.

@@ -9,8 +9,10 @@
   ARGV[4] retentionMs
   ARGV[5..] triples: jobId, token, resultJson
 
-  Returns one entry per job, in order: 1, or 0 when its token is stale (nothing written for it).
-  Events: `completed` {result} per completed job.
+  Returns one entry per job, in order: 1 (completed), 2 (cancelled: a cancel was requested before
+  the result was written, and a cancel always wins, so a 'cancelling' answer never ends completed;
+  the result is discarded), or 0 when its token is stale (nothing written for it).
+  Events: `completed` {result} per completed job, `cancelled` {reason} per cancelled one.
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
   Terminal: record and stream expire after retentionMs; removed from active/clients; added to
   the completed zset, which is trimmed by retention; the zset updates are made once per batch.
@@ -28,10 +30,13 @@ for i = 5, #ARGV, 3 do
   local rec = redis.call('HMGET', P .. 'job:' .. id, 'token', 'state', 'cancelRequested', 'watchClient')
   if rec[1] ~= token or rec[2] ~= 'active' then
     out[#out + 1] = 0
+  elseif rec[3] then
+    finishCancelled(P, id, rec[3], now, ARGV[3], ARGV[4])
+    out[#out + 1] = 2
   else
     -- The result is JSON already: embed it rather than decode and re-encode it.
     finishJob(P, id, 'completed', now, ARGV[3], ARGV[4], '{"result":' .. result .. '}',
-      { 'result', result }, rec[3] ~= false, rec[4] ~= false, batch)
+      { 'result', result }, false, rec[4] ~= false, batch)
     out[#out + 1] = 1
   end
 end

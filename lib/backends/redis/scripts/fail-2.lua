@@ -13,11 +13,11 @@
   ARGV[7] maxLen
   ARGV[8] retentionMs
 
-  Returns 'lost' (token stale, nothing written), 'retrying' or 'failed'.
-  - A cancel was requested: -> cancelled (never retried), event `cancelled` {reason}; returns 'failed'
-    (the attempt is over for good).
+  Returns 'lost' (token stale, nothing written), 'retrying', 'failed' or 'cancelled'.
+  - A cancel was requested: -> cancelled (never retried), event `cancelled` {reason}; returns 'cancelled'.
   - attempts remain and retryDelayMs given: event `retrying` {attempt, delayMs, error}; -> delayed
-    (due now + delay) or, with no delay, back to waiting at its FIFO position; wake marker pushed,
+    (due now + delay) or, with no delay, back to waiting behind the jobs already waiting at its
+    priority (a fresh queue position); wake marker pushed,
     and the name registered in `names` again (it may have been dropped while the job was active).
   - else -> failed, event `failed` {error}.
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
@@ -29,12 +29,12 @@ local id = ARGV[2]
 local now = ARGV[4]
 local err = ARGV[5]
 local maxLen = ARGV[7]
-local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'attempt', 'attempts', 'cancelRequested', 'name', 'priority', 'seq', 'watchClient')
+local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'attempt', 'attempts', 'cancelRequested', 'name', 'priority', 'watchClient')
 if rec[1] ~= ARGV[3] or rec[2] ~= 'active' then return 'lost' end
 
 if rec[5] then
   finishCancelled(P, id, rec[5], now, maxLen, ARGV[8])
-  return 'failed'
+  return 'cancelled'
 end
 
 local attempt = num(rec[3], 1)
@@ -51,10 +51,10 @@ if ARGV[6] ~= '' and attempt < num(rec[4], 1) then
     -- Blocked workers wake to recompute their timeout for the new due time.
     pushWake(P, rec[6])
   else
-    enqueue(P, id, rec[6], rec[7], rec[8], false)
+    enqueue(P, id, rec[6], rec[7])
   end
   return 'retrying'
 end
 
-finishJob(P, id, 'failed', now, maxLen, ARGV[8], cjson.encode({ error = err }), { 'error', err }, false, rec[9] ~= false)
+finishJob(P, id, 'failed', now, maxLen, ARGV[8], cjson.encode({ error = err }), { 'error', err }, false, rec[8] ~= false)
 return 'failed'

@@ -9,13 +9,19 @@
   ARGV[3] maxLen
   ARGV[4] retentionMs
   ARGV[5] limit       most jobs handled in this call
-  ARGV[6] error       error message stored on jobs failed for stalling
+  ARGV[6] error       error stored on jobs failed for stalling: a string.format pattern whose one
+                      '%d' receives how many times the job stalled (no other '%')
+  ARGV[7] maxStalls   how many stalls a job may have and still be requeued (watchdog.maxStalls)
 
+  A stall does not use up an attempt: it is counted apart, in the record's `stalls` field.
   Per job:
-  - a cancel was requested -> cancelled, event `cancelled` {reason}
-  - attempts remain        -> waiting at its FIFO position, event `stalled` {attempt}, wake marker,
-                             name registered in `names` again (enqueue)
-  - else                   -> failed, events `stalled` {attempt} then `failed` {error}
+  - a cancel was requested      -> cancelled, event `cancelled` {reason}
+  - stalls so far < maxStalls   -> `stalls` + 1, attempt given back (the rerun keeps its attempt
+                                   number), waiting behind the jobs already waiting at its priority,
+                                   event `stalled` {attempt, stalls}, wake marker, name registered
+                                   in `names` again (enqueue)
+  - else                        -> failed for good, events `stalled` {attempt, stalls} then
+                                   `failed` {error}
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
 
   Returns { requeuedIds, failedIds, cancelledIds }.
@@ -29,15 +35,18 @@ local retentionMs = ARGV[4]
 local requeued, failed, cancelled = {}, {}, {}
 
 local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT', 0, tonumber(ARGV[5]))
+local maxStalls = tonumber(ARGV[7])
 for _, id in ipairs(expired) do
   local jobKey = P .. 'job:' .. id
-  local rec = redis.call('HMGET', jobKey, 'state', 'cancelRequested', 'attempt', 'attempts', 'name', 'priority', 'seq')
+  local rec = redis.call('HMGET', jobKey, 'state', 'cancelRequested', 'attempt', 'stalls', 'name', 'priority')
   local attempt = num(rec[3], 1)
+  local stalls = num(rec[4], 0) + 1
+  local stalledError = string.format(ARGV[6], stalls)
   if rec[1] ~= 'active' or not rec[5] then
     -- Index debris (record gone, in another state, or without a name to requeue under): drop the
     -- lease; a nameless active record is failed so it does not stay active forever.
     if rec[1] == 'active' then
-      finishJob(P, id, 'failed', now, maxLen, retentionMs, cjson.encode({ error = ARGV[6] }), { 'error', ARGV[6] })
+      finishJob(P, id, 'failed', now, maxLen, retentionMs, cjson.encode({ error = stalledError }), { 'error', stalledError })
       failed[#failed + 1] = id
     end
     redis.call('ZREM', KEYS[1], id)
@@ -45,13 +54,16 @@ for _, id in ipairs(expired) do
     finishCancelled(P, id, rec[2], now, maxLen, retentionMs)
     cancelled[#cancelled + 1] = id
   else
-    addEvent(P, id, maxLen, 'stalled', '{"attempt":' .. attempt .. '}')
-    if attempt < num(rec[4], 1) then
+    addEvent(P, id, maxLen, 'stalled', '{"attempt":' .. attempt .. ',"stalls":' .. stalls .. '}')
+    if stalls <= maxStalls then
+      redis.call('HSET', jobKey, 'stalls', stalls, 'attempt', attempt - 1)
+      redis.call('HDEL', jobKey, 'startedAt')
       redis.call('ZREM', KEYS[1], id)
-      enqueue(P, id, rec[5], rec[6], rec[7], false)
+      enqueue(P, id, rec[5], rec[6])
       requeued[#requeued + 1] = id
     else
-      finishJob(P, id, 'failed', now, maxLen, retentionMs, cjson.encode({ error = ARGV[6] }), { 'error', ARGV[6] }, false)
+      redis.call('HSET', jobKey, 'stalls', stalls)
+      finishJob(P, id, 'failed', now, maxLen, retentionMs, cjson.encode({ error = stalledError }), { 'error', stalledError }, false)
       failed[#failed + 1] = id
     end
   end

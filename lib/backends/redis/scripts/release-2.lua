@@ -11,25 +11,26 @@
   ARGV[5] maxLen
   ARGV[6] retentionMs
 
-  Returns 1, or 0 when the token is stale (nothing written).
-  The job goes back to waiting at the front of its priority, its attempt not consumed, and a
-  worker is woken: event `queued` {released: true}. A job with a pending cancel request is
-  cancelled instead (event `cancelled` {reason}): it would only be aborted on its next claim.
+  Returns 1 (handed back), 2 (cancelled instead), or 0 when the token is stale (nothing written).
+  The job goes back to waiting at the front of its priority (position '0' + its old sequence, so
+  hand-backs keep their relative order), its attempt not consumed, and a worker is woken: event
+  `queued` {released: true}. A job with a pending cancel request is cancelled instead (event
+  `cancelled` {reason}): a cancelled job never runs again.
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
 ]]
 -- @include common
 
 local P = ARGV[1]
 local id = ARGV[2]
-local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'cancelRequested', 'name', 'priority', 'seq')
+local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'cancelRequested', 'name', 'priority', 'qpos')
 if rec[1] ~= ARGV[3] or rec[2] ~= 'active' then return 0 end
 if rec[3] then
   finishCancelled(P, id, rec[3], ARGV[4], ARGV[5], ARGV[6])
-  return 1
+  return 2
 end
 redis.call('HINCRBY', KEYS[1], 'attempt', -1)
 redis.call('HDEL', KEYS[1], 'startedAt')
 redis.call('ZREM', P .. 'active', id)
-enqueue(P, id, rec[4], rec[5], rec[6], true)
+enqueueAt(P, id, rec[4], rec[5], '0' .. string.sub(rec[6] or queuePos(0), 2))
 addEvent(P, id, ARGV[5], 'queued', '{"released":true}')
 return 1

@@ -23,16 +23,26 @@ end
 local WAKE_CAP = 64
 local TWO_32 = 4294967296
 
---[[ Waiting score: higher priority pops first (ZPOPMIN), FIFO within a priority by `seq`.
-  |priority| <= 1e6, so |score| < 2^53 and stays an exact integer. The position wraps after
-  2^32 - 1 jobs; slot 0 of each priority band is reserved for jobs handed back (release).
-  Formatted with %.0f because redis.call would format a Lua number with only 14 digits. ]]
-local function waitingScore(priority, seq)
-  return string.format('%.0f', -num(priority, 0) * TWO_32 + 1 + (num(seq, 0) % (TWO_32 - 1)))
+--[[ Waiting zsets: score = -priority, so ZPOPMIN takes the highest priority first. Within a
+  priority Redis orders members by their bytes, and a member is '<pos><id>' with a fixed-width
+  position: '1' + the 19-digit queue sequence for a job that became ready (added, due, retried,
+  requeued after a stall), '0' + its old sequence for a shutdown hand-back (the front). FIFO thus
+  holds for 2^53 enqueues (no wrap), and a job queues by the time it became ready. The position is
+  kept on the record (`qpos`) so cancel can find the member. The memory backend orders the same way. ]]
+local POS_LEN = 20
+
+local function queuePos(seq)
+  return '1' .. string.format('%019d', seq)
 end
 
-local function frontScore(priority)
-  return string.format('%.0f', -num(priority, 0) * TWO_32)
+-- Reserves `n` consecutive positions; returns the sequence number before the first one.
+local function reservePositions(P, n)
+  return redis.call('INCRBY', P .. 'seq', n) - n
+end
+
+-- The job id of a waiting-zset member.
+local function idOfMember(member)
+  return string.sub(member, POS_LEN + 1)
 end
 
 local function pushWake(P, name)
@@ -91,15 +101,18 @@ local function forgetNameIfIdle(P, name)
   return true
 end
 
--- Puts a job (record already updated by the caller) back in its waiting zset and wakes a worker.
--- Registers the name again: it may have been forgotten while the job was active.
-local function enqueue(P, id, name, priority, seq, front)
-  local score
-  if front then score = frontScore(priority) else score = waitingScore(priority, seq) end
-  redis.call('HSET', P .. 'job:' .. id, 'state', 'waiting')
-  redis.call('ZADD', P .. 'waiting:' .. name, score, id)
+-- Puts a job (record already updated by the caller) in its waiting zset at position `qpos` and
+-- wakes a worker. Registers the name again: it may have been forgotten while the job was active.
+local function enqueueAt(P, id, name, priority, qpos)
+  redis.call('HSET', P .. 'job:' .. id, 'state', 'waiting', 'qpos', qpos)
+  redis.call('ZADD', P .. 'waiting:' .. name, -num(priority, 0), qpos .. id)
   rememberName(P, name)
   pushWake(P, name)
+end
+
+-- The job became ready now: it queues behind the jobs already waiting at its priority.
+local function enqueue(P, id, name, priority)
+  enqueueAt(P, id, name, priority, queuePos(reservePositions(P, 1) + 1))
 end
 
 --[[ Every terminal transition goes through here: appends the terminal event (first, so the

@@ -1,0 +1,32 @@
+import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
+import { RedisBackend } from '../lib/backends/redis/redis.backend';
+import { createJobQueueOptions } from '../lib/job-queue.options.factory';
+import { describeBackendConformance } from './conformance/backend.conformance';
+import { RedisServerHandle, startRedisServer } from './support/redis-server';
+
+let server: RedisServerHandle;
+let admin: Redis;
+beforeAll(async () => {
+  server = await startRedisServer();
+  admin = new Redis(server.url);
+});
+afterAll(async () => {
+  await admin?.quit();
+  await server?.stop();
+});
+
+const silent = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+describeBackendConformance('redis', {
+  async create(options) {
+    const prefix = `${server.prefix}-k-${randomUUID().slice(0, 8)}`;
+    const backend = new RedisBackend(createJobQueueOptions({ ...options, redis: server.url, prefix }), silent);
+    await backend.start();
+    return backend;
+  },
+  async setSequence(backend, n) {
+    await admin.set((backend as RedisBackend).keys.seq, n);
+  },
+  leasesExpire: true,
+});
