@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
 import { AddOptions, InvalidJobError, Job, JobContext, JobHandler, JobQueueModule, JobQueueModuleOptions, JobQueueService, LIFECYCLE_EVENT_TYPES } from '../../lib';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
-import { CaseCounter, FUZZ_RUNS, addOptions, anything, eventIdLike, identLike, payload, typedOutcome, validIdent } from './fuzz-inputs';
+import { CaseCounter, FUZZ_RUNS, FUZZ_TIMEOUT_MS, addOptions, anything, eventIdLike, identLike, payload, typedOutcome, validIdent } from './fuzz-inputs';
 
 /** What one fuzz-emit job does inside its handler, set by the test before the job is added. */
 interface EmitCase {
@@ -34,6 +34,8 @@ class FuzzHandlers {
     return 'done';
   }
 }
+
+jest.setTimeout(FUZZ_TIMEOUT_MS);
 
 const DATA_LIMIT = 1024 * 1024;
 let redis: RedisServerHandle;

@@ -9,6 +9,8 @@ import { JobQueueError } from '../../lib';
  * sets it so each backend runs at least 10,000 cases.
  */
 export const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 25);
+/** Per test: grows with the cases (up to ~100 ms each on a busy 2-core machine), at least Jest's usual 30 s. */
+export const FUZZ_TIMEOUT_MS = Math.max(30_000, FUZZ_RUNS * 100);
 
 /** Counts the cases each suite ran, printed by {@link reportCases} when the file ends. */
 export class CaseCounter {

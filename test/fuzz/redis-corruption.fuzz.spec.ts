@@ -7,13 +7,15 @@ import { firstValueFrom, timeout, TimeoutError, toArray } from 'rxjs';
 import { Job, JobHandler, JobQueueModule, JobQueueService } from '../../lib';
 import { RedisKeys } from '../../lib/backends/redis/redis-keys';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
-import { CaseCounter, FUZZ_RUNS, typedOutcome, validIdent } from './fuzz-inputs';
+import { CaseCounter, FUZZ_RUNS, FUZZ_TIMEOUT_MS, typedOutcome, validIdent } from './fuzz-inputs';
 
 /**
  * Records, streams and channel messages planted directly in Redis, as another program, another
  * version or a damaged disk could leave them. Reading, cancelling or claiming such a job must give
  * a typed error or result, never WRONGTYPE or a Lua error, and the worker must keep running.
  */
+
+jest.setTimeout(FUZZ_TIMEOUT_MS);
 
 @Injectable()
 class VictimHandlers {

@@ -7,7 +7,7 @@ import { JobQueueService } from '../../lib';
 import { describeValue } from '../../lib/errors/job-queue.messages';
 import { createSampleApp } from '../../sample/app.factory';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
-import { CaseCounter, FUZZ_RUNS, eventIdLike, identLike } from './fuzz-inputs';
+import { CaseCounter, FUZZ_RUNS, FUZZ_TIMEOUT_MS, eventIdLike, identLike } from './fuzz-inputs';
 
 /**
  * Hostile HTTP requests to the sample app: bodies, ids in the path, `after`/`max` queries and
@@ -73,6 +73,8 @@ function statusOf(
     req.end(text);
   });
 }
+
+jest.setTimeout(FUZZ_TIMEOUT_MS);
 
 let redis: RedisServerHandle;
 beforeAll(async () => {
