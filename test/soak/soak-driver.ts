@@ -69,8 +69,10 @@ export async function runSoak({ seconds, jobsPerSecond, log = () => undefined }:
   const replacements: Array<Promise<void>> = [];
   let stopping = false;
 
+  let faultError: unknown;
   const faultLoop = (async () => {
-    const restartAt = Date.now() + (seconds * 1000) / 2;
+    // Early enough that the append-only file is still small: a restart must not wait minutes for the load.
+    const restartAt = Date.now() + Math.min(seconds / 2, 30) * 1000;
     let restarted = false;
     while (!stopping) {
       await sleep(random(1_200, 2_500));
@@ -86,7 +88,10 @@ export async function runSoak({ seconds, jobsPerSecond, log = () => undefined }:
       if (await injectFault(kind, { workers, admin, moduleOptions, onReport, log, replacements })) faults[kind]++;
     }
     await Promise.all(replacements);
-  })();
+  })().catch((err: unknown) => {
+    faultError = err;
+    stopping = true;
+  });
 
   const deadline = Date.now() + seconds * 1000;
   let n = 0;
@@ -103,6 +108,7 @@ export async function runSoak({ seconds, jobsPerSecond, log = () => undefined }:
   await settle(admin, seen, SETTLE_MS);
   const records = await readRecords(admin, [...seen.added.keys()]);
   const violations = checkInvariants(seen, records, Date.now());
+  if (faultError) violations.push(`the soak itself failed injecting a fault: ${faultError instanceof Error ? faultError.message : String(faultError)}`);
 
   for (const sub of subscriptions) sub.unsubscribe();
   await Promise.all(workers.map((worker) => worker.close(10_000)));
