@@ -85,30 +85,60 @@ export interface ServerCost<T> {
 
 /** Measures the Redis CPU, Redis commands and this process's CPU spent while `work` runs. */
 export async function measureCost<T>(probe: RedisProbe | undefined, jobs: number, work: () => Promise<T>): Promise<ServerCost<T>> {
-  const cpuBefore = await probe?.cpuSeconds();
-  const statsBefore = await probe?.commandStats();
-  const processBefore = process.cpuUsage();
+  const meter = new CostMeter(probe);
+  await meter.started;
   const value = await work();
-  const processUsed = process.cpuUsage(processBefore);
-  const statsAfter = await probe?.commandStats();
-  const cpuAfter = await probe?.cpuSeconds();
-  const perJob = (total: number) => Math.round((total * 100) / jobs) / 100;
-  const cost: ServerCost<T> = { value, processCpuUsPerJob: perJob(processUsed.user + processUsed.system) };
-  if (cpuBefore !== undefined && cpuAfter !== undefined) cost.cpuUsPerJob = perJob((cpuAfter - cpuBefore) * 1e6);
-  if (statsBefore && statsAfter) {
+  return { value, ...(await meter.stop(jobs)) };
+}
+
+/**
+ * Cost from `new CostMeter()` to `stop()`: for measurements that start inside a callback (the first
+ * handler start), where `measureCost` cannot wrap the work. The server snapshot is requested at
+ * construction and answered a few µs later, which is noise against thousands of jobs.
+ */
+export class CostMeter {
+  /** Resolves once the server's "before" snapshot is taken. */
+  readonly started: Promise<unknown>;
+  private readonly processBefore = process.cpuUsage();
+  private readonly before: Promise<ServerSnapshot | undefined>;
+
+  constructor(private readonly probe: RedisProbe | undefined) {
+    this.before = snapshot(probe);
+    this.started = this.before;
+  }
+
+  async stop(jobs: number): Promise<Omit<ServerCost<never>, 'value'>> {
+    const processUsed = process.cpuUsage(this.processBefore);
+    const after = await snapshot(this.probe);
+    const before = await this.before;
+    const perJob = (total: number) => Math.round((total * 100) / jobs) / 100;
+    const cost: Omit<ServerCost<never>, 'value'> = { processCpuUsPerJob: perJob(processUsed.user + processUsed.system) };
+    if (!before || !after) return cost;
+    cost.cpuUsPerJob = perJob((after.cpuSeconds - before.cpuSeconds) * 1e6);
     const calls: Record<string, number> = {};
     const usec: Record<string, number> = {};
     // The probe's own INFO/CLIENT calls are not the queue's.
-    for (const [name, after] of Object.entries(statsAfter)) {
+    for (const [name, now] of Object.entries(after.commands)) {
       if (name === 'info' || name.startsWith('client|')) continue;
-      const before = statsBefore[name] ?? { calls: 0, usec: 0 };
-      if (after.calls > before.calls) {
-        calls[name] = perJob(after.calls - before.calls);
-        usec[name] = perJob(after.usec - before.usec);
+      const then = before.commands[name] ?? { calls: 0, usec: 0 };
+      if (now.calls > then.calls) {
+        calls[name] = perJob(now.calls - then.calls);
+        usec[name] = perJob(now.usec - then.usec);
       }
     }
     cost.commandsPerJob = calls;
     cost.commandUsPerJob = usec;
+    return cost;
   }
-  return cost;
+}
+
+interface ServerSnapshot {
+  cpuSeconds: number;
+  commands: Record<string, { calls: number; usec: number }>;
+}
+
+async function snapshot(probe: RedisProbe | undefined): Promise<ServerSnapshot | undefined> {
+  if (!probe) return undefined;
+  const [cpuSeconds, commands] = await Promise.all([probe.cpuSeconds(), probe.commandStats()]);
+  return { cpuSeconds, commands };
 }

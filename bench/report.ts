@@ -1,7 +1,6 @@
-import type { BullMQResult } from './bullmq';
-import type { AddResult } from './scenarios/add';
+import type { PeerId } from './peers/peer';
 import type { BaselineResult } from './scenarios/baseline';
-import type { CancelLatencyResult } from './scenarios/cancel-latency';
+import type { CompareSizes, FigureKey, RoundCommands, RoundFigures } from './scenarios/compare';
 import type { EmitLatencyResult } from './scenarios/emit-latency';
 import type { PickupLatencyResult } from './scenarios/pickup-latency';
 import type { SubscriptionsResult } from './scenarios/subscriptions';
@@ -9,95 +8,158 @@ import type { ThroughputResult } from './scenarios/throughput';
 
 export interface BenchResults {
   meta: Record<string, unknown>;
-  /** Plain ioredis on the same server: the floor under the library's latencies. */
-  baseline?: BaselineResult;
-  library: {
+  /** The side-by-side comparison: every round's figures per peer. */
+  compare?: {
+    peers: Array<{ id: PeerId; label: string }>;
+    sizes: CompareSizes;
+    rounds: Array<Partial<Record<PeerId, RoundFigures>>>;
+    /** Per round and peer: Redis calls and µs per job by command (results.json only). */
+    commands: Array<Partial<Record<PeerId, RoundCommands>>>;
+    notes: string[];
+  };
+  /** Figures of this library only. */
+  extras: {
+    baseline?: BaselineResult;
     throughputMemory?: ThroughputResult;
-    throughput?: ThroughputResult;
     throughput2Processes?: ThroughputResult;
-    add?: AddResult;
     pickupLatency?: PickupLatencyResult;
-    cancelLatency?: CancelLatencyResult;
     emitLatency?: EmitLatencyResult;
     subscriptions?: SubscriptionsResult;
   };
-  bullmq?: BullMQResult | { skipped: string };
-  checks: Check[];
   errors: Record<string, string>;
 }
 
-/** One line of DESIGN.md's performance budget. */
-export interface Check {
-  metric: string;
-  value: number;
-  target: string;
-  pass: boolean;
-}
+/** Rows of the comparison table, in the order of issue 13's table. */
+const FIGURES: Array<{ key: FigureKey; label: string; decimals: number }> = [
+  { key: 'processC16', label: 'process only, concurrency 16 (jobs/s)', decimals: 0 },
+  { key: 'processC1', label: 'process only, concurrency 1 (jobs/s)', decimals: 0 },
+  { key: 'addProcessC16', label: 'add (64 in flight) + process together, c=16 (jobs/s)', decimals: 0 },
+  { key: 'addSequential', label: 'add() one at a time (jobs/s)', decimals: 0 },
+  { key: 'addInFlight', label: 'add() 64 in flight (jobs/s)', decimals: 0 },
+  { key: 'startP50', label: 'add → handler start p50 (ms)', decimals: 2 },
+  { key: 'startP99', label: 'add → handler start p99 (ms)', decimals: 2 },
+  { key: 'seenP50', label: 'add → completed seen by producer p50 (ms)', decimals: 2 },
+  { key: 'seenP99', label: 'add → completed seen by producer p99 (ms)', decimals: 2 },
+  { key: 'addCommands', label: 'per add: Redis commands', decimals: 1 },
+  { key: 'addScripts', label: 'per add: script calls', decimals: 2 },
+  { key: 'addRedisUsSequential', label: 'per add, one at a time: Redis CPU µs', decimals: 0 },
+  { key: 'addRedisUsInFlight', label: 'per add, 64 in flight: Redis CPU µs', decimals: 0 },
+  { key: 'addProducerUs', label: 'per add, 64 in flight: producer CPU µs', decimals: 0 },
+  { key: 'c16RedisUs', label: 'per job at c=16: Redis CPU µs', decimals: 0 },
+  { key: 'c16WorkerUs', label: 'per job at c=16: worker CPU µs', decimals: 0 },
+  { key: 'c16Commands', label: 'per job at c=16: Redis commands', decimals: 1 },
+  { key: 'c16Scripts', label: 'per job at c=16: script calls', decimals: 2 },
+  { key: 'c1RedisUs', label: 'per job at c=1: Redis CPU µs', decimals: 0 },
+  { key: 'c1Commands', label: 'per job at c=1: Redis commands', decimals: 1 },
+  { key: 'c1Scripts', label: 'per job at c=1: script calls', decimals: 2 },
+  { key: 'addProcessRedisUs', label: 'add+process: Redis CPU µs per job', decimals: 0 },
+  { key: 'cancelP50', label: 'cross-process cancel → signal.aborted p50 (ms)', decimals: 2 },
+  { key: 'cancelP99', label: 'cross-process cancel → signal.aborted p99 (ms)', decimals: 2 },
+];
 
-/** Reference numbers from DESIGN.md, used when BullMQ is not installed. */
-const DESIGN_BULLMQ = { throughput: 7_500, add: 5_000 };
-
-export function budgetChecks(r: BenchResults): Check[] {
-  const lib = r.library;
-  const bull = r.bullmq && 'version' in r.bullmq ? r.bullmq : undefined;
-  const checks: Check[] = [];
-  const check = (metric: string, value: number | undefined, target: string, pass: (v: number) => boolean) => {
-    if (value !== undefined && Number.isFinite(value)) checks.push({ metric, value, target, pass: pass(value) });
-  };
-  const vs = (what: string, bullValue: number | undefined, fallback: number) =>
-    bullValue !== undefined ? { ref: bullValue, label: `${what} BullMQ ${bull!.version} (${bullValue})` } : { ref: fallback, label: `${what} DESIGN's BullMQ (${fallback})` };
-
-  const tp = vs('≥ 3×', bull?.throughput.jobsPerSec, DESIGN_BULLMQ.throughput);
-  check(`throughput c=${lib.throughput?.concurrency}, 1 process (jobs/s)`, lib.throughput?.jobsPerSec, tp.label, (v) => v >= 3 * tp.ref);
-  const seq = vs('≥ 2×', bull?.add.sequential.jobsPerSec, DESIGN_BULLMQ.add);
-  check('add() sequential (jobs/s)', lib.add?.sequential.jobsPerSec, seq.label, (v) => v >= 2 * seq.ref);
-  const par = vs('≥ 2×', bull?.add.inFlight50.jobsPerSec, DESIGN_BULLMQ.add);
-  check('add() 50 in flight (jobs/s)', lib.add?.inFlight50.jobsPerSec, par.label, (v) => v >= 2 * par.ref);
-  check('add→start p50 (ms)', lib.pickupLatency?.addToStart.p50, '≤ 0.8', (v) => v <= 0.8);
-  check('add→start p99 (ms)', lib.pickupLatency?.addToStart.p99, '≤ 1.5', (v) => v <= 1.5);
-  check('cancel→aborted p99 (ms)', lib.cancelLatency?.cancelToAborted.p99, '≤ 1', (v) => v <= 1);
-  check('emit→subscriber p99 (ms)', lib.emitLatency?.emitToReceive.p99, '≤ 2', (v) => v <= 2);
-  check(`connections, ${lib.subscriptions?.subscriptions} subscriptions (per process)`, lib.subscriptions?.redisConnections.thisProcess, '≤ 4', (v) => v <= 4);
-  const cpu = bull?.throughput.redisCpuUsPerJob?.total;
-  if (cpu !== undefined) {
-    check('Redis CPU per job, add+process (µs)', lib.throughput?.redisCpuUsPerJob?.total, `≤ BullMQ (${cpu})`, (v) => v <= cpu);
-  }
-  return checks;
-}
+/** Issue 13's targets, as ratios (median over rounds of the per-round ratio) or absolute values. */
+const TARGETS: Array<{ label: string; key: FigureKey; peer?: PeerId; atLeast?: number; atMost?: number; moreThan?: number }> = [
+  { label: 'process c=16 ≥ 2× BullMQ', key: 'processC16', peer: 'bullmq', atLeast: 2 },
+  { label: 'process c=16 ahead of bee-queue', key: 'processC16', peer: 'bee', moreThan: 1 },
+  { label: 'process c=1 ≥ 1.5× BullMQ', key: 'processC1', peer: 'bullmq', atLeast: 1.5 },
+  { label: 'add+process c=16 ≥ 2× BullMQ', key: 'addProcessC16', peer: 'bullmq', atLeast: 2 },
+  { label: 'add() one at a time ≥ 1.5× BullMQ', key: 'addSequential', peer: 'bullmq', atLeast: 1.5 },
+  { label: 'add() 64 in flight ≥ 2× BullMQ', key: 'addInFlight', peer: 'bullmq', atLeast: 2 },
+  { label: 'add → start p50 no slower than bee-queue', key: 'startP50', peer: 'bee', atMost: 1 },
+  { label: 'add → completed seen p50 no slower than bee-queue', key: 'seenP50', peer: 'bee', atMost: 1 },
+  { label: 'add → start p99 no worse than issue 13 (3.05 ms)', key: 'startP99', atMost: 3.05 },
+  { label: 'cross-process cancel p99 ≤ 1 ms', key: 'cancelP99', atMost: 1 },
+];
 
 export function printReport(r: BenchResults, print: (line: string) => void): void {
-  const lib = r.library;
-  const bull = r.bullmq && 'version' in r.bullmq ? r.bullmq : undefined;
-  const rows: Array<[string, string, string]> = [['metric', 'nestjs-job-queue', bull ? `BullMQ ${bull.version}` : 'BullMQ']];
-  const row = (label: string, ours: unknown, theirs?: unknown) => {
-    if (ours !== undefined || theirs !== undefined) rows.push([label, fmt(ours), fmt(theirs)]);
+  if (r.compare && r.compare.rounds.length > 0) printComparison(r.compare, print);
+  printExtras(r, print);
+  const busy = r.meta.cpuBusyBeforeStart as number | undefined;
+  if (busy !== undefined && busy > 0.2) {
+    print(`\nwarning: ${Math.round(busy * 100)}% of the CPUs were busy with other processes just before the bench: numbers are noisy.`);
+  }
+  for (const [step, message] of Object.entries(r.errors)) print(`\n${step} FAILED: ${message}`);
+}
+
+function printComparison(c: NonNullable<BenchResults['compare']>, print: (line: string) => void): void {
+  const ours = c.peers.find((p) => p.id === 'ours');
+  const others = c.peers.filter((p) => p.id !== 'ours');
+  const n = c.rounds.length;
+  print(`side by side: one private Redis, ${c.sizes.jobs.toLocaleString('en-US')} no-op jobs, median of ${n} round${n > 1 ? 's' : ''} [min–max]; ratio = ours / peer, median of the per-round ratios`);
+  print('(throughput: > 1 is better for ours; latency, CPU and commands: < 1 is better for ours)\n');
+  const header = ['figure', ...c.peers.map((p) => p.label), ...(ours ? others.map((p) => `ours / ${p.label.split(' ')[0]}`) : [])];
+  const rows: string[][] = [header];
+  for (const f of FIGURES) {
+    const cells = c.peers.map((p) => spread(values(c, p.id, f.key), f.decimals));
+    if (cells.every((cell) => cell === '-')) continue;
+    const ratios = ours ? others.map((p) => fmtRatio(ratio(c, f.key, p.id))) : [];
+    rows.push([f.label, ...cells, ...ratios]);
+  }
+  printTable(rows, print);
+
+  if (ours) {
+    print('');
+    const targetRows: string[][] = [['issue 13 target', 'measured', 'met']];
+    for (const t of TARGETS) {
+      if (t.peer && !c.peers.some((p) => p.id === t.peer)) continue;
+      const value = t.peer ? ratio(c, t.key, t.peer) : median(values(c, 'ours', t.key));
+      if (value === undefined) continue;
+      const met = (t.atLeast === undefined || value >= t.atLeast) && (t.atMost === undefined || value <= t.atMost) && (t.moreThan === undefined || value > t.moreThan);
+      targetRows.push([t.label, t.peer ? `${fmtRatio(value)}×` : `${value.toFixed(2)} ms`, met ? 'yes' : 'NO']);
+    }
+    printTable(targetRows, print);
+  }
+  for (const note of c.notes) print(`\n${note}`);
+}
+
+function values(c: NonNullable<BenchResults['compare']>, peer: PeerId, key: FigureKey): number[] {
+  return c.rounds.map((round) => round[peer]?.[key]).filter((v): v is number => v !== undefined && Number.isFinite(v));
+}
+
+/** Median over the rounds of ours / peer, each ratio taken within one round. */
+function ratio(c: NonNullable<BenchResults['compare']>, key: FigureKey, peer: PeerId): number | undefined {
+  const ratios = c.rounds
+    .map((round) => (round.ours?.[key] ?? NaN) / (round[peer]?.[key] ?? NaN))
+    .filter((v) => Number.isFinite(v));
+  return median(ratios);
+}
+
+function median(xs: number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function spread(xs: number[], decimals: number): string {
+  const m = median(xs);
+  if (m === undefined) return '-';
+  const f = (v: number) => v.toLocaleString('en-US', { maximumFractionDigits: decimals, minimumFractionDigits: decimals });
+  return xs.length > 1 ? `${f(m)} [${f(Math.min(...xs))}–${f(Math.max(...xs))}]` : f(m);
+}
+
+function fmtRatio(v: number | undefined): string {
+  return v === undefined ? '-' : v.toFixed(2);
+}
+
+function printExtras(r: BenchResults, print: (line: string) => void): void {
+  const x = r.extras;
+  const rows: string[][] = [['nestjs-job-queue only', 'value']];
+  const row = (label: string, value: unknown) => {
+    if (value !== undefined) rows.push([label, fmt(value)]);
   };
   const lat = (s?: { p50: number; p99: number }) => (s ? `p50 ${s.p50} / p99 ${s.p99}` : undefined);
-
-  const c = lib.throughput?.concurrency ?? lib.throughputMemory?.concurrency ?? 16;
-  row(`throughput c=${c}, in-memory backend (jobs/s)`, lib.throughputMemory?.jobsPerSec);
-  row(`throughput c=${c}, 1 process (jobs/s)`, lib.throughput?.jobsPerSec, bull?.throughput.jobsPerSec);
-  row(`throughput c=${c}, 2 processes (jobs/s)`, lib.throughput2Processes?.jobsPerSec);
-  row('addBulk backlog, chunks of 1000 (jobs/s)', lib.throughput?.addBulkJobsPerSec, bull?.throughput.addBulkJobsPerSec);
-  row('add() sequential (jobs/s)', lib.add?.sequential.jobsPerSec, bull?.add.sequential.jobsPerSec);
-  row('add() 50 in flight (jobs/s)', lib.add?.inFlight50.jobsPerSec, bull?.add.inFlight50.jobsPerSec);
-  row('Redis CPU/job: addBulk (µs)', lib.throughput?.redisCpuUsPerJob?.add, bull?.throughput.redisCpuUsPerJob?.add);
-  row('Redis CPU/job: process (µs)', lib.throughput?.redisCpuUsPerJob?.process, bull?.throughput.redisCpuUsPerJob?.process);
-  row('Redis CPU/job: add+process (µs)', lib.throughput?.redisCpuUsPerJob?.total, bull?.throughput.redisCpuUsPerJob?.total);
-  row('Redis CPU/job: add() 50 in flight (µs)', lib.add?.inFlight50.redisCpuUsPerJob, bull?.add.inFlight50.redisCpuUsPerJob);
-  row('Redis CPU/job: process, 2 processes (µs)', lib.throughput2Processes?.redisCpuUsPerJob?.process);
-  row('worker CPU/job: process, 1 process (µs)', lib.throughput?.workerCpuUsPerJob, bull?.throughput.workerCpuUsPerJob);
-  row('producer CPU/job: add() 50 in flight (µs)', lib.add?.inFlight50.producerCpuUsPerJob, bull?.add.inFlight50.producerCpuUsPerJob);
-  row('Redis calls/job: process (script calls / all)', calls(lib.throughput?.redisCommandsPerJob), calls(bull?.throughput.redisCommandsPerJob));
-  const b = r.baseline;
+  row('throughput c=16, in-memory backend (jobs/s)', x.throughputMemory?.jobsPerSec);
+  row('throughput c=16, 2 worker processes (jobs/s)', x.throughput2Processes?.jobsPerSec);
+  row('Redis CPU/job: process, 2 worker processes (µs)', x.throughput2Processes?.redisCpuUsPerJob?.process);
+  const b = x.baseline;
   row('floor: ioredis PING RTT, plain (ms)', lat(b?.pingRtt));
   row('floor: ioredis PING RTT, autopipelined (ms)', lat(b?.pingRttAutoPipelined));
   row('floor: LPUSH→BLPOP wake, 2 connections (ms)', lat(b?.lpushToBlpop));
   row('floor: PUBLISH→message, 2 connections (ms)', lat(b?.publishToMessage));
-  row('add→handler start, cross-process (ms)', lat(lib.pickupLatency?.addToStart));
-  row('cancel→signal.aborted, cross-process (ms)', lat(lib.cancelLatency?.cancelToAborted));
-  row('emit→remote subscriber (ms)', lat(lib.emitLatency?.emitToReceive));
-  const subs = lib.subscriptions;
+  row('add→handler start, worker in another process (ms)', lat(x.pickupLatency?.addToStart));
+  row('emit→subscriber in another process (ms)', lat(x.emitLatency?.emitToReceive));
+  const subs = x.subscriptions;
   if (subs) {
     row(`${subs.subscriptions} subscriptions: open time (ms)`, subs.openMs);
     row(`${subs.subscriptions} subscriptions: connections this process / server total`, `${subs.redisConnections.thisProcess} / ${subs.redisConnections.total}`);
@@ -108,26 +170,9 @@ export function printReport(r: BenchResults, print: (line: string) => void): voi
     const cost = subs.liveEventCost;
     row(`${subs.subscriptions} subscriptions: CPU per live event (µs)`, `redis ${fmt(cost.redisCpuUs)}, this process ${fmt(cost.processCpuUs)}`);
   }
+  if (rows.length === 1) return;
+  print('');
   printTable(rows, print);
-
-  if (r.checks.length > 0) {
-    print('');
-    printTable([['budget (DESIGN.md)', 'value', 'target', 'ok'], ...r.checks.map((c) => [c.metric, fmt(c.value), c.target, c.pass ? 'yes' : 'NO'])], print);
-  }
-  if (r.bullmq && 'skipped' in r.bullmq) print(`\n${r.bullmq.skipped}`);
-  const busy = r.meta.cpuBusyBeforeStart as number | undefined;
-  if (busy !== undefined && busy > 0.2) {
-    print(`\nwarning: ${Math.round(busy * 100)}% of the CPUs were busy with other processes just before the bench: numbers are noisy.`);
-  }
-  for (const [step, message] of Object.entries(r.errors)) print(`\n${step} FAILED: ${message}`);
-}
-
-/** "script calls / all commands" per job from commandstats deltas. */
-function calls(perJob?: Record<string, number>): string | undefined {
-  if (!perJob) return undefined;
-  const scripts = (perJob.evalsha ?? 0) + (perJob.eval ?? 0);
-  const all = Object.values(perJob).reduce((sum, n) => sum + n, 0);
-  return `${Math.round(scripts * 100) / 100} / ${Math.round(all * 10) / 10}`;
 }
 
 function fmt(value: unknown): string {
@@ -136,8 +181,8 @@ function fmt(value: unknown): string {
 }
 
 function printTable(rows: string[][], print: (line: string) => void): void {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((cell, i) => cell.padEnd(widths[i])).join(' | ');
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((cell, i) => (cell ?? '').padEnd(widths[i])).join(' | ');
   print(line(rows[0]));
   print(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const r of rows.slice(1)) print(line(r));

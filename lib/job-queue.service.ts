@@ -105,12 +105,6 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
    * settles or after `cancelGraceMs`. A cancelled job is never retried.
    */
   async cancel(jobId: string, reason = 'cancelled'): Promise<CancelResult> {
-    validateJobId(jobId);
-    if (typeof reason !== 'string' || reason.length === 0 || reason.length > 500) {
-      throw new InvalidJobError(
-        Messages.invalidOption('reason', 'a string of 1-500 characters', reason),
-      );
-    }
     return this.dispatcher.cancel(jobId, reason);
   }
 

@@ -3,6 +3,7 @@ import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { JobQueueModule, JobQueueModuleOptions } from '../lib';
 import { BuildsModule } from './builds/builds.module';
+import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
 import { JobQueueErrorsFilter } from './job-queue-errors.filter';
 
@@ -33,6 +34,7 @@ export function sampleQueueOptions(env: NodeJS.ProcessEnv = process.env): JobQue
     TerminusModule,
     BuildsModule,
     HealthModule,
+    DemoModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: JobQueueErrorsFilter }],
 })

@@ -20,11 +20,25 @@ import { AppModule } from '../sample/app.module';
 import { DeferredMap } from './support/deferred';
 import { SseClient, SseMessage, request } from './support/sse-client';
 
+/** The cancel-on-disconnect grace of the test route: short, so the tests need not wait long. */
+const GRACE_MS = 200;
+
 /** Routes only the tests need: the same @JobEvents with other options, and a route per library error. */
 @Controller('test-builds')
 class TestStreamsController {
   @JobEvents(':id/heartbeat', { heartbeatMs: 50 })
   heartbeat(@Param('id') id: string) {
+    return id;
+  }
+
+  /** Heartbeats come after the grace: one on a stream opened later proves the grace decision was taken. */
+  @JobEvents(':id/follow', { cancelOnDisconnect: { graceMs: GRACE_MS }, heartbeatMs: GRACE_MS + 100 })
+  follow(@Param('id') id: string) {
+    return id;
+  }
+
+  @JobEvents(':id/unnamed', { namedEvents: false, retryMs: 1_500 })
+  unnamed(@Param('id') id: string) {
     return id;
   }
 
@@ -150,7 +164,7 @@ describe('sample app over HTTP (in-memory backend)', () => {
       expect(client.contentType).toMatch(/^text\/event-stream/);
       await client.ended;
 
-      all = jobEventsOf(client.messages, id);
+      all = jobEventsOf(client.events, id);
       expectStrictlyIncreasing(all.map((e) => e.id));
       const steps = Array.from({ length: FAST.steps }, () => ['token', 'progress']).flat();
       expect(all.map((e) => e.type)).toEqual(['queued', 'active', ...steps, 'completed']);
@@ -171,8 +185,50 @@ describe('sample app over HTTP (in-memory backend)', () => {
         const client = await openStream(`/builds/${id}/events`, { 'last-event-id': all[k].id });
         expect(client.status).toBe(200);
         await client.ended;
-        expect(jobEventsOf(client.messages, id)).toEqual(all.slice(k + 1));
+        expect(jobEventsOf(client.events, id)).toEqual(all.slice(k + 1));
       }
+    });
+
+    it('a resume at or past the terminal event answers 204 before any stream opens', async () => {
+      const past = `${Number(all.at(-1)!.id.split('-')[0]) + 1}-0`;
+      for (const headers of [{ 'last-event-id': all.at(-1)!.id }, { 'last-event-id': past }]) {
+        const client = await openStream(`/builds/${id}/events`, headers);
+        await client.ended;
+        expect(client.status).toBe(204);
+        expect(client.contentType).toBe('');
+        expect(client.body).toBe('');
+      }
+      const byQuery = await openStream(`/builds/${id}/events?lastEventId=${all.at(-1)!.id}`);
+      await byQuery.ended;
+      expect(byQuery.status).toBe(204);
+    });
+
+    it('?lastEventId= resumes like the header; the header wins when both are given; a bad one is 400', async () => {
+      const byQuery = await openStream(`/builds/${id}/events?lastEventId=${all[3].id}`);
+      await byQuery.ended;
+      expect(byQuery.silent[0].id).toBe(all[3].id); // the browser's resume point from now on
+      expect(jobEventsOf(byQuery.events, id)).toEqual(all.slice(4));
+
+      const both = await openStream(`/builds/${id}/events?lastEventId=${all[3].id}`, { 'last-event-id': all[6].id });
+      await both.ended;
+      expect(jobEventsOf(both.events, id)).toEqual(all.slice(7));
+
+      for (const query of ['lastEventId=nope', 'lastEventId=1-0&lastEventId=2-0']) {
+        const bad = await openStream(`/builds/${id}/events?${query}`);
+        await bad.ended;
+        expect(bad.status).toBe(400);
+        expect(JSON.parse(bad.body).message).toMatch(/event id/i);
+      }
+    });
+
+    it('namedEvents: false sends unnamed messages with the type in data; retryMs sends retry:', async () => {
+      const client = await openStream(`/test-builds/${id}/unnamed`);
+      await client.ended;
+      expect(client.messages[0]).toEqual({ id: '0', retry: '1500' });
+      expect(client.events.every((m) => m.event === undefined)).toBe(true);
+      const events = client.events.map((m) => JSON.parse(m.data!) as JobEvent);
+      expect(events).toEqual(all);
+      expect(client.events.map((m) => m.id)).toEqual(all.map((e) => e.id));
     });
 
     it('GET /builds/:id/poll pages through the same events with next/done', async () => {
@@ -205,11 +261,82 @@ describe('sample app over HTTP (in-memory backend)', () => {
 
     const resumed = await openStream(`/builds/${id}/events`, { 'last-event-id': before.at(-1)!.id });
     await resumed.ended;
-    const after = jobEventsOf(resumed.messages, id);
+    const after = jobEventsOf(resumed.events, id);
     expect(after.at(-1)!.type).toBe('completed');
 
     const history = (await request('GET', `${base}/builds/${id}/poll?max=1000`)).json.events as JobEvent[];
     expect([...before, ...after]).toEqual(history);
+  });
+
+  describe('one stream for many builds (?ids=)', () => {
+    /** The JobEvents of a multiplexed stream's messages, grouped by job, checking the cursor of each. */
+    function byJob(messages: SseMessage[], ids: string[]): Map<string, JobEvent[]> {
+      const groups = new Map(ids.map((id) => [id, [] as JobEvent[]]));
+      for (const m of messages) {
+        const event = JSON.parse(m.data!) as JobEvent;
+        expect(m.event).toBe(event.type);
+        // The cursor holds each job's last event id, in the order of ?ids=: this event's at its job's place.
+        expect(m.id!.split('_')[ids.indexOf(event.jobId)]).toBe(event.id);
+        groups.get(event.jobId)!.push(event);
+      }
+      return groups;
+    }
+
+    async function historyOf(id: string): Promise<JobEvent[]> {
+      return (await request('GET', `${base}/builds/${id}/poll?max=1000`)).json.events;
+    }
+
+    it('streams 20 builds over one connection, each in order, and ends when all ended', async () => {
+      const ids = await Promise.all(Array.from({ length: 20 }, () => startBuild({ steps: 3, stepMs: 20 }).then((j) => j.id)));
+      const client = await openStream(`/builds/events?ids=${ids.join(',')}`);
+      expect(client.status).toBe(200);
+      expect(client.messages[0]).toEqual({ id: ids.map(() => '0').join('_') });
+      // The connection does not hold up other requests meanwhile.
+      expect((await request('GET', `${base}/builds/${ids[0]}`)).status).toBe(200);
+      await client.ended;
+      const groups = byJob(client.events, ids);
+      for (const id of ids) {
+        expect(groups.get(id)).toEqual(await historyOf(id));
+        expect(groups.get(id)!.at(-1)!.type).toBe('completed');
+      }
+
+      const resumeAtEnd = await openStream(`/builds/events?ids=${ids.join(',')}`, { 'last-event-id': client.events.at(-1)!.id! });
+      await resumeAtEnd.ended;
+      expect(resumeAtEnd.status).toBe(204);
+    });
+
+    it('one cursor resumes every build where it stopped: no gap, no duplicate', async () => {
+      const ids = [(await startBuild({ steps: 4, stepMs: 30 })).id, (await startBuild({ steps: 2, stepMs: 50 })).id];
+      const first = await openStream(`/builds/events?ids=${ids.join(',')}`);
+      await first.waitFor(() => first.events.length >= 5);
+      first.destroy();
+      const cursor = first.events.at(-1)!.id!;
+
+      const resumed = await openStream(`/builds/events?ids=${ids.join(',')}&lastEventId=${cursor}`);
+      await resumed.ended;
+      const [before, after] = [byJob(first.events, ids), byJob(resumed.events, ids)];
+      for (const id of ids) expect([...before.get(id)!, ...after.get(id)!]).toEqual(await historyOf(id));
+    });
+
+    it('answers 400 for a bad list or cursor and 404 for an unknown build, before the stream opens', async () => {
+      const { id } = await startBuild(FAST);
+      const cases: Array<[string, Record<string, string>, number]> = [
+        ['/builds/events', {}, 400],
+        [`/builds/events?ids=${id},${id}`, {}, 400],
+        [`/builds/events?ids=${id},bad!id`, {}, 400],
+        [`/builds/events?ids=${Array.from({ length: 101 }, (_, i) => `b${i}`).join(',')}`, {}, 400],
+        [`/builds/events?ids=${id},no-such-build`, {}, 404],
+        [`/builds/events?ids=${id}`, { 'last-event-id': '0_0' }, 400],
+        [`/builds/events?ids=${id}`, { 'last-event-id': 'x' }, 400],
+      ];
+      for (const [path, headers, status] of cases) {
+        const client = await openStream(path, headers);
+        await client.ended;
+        expect({ path, status: client.status }).toEqual({ path, status });
+        expect(client.contentType).toMatch(/^application\/json/);
+      }
+      await jobs.waitFor(id);
+    });
   });
 
   describe('stream errors answer before the stream opens', () => {
@@ -235,13 +362,14 @@ describe('sample app over HTTP (in-memory backend)', () => {
     });
   });
 
-  it('sends heartbeat comments, and a disconnect releases the subscription without cancelling', async () => {
+  it('sends heartbeats, and a disconnect releases the subscription without cancelling', async () => {
     const { id } = await startBuild(SLOW);
     const client = await openStream(`/test-builds/${id}/heartbeat`);
     expect(client.status).toBe(200);
-    await client.waitForEvent('active');
-    await client.waitFor(() => client.comments.includes('heartbeat'));
-    // Heartbeats are comment-only messages: no id, no event, no data.
+    await client.waitForEvent('progress'); // the first step; the next one is a minute away
+    // A heartbeat repeats the last event's id with no data: EventSource dispatches nothing.
+    await client.waitFor(() => client.silent.length >= 2);
+    expect(client.silent[1]).toEqual({ id: client.events.at(-1)!.id });
     expect(client.events.every((m) => m.id !== undefined && m.event !== undefined)).toBe(true);
 
     client.destroy();
@@ -252,15 +380,38 @@ describe('sample app over HTTP (in-memory backend)', () => {
     expect((await jobs.waitFor(id)).state).toBe('cancelled');
   });
 
-  it('GET /builds/:id/follow (cancelOnDisconnect): destroying the request cancels the running job', async () => {
-    const { id } = await startBuild(SLOW);
-    const client = await openStream(`/builds/${id}/follow`);
-    await client.waitForEvent('active');
-    client.destroy();
+  describe('cancelOnDisconnect with a grace', () => {
+    it('a client that does not come back within the grace gets its job cancelled', async () => {
+      const { id } = await startBuild(SLOW);
+      const client = await openStream(`/test-builds/${id}/follow`);
+      await client.waitForEvent('active');
+      client.destroy();
 
-    const job = await jobs.waitFor(id);
-    expect(job).toMatchObject({ state: 'cancelled', cancelReason: CLIENT_DISCONNECTED_REASON });
-    await released.get(id).promise;
+      const job = await jobs.waitFor(id);
+      expect(job).toMatchObject({ state: 'cancelled', cancelReason: CLIENT_DISCONNECTED_REASON });
+      await released.get(id).promise;
+    });
+
+    it('a stream that comes back within the grace keeps the job running', async () => {
+      const cancel = jest.spyOn(jobs, 'cancel');
+      try {
+        const { id } = await startBuild(SLOW);
+        const first = await openStream(`/test-builds/${id}/follow`);
+        await first.waitForEvent('active');
+        first.destroy();
+        const seen = jobEventsOf(first.events, id);
+        const back = await openStream(`/test-builds/${id}/follow`, { 'last-event-id': seen.at(-1)!.id });
+        // The first heartbeat of the new stream comes after the grace of the old one expired.
+        await back.waitFor(() => back.silent.length >= 2);
+        expect(cancel).not.toHaveBeenCalledWith(id, CLIENT_DISCONNECTED_REASON);
+        expect((await jobs.get(id))!.state).toBe('active');
+        // Resumed where the first stream stopped: nothing missed, nothing repeated.
+        const history = (await request('GET', `${base}/builds/${id}/poll?max=1000`)).json.events as JobEvent[];
+        expect([...seen, ...jobEventsOf(back.events, id)]).toEqual(history);
+      } finally {
+        cancel.mockRestore();
+      }
+    });
   });
 
   it('POST /builds/:id/cancel → cancelling, then the build ends cancelled', async () => {
@@ -273,7 +424,7 @@ describe('sample app over HTTP (in-memory backend)', () => {
     expect(res.json).toEqual({ result: 'cancelling' });
 
     await client.ended; // the stream ends after the terminal event
-    const events = jobEventsOf(client.messages, id);
+    const events = jobEventsOf(client.events, id);
     expect(events.at(-1)!.type).toBe('cancelled');
     expect((await request('GET', `${base}/builds/${id}`)).json).toMatchObject({ state: 'cancelled', cancelReason: 'cancelled' });
 

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { ChildHandle } from '../child-handle';
+import { CONCURRENCY } from './compare';
 import { BenchContext, addBacklog, redisOptions, waitCompleted } from '../context';
 import { Gate, createQueueApp } from '../queue-app';
 import { profiled } from '../profile';
@@ -25,21 +26,19 @@ export interface ThroughputResult {
   workerCpuUsPerJob?: number;
 }
 
-/** Handler concurrency of the throughput runs (DESIGN's budget is for 16). */
-export const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 const TIMEOUT_MS = 90_000;
 
 /**
- * Pre-adds `ctx.jobs` no-op jobs, then times from opening the gate to `completed` reaching the
- * count. The worker runs in this process; handlers park on a gate while the backlog is built, so
- * neither app start-up nor the adds are timed (at most `concurrency` jobs are claimed early).
+ * The in-memory backend's ceiling (no Redis): pre-adds `ctx.jobs` no-op jobs, then times from opening
+ * the gate to `completed` reaching the count. Handlers park on a gate while the backlog is built (the
+ * in-memory store lives in the app, so the worker must boot first; at most `concurrency` jobs are
+ * claimed early).
  */
-export async function throughputInProcess(ctx: BenchContext, backend: 'memory' | 'redis'): Promise<ThroughputResult> {
+export async function throughputInMemory(ctx: BenchContext): Promise<ThroughputResult> {
   const gate = new Gate();
   const n = ctx.jobs;
   const queue = await createQueueApp({
-    redis: backend === 'redis' ? redisOptions(ctx, 'bench-throughput') : undefined,
-    prefix: `tp1${backend}`,
+    prefix: 'tp1memory',
     handlers: {
       noop: {
         concurrency: CONCURRENCY,
@@ -49,17 +48,16 @@ export async function throughputInProcess(ctx: BenchContext, backend: 'memory' |
       },
     },
   });
-  const probe = backend === 'redis' ? ctx.probe : undefined;
   try {
-    const add = await measureCost(probe, n, () => timed(() => addBacklog(queue.jobs, 'noop', n)));
-    const run = await profiled(`throughput-${backend}`, () =>
-      measureCost(probe, n, async () => {
+    const add = await measureCost(undefined, n, () => timed(() => addBacklog(queue.jobs, 'noop', n)));
+    const run = await profiled('throughput-memory', () =>
+      measureCost(undefined, n, async () => {
         const t0 = performance.now();
         gate.open();
         return (await waitCompleted(queue.jobs, n, TIMEOUT_MS)) - t0;
       }),
     );
-    return throughputResult(backend, 1, n, add, run, true);
+    return throughputResult('memory', 1, n, add, run, true);
   } finally {
     gate.open();
     await queue.close();
@@ -96,14 +94,14 @@ export async function throughputMultiProcess(ctx: BenchContext, processes: numbe
 }
 
 /** Duration of `work` in ms. */
-export async function timed(work: () => Promise<unknown>): Promise<number> {
+async function timed(work: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await work();
   return performance.now() - t0;
 }
 
 /** Assembles a result from the add phase (value: ms) and the processing phase (value: ms). */
-export function throughputResult(
+function throughputResult(
   backend: 'memory' | 'redis',
   processes: number,
   jobs: number,

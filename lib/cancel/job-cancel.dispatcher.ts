@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import type { CancelMessage, QueueBackend } from '../backends/queue-backend.interface';
 import type { CancelResult } from '../interfaces/job.interface';
 import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
+import { validateCancelReason, validateJobId } from '../validation/job-input.validator';
 import { describeError } from '../utils/episode-logger';
-import { type CancelLanding, JobWorker } from '../worker/job-worker.service';
+import type { CancelLanding } from '../worker/held-cancels';
+import { JobWorker } from '../worker/job-worker.service';
 
 /** Dispatcher counters, part of `metrics()`. */
 export interface JobCancelDispatcherStats {
@@ -83,10 +85,13 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   }
 
   /**
-   * Cancels a job (ids already validated): waiting/delayed ones atomically in the store; an active
-   * one is marked on its record, aborted here directly when it runs here, else announced.
+   * Cancels a job: waiting/delayed ones atomically in the store; an active one is marked on its
+   * record, aborted here directly when it runs here, else announced. Throws InvalidJobError for a
+   * malformed id or reason (nothing written).
    */
   async cancel(jobId: string, reason: string): Promise<CancelResult> {
+    validateJobId(jobId);
+    validateCancelReason(reason);
     const result = await this.backend.cancel(jobId, reason, this.origin);
     if (result === 'cancelling') {
       // Reported at once, or after the claim in flight when the job may be in its reply.

@@ -31,6 +31,8 @@ export const Messages = {
   overdueHandler: (jobId: string, name: string, why: string) =>
     `The handler of job '${jobId}' ('${name}') still runs although its attempt ended (${why}): it keeps its concurrency slot ` +
     `until it returns. Make the handler honour ctx.signal (e.g. call ctx.signal.throwIfAborted() between steps).`,
+  scriptsMissing: (dir: string) =>
+    `The Redis backend's Lua scripts were not found in ${dir}: build with 'npm run build', which copies lib/backends/redis/scripts next to the compiled redis-scripts.js.`,
   /** `times` is a number, or '%d' for the Redis script to fill in. */
   stalled: (times: number | string) =>
     `stalled ${times} time(s): its worker lost the lease (died or froze) more often than watchdog.maxStalls allows; retry it, or raise watchdog.maxStalls`,
@@ -45,6 +47,12 @@ export const Messages = {
     `A queue key in Redis holds a value of the wrong type (${detail}): another program wrote to the queue's keys; give the queue its own 'prefix' or remove the foreign key.`,
   scriptFailed: (detail: string) =>
     `A queue script failed in Redis (${detail}), most likely on a damaged job record: remove the record, or report it if it was written by this library.`,
+  jobIdsQuery: (param: string) =>
+    `Query parameter '${param}' must list the job ids to stream, comma-separated, e.g. ?${param}=a,b.`,
+  jobIdList: (max: number) =>
+    `A stream of many jobs takes 1-${max} distinct job ids: split longer lists over several streams.`,
+  eventCursor: (count: number) =>
+    `The resume cursor (Last-Event-ID or ?lastEventId=) must hold ${count} event ids joined by '_', one per job in the order of the ids: pass the id of the last message you received.`,
 } as const;
 
 /** Longest rendering of a bad value inside a message (a huge string must not make a huge error). */

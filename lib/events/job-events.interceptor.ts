@@ -1,19 +1,43 @@
-import { CallHandler, ExecutionContext, Injectable, MessageEvent, NestInterceptor } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  CallHandler,
+  ExecutionContext,
+  Injectable,
+  MessageEvent,
+  NestInterceptor,
+} from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { Observable, lastValueFrom } from 'rxjs';
+import { Observable, Subscriber, lastValueFrom } from 'rxjs';
+import type { JobEvent } from '../interfaces/job.interface';
 import { JOB_EVENTS_METADATA } from '../job-queue.constants';
 import { JobQueueService } from '../job-queue.service';
-import { CLIENT_DISCONNECTED_REASON, type ResolvedJobEventsOptions } from './job-events.decorator';
-import { JobEventsRequest, assertJobExists, lastEventId } from './job-events.guard';
+import { CLIENT_DISCONNECTED_REASON } from './job-events.constants';
+import type { ResolvedJobEventsOptions } from './job-events.options';
+import { encodeCursor } from './job-events.cursor';
+import { JobEventsRequest, assertJobExists, checkedJobIds, requestedJobIds, resumePoints } from './job-events.request';
 
 /**
- * Resolves the job id the route method returns (re-checked: it may differ from the route
- * parameter the guard checked), then maps the job's events to SSE messages
- * with heartbeats. Unsubscribing (client gone) releases the backend subscription and, with
- * `cancelOnDisconnect`, cancels a job that has not ended.
+ * Resolves the job id (or, on a multiplexed route, the ids) the route method returns, then maps the
+ * events to SSE messages with heartbeats; a multiplexed stream merges the jobs' streams and ends
+ * when every job has ended.
+ * Unsubscribing (client gone) releases the backend subscription and, with `cancelOnDisconnect`,
+ * cancels a job that has not ended unless a stream of it opens again within the grace.
+ * Once the application begins to shut down, every open stream ends (the browser reconnects to
+ * another process and resumes), so the HTTP server can close while the worker drains.
+ *
+ * Only `id`, `event`, `retry` and `data` are written: `MessageEvent.comment` is missing from the
+ * lower end of the supported @nestjs/common range, and Nest numbers messages that have no `id`.
  */
 @Injectable()
-export class JobEventsInterceptor implements NestInterceptor {
+export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationShutdown {
+  /** Open SSE responses served through this interceptor. */
+  private readonly open = new Set<Subscriber<MessageEvent>>();
+  /** Open streams per job id, to see a disconnected client come back. */
+  private readonly following = new Map<string, number>();
+  /** Pending cancel-on-disconnect decisions. */
+  private readonly graceTimers = new Set<NodeJS.Timeout>();
+  private closing = false;
+
   constructor(
     private readonly reflector: Reflector,
     private readonly jobs: JobQueueService,
@@ -22,36 +46,108 @@ export class JobEventsInterceptor implements NestInterceptor {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<MessageEvent>> {
     const options = this.reflector.get<ResolvedJobEventsOptions>(JOB_EVENTS_METADATA, context.getHandler());
     const request = context.switchToHttp().getRequest<JobEventsRequest>();
-    const after = lastEventId(request);
+    const requested = requestedJobIds(request, options);
     const returned: unknown = await lastValueFrom(next.handle());
-    // The guard checked the route parameter; a method that maps it to another id gets checked here.
-    const jobId = returned === request.params?.[options.idParam] ? (returned as string) : await assertJobExists(this.jobs, returned);
+    const jobIds = await this.checkReturned(returned, requested, options);
+    return this.stream(jobIds, resumePoints(request, options, jobIds.length), options);
+  }
 
+  /**
+   * The job ids the method returned. The guard checked the ids of the request; a method that maps
+   * them to others gets those checked here (after the headers may be out, so prefer the same ids).
+   */
+  private async checkReturned(returned: unknown, requested: string[] | undefined, options: ResolvedJobEventsOptions): Promise<string[]> {
+    const jobIds = options.idsQuery === undefined ? [returned] : checkedJobIds(returned);
+    if (requested && jobIds.length === requested.length && jobIds.every((id, i) => id === requested[i])) return requested;
+    return Promise.all(jobIds.map((jobId) => assertJobExists(this.jobs, jobId)));
+  }
+
+  /**
+   * Ends every open stream as soon as shutdown begins (before the worker's drain), and forgets
+   * pending cancel-on-disconnect decisions: the watchdog's client timeout covers a client that never
+   * comes back. @internal
+   */
+  beforeApplicationShutdown(): void {
+    this.closing = true;
+    for (const subscriber of [...this.open]) subscriber.complete();
+    for (const timer of this.graceTimers) clearTimeout(timer);
+    this.graceTimers.clear();
+  }
+
+  private stream(jobIds: string[], after: string[] | undefined, options: ResolvedJobEventsOptions): Observable<MessageEvent> {
+    const multiplexed = options.idsQuery !== undefined;
     return new Observable<MessageEvent>((subscriber) => {
-      let ended = false;
-      const events = this.jobs.events(jobId, { after }).subscribe({
-        next: (event) => subscriber.next({ id: event.id, type: event.type, data: event }),
-        error: (err) => {
-          ended = true; // the stream failed; the client did not leave
-          subscriber.error(err);
-        },
-        complete: () => {
-          ended = true;
-          subscriber.complete();
-        },
-      });
-      const heartbeat =
-        options.heartbeatMs > 0 ? setInterval(() => subscriber.next(HEARTBEAT), options.heartbeatMs) : undefined;
+      const lastIds = jobIds.map((_, i) => after?.[i] ?? '0');
+      const cursor = () => (multiplexed ? encodeCursor(lastIds) : lastIds[0]);
+      // The first message sends the headers at once on every Nest version and sets the browser's
+      // resume point (and reconnect delay); it has no data, so EventSource dispatches nothing.
+      subscriber.next(silentMessage(cursor(), options.retryMs));
+      if (this.closing || this.jobs.isShuttingDown) return subscriber.complete();
+
+      const ended = jobIds.map(() => false);
+      let failed = false;
+      this.open.add(subscriber);
+      for (const jobId of jobIds) this.follow(jobId, +1);
+      const subscriptions = jobIds.map((jobId, i) =>
+        this.jobs.events(jobId, { after: after?.[i] }).subscribe({
+          next: (event) => {
+            lastIds[i] = event.id;
+            subscriber.next(toMessage(event, cursor(), options.namedEvents));
+          },
+          error: (err) => {
+            failed = true; // the stream failed; the client did not leave
+            subscriber.error(err);
+          },
+          complete: () => {
+            ended[i] = true;
+            if (ended.every(Boolean)) subscriber.complete();
+          },
+        }),
+      );
+      // A heartbeat repeats the cursor: bytes on the wire for proxies, no event for the browser.
+      const heartbeat = options.heartbeatMs > 0 ? setInterval(() => subscriber.next(silentMessage(cursor())), options.heartbeatMs) : undefined;
       return () => {
         clearInterval(heartbeat);
-        events.unsubscribe();
-        if (!ended && options.cancelOnDisconnect) {
-          void this.jobs.cancel(jobId, CLIENT_DISCONNECTED_REASON).catch(() => undefined);
-        }
+        for (const subscription of subscriptions) subscription.unsubscribe();
+        this.open.delete(subscriber);
+        jobIds.forEach((jobId, i) => {
+          this.follow(jobId, -1);
+          if (!ended[i] && !failed && !this.closing && options.cancelOnDisconnect) {
+            this.cancelUnlessBack(jobId, options.cancelOnDisconnect.graceMs);
+          }
+        });
       };
     });
   }
+
+  private follow(jobId: string, delta: 1 | -1): void {
+    const count = (this.following.get(jobId) ?? 0) + delta;
+    if (count > 0) this.following.set(jobId, count);
+    else this.following.delete(jobId);
+  }
+
+  /** Cancels the job after `graceMs` unless a stream of it is open again by then. */
+  private cancelUnlessBack(jobId: string, graceMs: number): void {
+    const cancel = () => void this.jobs.cancel(jobId, CLIENT_DISCONNECTED_REASON).catch(() => undefined);
+    if (graceMs === 0) return cancel();
+    const timer = setTimeout(() => {
+      this.graceTimers.delete(timer);
+      if (!this.following.has(jobId)) cancel();
+    }, graceMs);
+    this.graceTimers.add(timer);
+  }
 }
 
-/** An SSE comment line: ignored by EventSource, keeps proxies from closing an idle stream. */
-const HEARTBEAT: MessageEvent = { comment: 'heartbeat' };
+/**
+ * A message with an id (and a reconnect delay) but no data: EventSource takes the id as its resume
+ * point and dispatches nothing. Nest writes only the fields present; `data` is optional at run time
+ * but typed as required in @nestjs/common 11.0, hence the assertion.
+ */
+function silentMessage(id: string, retry?: number): MessageEvent {
+  return (retry === undefined ? { id } : { id, retry }) as MessageEvent;
+}
+
+/** One event as a message whose id is the stream's cursor (the event id, on a single-job stream). */
+function toMessage(event: JobEvent, id: string, named: boolean): MessageEvent {
+  return named ? { id, type: event.type, data: event } : { id, data: event };
+}

@@ -27,6 +27,12 @@ export function validateJobId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || !ID_PATTERN.test(id)) throw new InvalidJobError(Messages.invalidJobId(id));
 }
 
+export function validateCancelReason(reason: unknown): asserts reason is string {
+  if (typeof reason !== 'string' || reason.length === 0 || reason.length > 500) {
+    throw new InvalidJobError(Messages.invalidOption('reason', 'a string of 1-500 characters', reason));
+  }
+}
+
 export function validateEventId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || !EVENT_ID_PATTERN.test(id)) throw new InvalidJobError(Messages.invalidEventId(id));
 }

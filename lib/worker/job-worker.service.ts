@@ -7,6 +7,7 @@ import type { JobAbortedError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import { EpisodeLogger } from '../utils/episode-logger';
 import { TIMED_OUT, within } from '../utils/within';
+import { type CancelLanding, HeldCancels } from './held-cancels';
 import { AttemptOutcome, RunningJob } from './running-job';
 
 /** Counters of the worker, part of `metrics()`. */
@@ -30,8 +31,6 @@ const CLAIM_RETRY_MS = 1_000;
  * slots (in one backend call), blocks in the backend when idle instead of polling, renews all
  * leases with one timer, and drains on shutdown.
  */
-/** Where a cancel handed to `JobWorker.cancelLocal` landed. */
-export type CancelLanding = 'applied' | 'already' | 'elsewhere';
 
 @Injectable()
 export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -53,9 +52,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Set when slots changed while the loop was busy, so it claims again instead of waiting. */
   private replan = false;
   private heartbeatTimer?: NodeJS.Timeout;
-  /** A claim is in flight; cancels for unknown jobs meanwhile may be for jobs it returns. */
-  private claiming = false;
-  private readonly cancelsDuringClaim = new Map<string, { reason: string; reports: Array<(landed: CancelLanding) => void> }>();
+  private readonly heldCancels = new HeldCancels();
 
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
@@ -93,10 +90,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   cancelLocal(jobId: string, reason: string, report: (landed: CancelLanding) => void): void {
     const run = this.running.get(jobId);
     if (run && !run.isEnded) return report(run.cancel(reason) ? 'applied' : 'already');
-    if (!this.claiming) return report('elsewhere');
-    const held = this.cancelsDuringClaim.get(jobId);
-    if (held) held.reports.push(report);
-    else this.cancelsDuringClaim.set(jobId, { reason, reports: [report] });
+    if (!this.heldCancels.hold(jobId, reason, report)) report('elsewhere');
   }
 
   /** Ids of the jobs running here (for the dispatcher's resubscribe check). */
@@ -124,7 +118,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
       }
       let nextDueAt: number | undefined;
       // Cancels for jobs not running here are held from the claim's start until its jobs started.
-      this.claiming = true;
+      this.heldCancels.beginClaim();
       try {
         const batch = await this.backend.claim(requests, this.options.leaseMs);
         this.claimErrors.recovered();
@@ -141,8 +135,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
         this.claimErrors.failed(err);
         nextDueAt = Date.now() + CLAIM_RETRY_MS;
       } finally {
-        this.claiming = false;
-        this.settleHeldCancels();
+        this.heldCancels.endClaim((jobId) => this.running.has(jobId));
       }
       if (this.stopping) break;
       if (this.replan) continue;
@@ -179,8 +172,8 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
       void this.backend.fail(lease, Messages.corruptRecord(lease.jobId, `its name '${claimed.job.name}' has no handler here`), undefined).catch(() => undefined);
       return;
     }
-    const held = this.cancelsDuringClaim.get(lease.jobId);
-    if (held) claimed = { ...claimed, cancelRequested: claimed.cancelRequested ?? held.reason };
+    const heldReason = this.heldCancels.reasonFor(lease.jobId);
+    if (heldReason !== undefined) claimed = { ...claimed, cancelRequested: claimed.cancelRequested ?? heldReason };
     // A run of the same job left from before a stall lost its lease: stop it before it is replaced.
     this.running.get(lease.jobId)?.lost();
     const run = new RunningJob(
@@ -199,20 +192,6 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.activeByName.set(handler.name, (this.activeByName.get(handler.name) ?? 0) + 1);
     this.ensureHeartbeat();
     run.start();
-  }
-
-  /**
-   * After a claim: tells the holders of cancels held meanwhile where they landed (a
-   * job that runs here now was started by this claim: it was not running when its cancel was held).
-   */
-  private settleHeldCancels(): void {
-    const held = [...this.cancelsDuringClaim];
-    this.cancelsDuringClaim.clear();
-    for (const [jobId, { reports }] of held) {
-      // One job, one abort: when several cancels of it were held, the first one was applied.
-      const here = this.running.has(jobId);
-      reports.forEach((report, i) => report(!here ? 'elsewhere' : i === 0 ? 'applied' : 'already'));
-    }
   }
 
   private onOverdue(run: RunningJob, reason: JobAbortedError | undefined): void {

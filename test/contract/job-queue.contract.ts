@@ -41,7 +41,7 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         const app = await start();
         const added = await app.jobs.add('echo', { n: 1 }, { owner: 'user-1' });
         expect(added).toMatchObject({ name: 'echo', data: { n: 1 }, attempt: 0, attempts: 1, priority: 0, owner: 'user-1' });
-        expect(['waiting', 'active', 'completed']).toContain(added.state);
+        expect(added.state).toBe('waiting');
         const done = await app.jobs.waitFor(added.id);
         expect(done).toMatchObject({ id: added.id, state: 'completed', attempt: 1, result: { echoed: { n: 1 }, attempt: 1 }, progress: 0.5 });
         expect(done.startedAt).toBeGreaterThanOrEqual(done.createdAt);
@@ -118,7 +118,8 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         expect((await app.jobs.get(job.id))!.state).toBe('waiting');
         const noWorker = await start({ worker: false });
         const other = await noWorker.jobs.add('echo', {});
-        expect(['waiting', 'active', 'completed']).toContain((await noWorker.jobs.get(other.id))!.state);
+        // A fresh queue (its own prefix on Redis) that no process works on.
+        expect((await noWorker.jobs.get(other.id))!.state).toBe('waiting');
       });
     });
 
@@ -292,7 +293,9 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         const job = await app.jobs.add('chatty', { count: 500 });
         await app.jobs.waitFor(job.id);
         const history = await collect(app, job.id);
-        expect(history.length).toBeLessThan(503);
+        // Exact in memory; Redis trims whole stream nodes (MAXLEN ~, 100 entries each), so up to 100 more.
+        expect(history.length).toBeGreaterThanOrEqual(10);
+        expect(history.length).toBeLessThanOrEqual(10 + 100);
         expect(history.at(-1)!.type).toBe('completed');
       });
 

@@ -6,8 +6,8 @@ export interface SseMessage {
   event?: string;
   /** The data lines joined with '\n' (undefined when the message had none). */
   data?: string;
-  /** Comment lines (`: text`), without the colon and one leading space. */
-  comments: string[];
+  /** The `retry:` field (reconnect delay, ms), as sent. */
+  retry?: string;
 }
 
 /**
@@ -58,14 +58,14 @@ export class SseClient {
     return String(this.response.headers['content-type'] ?? '');
   }
 
-  /** Messages that carry an event (not the comment-only heartbeats). */
+  /** Messages an EventSource dispatches: those with data. */
   get events(): SseMessage[] {
-    return this.messages.filter((m) => m.event !== undefined || m.data !== undefined || m.id !== undefined);
+    return this.messages.filter((m) => m.data !== undefined);
   }
 
-  /** Comment-only messages (heartbeats). */
-  get comments(): string[] {
-    return this.messages.filter((m) => m.event === undefined && m.data === undefined && m.id === undefined).flatMap((m) => m.comments);
+  /** Messages without data (the opening message, heartbeats): they set the resume id, nothing else. */
+  get silent(): SseMessage[] {
+    return this.messages.filter((m) => m.data === undefined);
   }
 
   /**
@@ -140,22 +140,19 @@ export class SseClient {
 }
 
 function parseBlock(block: string): SseMessage | undefined {
-  const message: SseMessage = { comments: [] };
+  const message: SseMessage = {};
   const data: string[] = [];
   let any = false;
   for (const line of block.split('\n')) {
-    if (line === '') continue;
+    if (line === '' || line.startsWith(':')) continue; // comments are ignored, as by EventSource
     any = true;
-    if (line.startsWith(':')) {
-      message.comments.push(line.slice(1).replace(/^ /, ''));
-      continue;
-    }
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
     const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
     if (field === 'id') message.id = value;
     else if (field === 'event') message.event = value;
     else if (field === 'data') data.push(value);
+    else if (field === 'retry') message.retry = value;
   }
   if (data.length > 0) message.data = data.join('\n');
   return any ? message : undefined;

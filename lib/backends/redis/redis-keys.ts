@@ -9,7 +9,7 @@
  * | `{jq}:job:<id>`              | hash   | the job record (see redis-job-record.ts)                     |
  * | `{jq}:events:<id>`           | stream | the job's events, fields `t` (type) and `d` (data JSON)      |
  * | `{jq}:evc:<id>`              | pub/sub channel | each event as appended: `<event id> <type>[ <data JSON>]` |
- * | `{jq}:waiting:<name>`        | zset   | claimable jobs, score = -priority * 2^32 + FIFO position     |
+ * | `{jq}:waiting:<name>`        | zset   | claimable jobs, score = -priority, member = queue position + id |
  * | `{jq}:delayed:<name>`        | zset   | delayed jobs, score = due time (epoch ms)                    |
  * | `{jq}:wake:<name>`           | list   | wake markers for blocked workers (bounded; deleted with the name) |
  * | `{jq}:active`                | zset   | active jobs, score = lease expiry (epoch ms)                 |
@@ -83,11 +83,6 @@ export class RedisKeys {
 
   wake(name: string): string {
     return `${this.base}wake:${name}`;
-  }
-
-  /** The job id of an events stream key, or undefined for another key. */
-  jobIdOfEvents(key: string): string | undefined {
-    return key.startsWith(this.eventsBase) ? key.slice(this.eventsBase.length) : undefined;
   }
 }
 

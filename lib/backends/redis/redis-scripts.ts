@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { JobQueueError, QueueFullError } from '../../errors/job-queue.errors';
 import { Messages } from '../../errors/job-queue.messages';
@@ -44,18 +44,12 @@ const INCLUDE = /^--\s*@include\s+([\w-]+)\s*$/gm;
 let loaded: Record<ScriptName, LoadedScript> | undefined;
 
 /**
- * Where the .lua files are: next to this file (source tree, or a build that copied them), else in
- * the source tree seen from `dist/lib/backends/redis` (a plain `tsc` build does not copy them).
+ * The .lua files live next to this file: in the source tree, and in the build (`npm run build`
+ * copies them; a plain `tsc` does not, hence the check).
  */
 function scriptDir(): string {
-  const candidates = [join(__dirname, 'scripts'), resolve(__dirname, '../../../../lib/backends/redis/scripts')];
-  const dir = candidates.find((candidate) => existsSync(join(candidate, `${SCRIPT_FILES.add}.lua`)));
-  if (!dir) {
-    throw new JobQueueError(
-      `The Redis backend's Lua scripts were not found (looked in ${candidates.join(', ')}): ` +
-        `copy lib/backends/redis/scripts/**/*.lua next to the compiled redis-scripts.js.`,
-    );
-  }
+  const dir = join(__dirname, 'scripts');
+  if (!existsSync(join(dir, `${SCRIPT_FILES.add}.lua`))) throw new JobQueueError(Messages.scriptsMissing(dir));
   return dir;
 }
 

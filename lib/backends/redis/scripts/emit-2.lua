@@ -23,11 +23,4 @@
 
 local rec = redis.call('HMGET', KEYS[1], 'token', 'state')
 if rec[1] ~= ARGV[3] or rec[2] ~= 'active' then return nil end
-local eventId
-if ARGV[6] then
-  eventId = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 't', ARGV[5], 'd', ARGV[6])
-else
-  eventId = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 't', ARGV[5])
-end
-publishEvent(ARGV[1], ARGV[2], eventId, ARGV[5], ARGV[6] or false)
-return eventId
+return addEvent(ARGV[1], ARGV[2], ARGV[4], ARGV[5], ARGV[6] or false)

@@ -1,0 +1,19 @@
+import type { AddressInfo } from 'node:net';
+import { createSampleApp } from '../../sample/app.factory';
+
+/**
+ * The sample app in a child process, as `sample/main.ts` runs it (shutdown hooks on), but on a
+ * loopback port the OS picks; reports `{ port }` over IPC once it listens. REDIS_URL/JQ_PREFIX
+ * select the backend as for the sample.
+ */
+async function main(): Promise<void> {
+  const app = await createSampleApp({ logger: ['error', 'warn'] });
+  app.enableShutdownHooks();
+  await app.listen(0, '127.0.0.1');
+  process.send!({ port: (app.getHttpServer().address() as AddressInfo).port });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
