@@ -395,7 +395,7 @@ export class RedisEventReader {
     const jobId = sub.group.jobId;
     const type = await this.connections.command.type(this.keys.events(jobId)).catch(() => 'another type');
     this.onCorrupt(jobId, `its event key holds a ${type}, not a stream`);
-    if (!sub.closed) this.end(sub, new JobQueueError(Messages.wrongKeyType(`the events of job '${jobId}' are a ${type}, not a stream`)));
+    if (!sub.closed) this.end(sub, new JobQueueError(Messages.wrongKeyType(`the events of job '${jobId}' are unreadable: the key holds a ${type}, not a stream`)));
     return true;
   }
 
