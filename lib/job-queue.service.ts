@@ -31,6 +31,7 @@ import type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
 import {
   normalizeAddOptions,
   serializePayload,
+  validateBulk,
   validateEventId,
   validateJobId,
   validateJobName,
@@ -90,6 +91,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
   /** Adds several jobs in one round trip. Every job is validated first: one bad job adds none. */
   async addBulk(jobs: Array<{ name: string; data: unknown; opts?: AddOptions }>): Promise<Job[]> {
     if (this.shuttingDown) throw new QueueDrainedError(Messages.drained());
+    validateBulk(jobs);
     const now = Date.now();
     const specs: NewJob[] = jobs.map(({ name, data, opts }) => {
       validateJobName(name);

@@ -82,8 +82,11 @@ export interface QueueBackend {
   cancel(jobId: string, reason: string, origin: string): Promise<CancelResult>;
   /** For active jobs: the pending cancel reason per id (null when none), read from the records. */
   cancelRequests(jobIds: string[]): Promise<Array<string | null>>;
-  /** Live cancel announcements from other processes. Returns an unsubscribe function. */
-  onCancelRequest(listener: (message: CancelMessage) => void): () => void;
+  /**
+   * Live cancel announcements from other processes; `onMalformed` hears each message that could
+   * not be read (not ours, or damaged). Returns an unsubscribe function.
+   */
+  onCancelRequest(listener: (message: CancelMessage) => void, onMalformed?: (why: string) => void): () => void;
   /** Connection state of the cancel subscription (always 'up' in memory). */
   onSubscriptionState(listener: (state: 'up' | 'down') => void): () => void;
 

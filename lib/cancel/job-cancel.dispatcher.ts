@@ -68,7 +68,10 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
       timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS);
     });
     this.unsubscribe.push(
-      this.backend.onCancelRequest((message) => this.onRemoteCancel(message)),
+      this.backend.onCancelRequest(
+        (message) => this.onRemoteCancel(message),
+        () => this.counters.errors++,
+      ),
       this.backend.onSubscriptionState((state) => this.onState(state)),
     );
     const subscribed = await up;

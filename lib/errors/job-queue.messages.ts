@@ -1,11 +1,11 @@
 /** Every user-facing message in one place, each saying what was wrong and what to do. */
 export const Messages = {
   invalidName: (name: unknown) =>
-    `Job name ${JSON.stringify(name)} is invalid: use 1-100 characters of letters, digits, '.', '_', ':' or '-'.`,
+    `Job name ${describeValue(name)} is invalid: use 1-100 characters of letters, digits, '.', '_', ':' or '-'.`,
   invalidJobId: (id: unknown) =>
-    `Job id ${JSON.stringify(id)} is invalid: use 1-200 characters of letters, digits, '.', '_', ':' or '-'.`,
+    `Job id ${describeValue(id)} is invalid: use 1-200 characters of letters, digits, '.', '_', ':' or '-'.`,
   invalidOption: (option: string, rule: string, value: unknown) =>
-    `Option '${option}' must be ${rule}; got ${safeString(value)}.`,
+    `Option '${option}' must be ${rule}; got ${describeValue(value)}.`,
   unknownOption: (option: string, allowed: readonly string[]) =>
     `Unknown option '${option}': use one of ${allowed.join(', ')}.`,
   dataNotJson: (why: string) =>
@@ -17,9 +17,9 @@ export const Messages = {
   reservedEventType: (type: string) =>
     `Event type '${type}' is reserved for the queue's lifecycle events: pick another name for ctx.emit().`,
   invalidEventType: (type: unknown) =>
-    `Event type ${JSON.stringify(type)} is invalid: use 1-64 characters of letters, digits, '.', '_', ':' or '-'.`,
+    `Event type ${describeValue(type)} is invalid: use 1-64 characters of letters, digits, '.', '_', ':' or '-'.`,
   invalidEventId: (id: unknown) =>
-    `Event id ${JSON.stringify(id)} is invalid: pass an id taken from a JobEvent (form '<ms>-<seq>') or '0'.`,
+    `Event id ${describeValue(id)} is invalid: pass an id taken from a JobEvent (form '<ms>-<seq>') or '0'.`,
   queueFull: (max: number) =>
     `The queue already holds ${max} waiting jobs (maxWaiting): retry later, or raise 'maxWaiting'.`,
   drained: () => `The job queue is shutting down and accepts no new jobs: retry on another instance.`,
@@ -44,6 +44,14 @@ export const Messages = {
   redisUnreachable: (cause: string) =>
     `Could not reach Redis while starting the job queue (${cause}): start Redis, or fix option 'redis' (URL, options or instance).`,
   corruptRecord: (id: string, why: string) => `Job record '${id}' is corrupt (${why}); it was skipped.`,
+  dataTooDeep: (maxDepth: number) =>
+    `Job data nests deeper than ${maxDepth} levels: flatten it, or store it elsewhere and pass a reference.`,
+  invalidBulk: (what: string) =>
+    `addBulk() takes an array of { name, data, opts? } objects; ${what}.`,
+  wrongKeyType: (detail: string) =>
+    `A queue key in Redis holds a value of the wrong type (${detail}): another program wrote to the queue's keys; give the queue its own 'prefix' or remove the foreign key.`,
+  scriptFailed: (detail: string) =>
+    `A queue script failed in Redis (${detail}), most likely on a damaged job record: remove the record, or report it if it was written by this library.`,
   jobIdsQuery: (param: string) =>
     `Query parameter '${param}' must list the job ids to stream, comma-separated, e.g. ?${param}=a,b.`,
   jobIdList: (max: number) =>
@@ -56,26 +64,43 @@ export const Messages = {
     `@JobHandler on ${source} is ignored: its provider is request-scoped (or depends on one), so there is no instance to run jobs on. Make the provider a singleton (the default scope) and inject request data into the job instead.`,
   // --- operations: queue events, schedules ---
   invalidHookEventType: (type: unknown) =>
-    `Event type ${safeString(type)} (of @OnJobEvent or a queueEvents filter) is invalid: use a lifecycle type (queued, active, progress, retrying, stalled, completed, failed, cancelled) or a custom type of 1-64 letters, digits, '.', '_', ':' or '-'.`,
+    `Event type ${describeValue(type)} (of @OnJobEvent or a queueEvents filter) is invalid: use a lifecycle type (queued, active, progress, retrying, stalled, completed, failed, cancelled) or a custom type of 1-64 letters, digits, '.', '_', ':' or '-'.`,
   hookFailed: (source: string, type: string, jobId: string, why: string) =>
     `@OnJobEvent('${type}') hook ${source} threw for job '${jobId}': ${why} (the job is unaffected).`,
   invalidScheduleId: (id: unknown) =>
-    `Schedule id ${safeString(id)} is invalid: use 1-150 characters of letters, digits, '.', '_', ':' or '-'.`,
+    `Schedule id ${describeValue(id)} is invalid: use 1-150 characters of letters, digits, '.', '_', ':' or '-'.`,
   scheduleNeedsOneKind: (opts: unknown) =>
-    `A schedule needs exactly one of 'cron' and 'everyMs'; got ${safeString(opts)}.`,
+    `A schedule needs exactly one of 'cron' and 'everyMs'; got ${describeValue(opts)}.`,
   invalidCron: (cron: string, why: string) =>
-    `Option 'cron' ${safeString(cron)} is not a valid 5- or 6-field cron expression (${why}): e.g. '0 3 * * *' (03:00 daily) or '*/10 * * * * *' (every 10 s).`,
+    `Option 'cron' ${describeValue(cron)} is not a valid 5- or 6-field cron expression (${why}): e.g. '0 3 * * *' (03:00 daily) or '*/10 * * * * *' (every 10 s).`,
   invalidTimeZone: (tz: unknown) =>
-    `Option 'tz' must be an IANA time zone such as 'UTC' or 'Europe/Berlin'; got ${safeString(tz)}.`,
+    `Option 'tz' must be an IANA time zone such as 'UTC' or 'Europe/Berlin'; got ${describeValue(tz)}.`,
   invalidCursor: (cursor: unknown) =>
-    `List cursor ${safeString(cursor)} is invalid: pass the 'cursor' of the previous page of the same list (same state and name), or omit it to start over.`,
+    `List cursor ${describeValue(cursor)} is invalid: pass the 'cursor' of the previous page of the same list (same state and name), or omit it to start over.`,
   removed: (id: string) => `Job '${id}' was removed (remove() or clean()): its record and events are gone.`,
 } as const;
 
-function safeString(value: unknown): string {
+/** Longest rendering of a bad value inside a message (a huge string must not make a huge error). */
+const MAX_SHOWN = 120;
+
+/**
+ * A bad value as message text. Never throws, whatever the value (BigInt, cyclic, a Proxy, a
+ * throwing toString): building the message of a typed error must not become another error.
+ */
+export function describeValue(value: unknown): string {
+  let text: string;
   try {
-    return typeof value === 'string' ? JSON.stringify(value) : String(JSON.stringify(value) ?? value);
+    text = typeof value === 'bigint' ? `${value}n` : typeof value === 'symbol' ? value.toString() : (JSON.stringify(value) ?? String(value));
   } catch {
-    return String(value);
+    text = describeUnserializable(value);
+  }
+  return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)` : text;
+}
+
+function describeUnserializable(value: unknown): string {
+  try {
+    return Array.isArray(value) ? 'an array' : `a ${Object.prototype.toString.call(value).slice(8, -1)}`;
+  } catch {
+    return `a ${typeof value}`;
   }
 }

@@ -1,5 +1,5 @@
 import { InvalidJobError } from '../errors/job-queue.errors';
-import { Messages } from '../errors/job-queue.messages';
+import { Messages, describeValue } from '../errors/job-queue.messages';
 import { AddOptions, LIFECYCLE_EVENT_TYPES } from '../interfaces/job.interface';
 import { MAX_TIMER_MS } from '../utils/timer-delay';
 
@@ -12,7 +12,12 @@ const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(LIFECYCLE_EVENT_TYPES)
 /** Priorities are folded into a sorted-set score with the FIFO sequence, so they are bounded. */
 export const MAX_PRIORITY = 1_000_000;
 export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
-/** Attempt timeouts run on a timer: at most setTimeout's range (~24.8 days). */
+/**
+ * Deepest nesting accepted in job data, results, progress and event data. The check recurses
+ * (and JSON.stringify/parse do too), so unbounded depth would overflow the stack instead of
+ * giving an InvalidJobError.
+ */
+export const MAX_PAYLOAD_DEPTH = 1_000;
 
 export function validateJobName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) throw new InvalidJobError(Messages.invalidName(name));
@@ -36,6 +41,18 @@ export function validateEventId(id: unknown): asserts id is string {
 export function validateCustomEventType(type: unknown): asserts type is string {
   if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) throw new InvalidJobError(Messages.invalidEventType(type));
   if (RESERVED_EVENT_TYPES.has(type)) throw new InvalidJobError(Messages.reservedEventType(type));
+}
+
+/** The shape of `addBulk()`'s argument: an array of plain `{ name, data, opts? }` objects. */
+export function validateBulk(jobs: unknown): asserts jobs is Array<{ name: unknown; data: unknown; opts?: unknown }> {
+  if (!Array.isArray(jobs)) throw new InvalidJobError(Messages.invalidBulk(`got ${describeValue(jobs)}`));
+  // An index loop, not forEach: a sparse array's holes are entries too (undefined ones).
+  for (let i = 0; i < jobs.length; i++) {
+    const entry: unknown = jobs[i];
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new InvalidJobError(Messages.invalidBulk(`entry ${i} is ${describeValue(entry)}`));
+    }
+  }
 }
 
 /** Normalised add options: every field the backends need, defaults applied. */
@@ -106,14 +123,14 @@ export function requireInt(option: string, value: unknown, min: number, max: num
  * Returns the JSON text so callers serialize once.
  */
 export function serializePayload(value: unknown, limit: number, tooLarge = Messages.dataTooLarge): string {
-  assertJsonSafe(value, new Set());
+  assertJsonSafe(value, new Set(), 'data', 0);
   const json = JSON.stringify(value);
   const bytes = Buffer.byteLength(json, 'utf8');
   if (bytes > limit) throw new InvalidJobError(tooLarge(bytes, limit));
   return json;
 }
 
-function assertJsonSafe(value: unknown, seen: Set<object>, path = 'data'): void {
+function assertJsonSafe(value: unknown, seen: Set<object>, path: string, depth: number): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
@@ -127,13 +144,14 @@ function assertJsonSafe(value: unknown, seen: Set<object>, path = 'data'): void 
       throw new InvalidJobError(Messages.dataNotJson(`${path} is a ${typeof value}`));
   }
   if (value === null) return;
+  if (depth >= MAX_PAYLOAD_DEPTH) throw new InvalidJobError(Messages.dataTooDeep(MAX_PAYLOAD_DEPTH));
   if (seen.has(value)) throw new InvalidJobError(Messages.dataNotJson(`${path} is a circular reference`));
   const proto = Object.getPrototypeOf(value);
   if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) {
     throw new InvalidJobError(Messages.dataNotJson(`${path} is a ${value.constructor?.name ?? 'class instance'}`));
   }
   seen.add(value);
-  if (Array.isArray(value)) value.forEach((item, i) => assertJsonSafe(item, seen, `${path}[${i}]`));
-  else for (const [k, v] of Object.entries(value)) assertJsonSafe(v, seen, `${path}.${k}`);
+  if (Array.isArray(value)) value.forEach((item, i) => assertJsonSafe(item, seen, `${path}[${i}]`, depth + 1));
+  else for (const [k, v] of Object.entries(value)) assertJsonSafe(v, seen, `${path}.${k}`, depth + 1);
   seen.delete(value);
 }

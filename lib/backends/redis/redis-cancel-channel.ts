@@ -8,6 +8,7 @@ import type { RedisBackendLogger, RedisClient, RedisConnections } from './redis-
  */
 export class RedisCancelChannel {
   private readonly cancelListeners = new Set<(message: CancelMessage) => void>();
+  private readonly malformedListeners = new Set<(why: string) => void>();
   private readonly stateListeners = new Set<(state: 'up' | 'down') => void>();
   private state: 'up' | 'down' = 'down';
   private started = false;
@@ -21,10 +22,15 @@ export class RedisCancelChannel {
     private readonly logger: RedisBackendLogger,
   ) {}
 
-  onCancel(listener: (message: CancelMessage) => void): () => void {
+  /** `onMalformed` hears every message that could not be parsed (the dispatcher counts them). */
+  onCancel(listener: (message: CancelMessage) => void, onMalformed?: (why: string) => void): () => void {
     this.cancelListeners.add(listener);
+    if (onMalformed) this.malformedListeners.add(onMalformed);
     this.start();
-    return () => this.cancelListeners.delete(listener);
+    return () => {
+      this.cancelListeners.delete(listener);
+      if (onMalformed) this.malformedListeners.delete(onMalformed);
+    };
   }
 
   /** The listener hears the current state at once when up, then every change. */
@@ -38,6 +44,7 @@ export class RedisCancelChannel {
   close(): void {
     this.closed = true;
     this.cancelListeners.clear();
+    this.malformedListeners.clear();
     this.stateListeners.clear();
   }
 
@@ -92,9 +99,9 @@ export class RedisCancelChannel {
       }
       message = { jobId: parsed.jobId, reason: parsed.reason, origin: parsed.origin };
     } catch (err) {
-      if (this.badMessages++ === 0) {
-        this.logger.warn(`Ignoring a malformed cancel message (${err instanceof Error ? err.message : String(err)}); further ones are only counted.`);
-      }
+      const why = err instanceof Error ? err.message : String(err);
+      if (this.badMessages++ === 0) this.logger.warn(`Ignoring a malformed cancel message (${why}); further ones are only counted.`);
+      for (const listener of [...this.malformedListeners]) listener(why);
       return;
     }
     for (const listener of [...this.cancelListeners]) {

@@ -1,5 +1,5 @@
 import { type Redis, ReplyError } from 'ioredis';
-import { JobNotFoundError } from '../../errors/job-queue.errors';
+import { JobNotFoundError, JobQueueError } from '../../errors/job-queue.errors';
 import { Messages } from '../../errors/job-queue.messages';
 import { compareEventIds } from '../../events/event-id';
 import type { JobEvent } from '../../interfaces/job.interface';
@@ -429,7 +429,7 @@ export class RedisEventReader {
     const jobId = sub.group.jobId;
     const type = await this.connections.command.type(this.keys.events(jobId)).catch(() => 'another type');
     this.onCorrupt(jobId, `its event key holds a ${type}, not a stream`);
-    if (!sub.closed) this.end(sub, new Error(`The events of job '${jobId}' are unreadable (the key holds a ${type}).`));
+    if (!sub.closed) this.end(sub, new JobQueueError(Messages.wrongKeyType(`the events of job '${jobId}' are unreadable: the key holds a ${type}, not a stream`)));
     return true;
   }
 

@@ -113,13 +113,16 @@ export class RedisScripts {
 }
 
 /**
- * The one place where script error codes become typed errors. Scripts raise
- * `redis.error_reply('JQ_<CODE> <detail>')`; anything else (connection loss, a Redis-side bug)
+ * The one place where Redis replies become typed errors. Scripts raise
+ * `redis.error_reply('JQ_<CODE> <detail>')`; a key of the wrong type (WRONGTYPE) and a Lua error
+ * inside a script (a damaged record) become JobQueueErrors too; anything else (connection loss)
  * passes through unchanged.
  */
 export function toQueueError(err: unknown): unknown {
-  const message = err instanceof Error ? err.message : '';
-  const match = /^(?:ERR )?JQ_([A-Z_]+)(?: (.*))?$/.exec(message.split('\n')[0]);
+  const message = err instanceof Error ? err.message.split('\n')[0] : '';
+  if (message.includes('WRONGTYPE')) return new JobQueueError(Messages.wrongKeyType(message));
+  if (/user_script|Error running script/.test(message)) return new JobQueueError(Messages.scriptFailed(message));
+  const match = /^(?:ERR )?JQ_([A-Z_]+)(?: (.*))?$/.exec(message);
   if (!match) return err;
   const [, code, detail] = match;
   switch (code) {
@@ -128,4 +131,9 @@ export function toQueueError(err: unknown): unknown {
     default:
       return new JobQueueError(`Redis script error ${code}${detail ? `: ${detail}` : ''}.`);
   }
+}
+
+/** For `.catch()` on plain commands: rethrows a Redis reply as {@link toQueueError} maps it. */
+export function rethrowAsQueueError(err: unknown): never {
+  throw toQueueError(err);
 }

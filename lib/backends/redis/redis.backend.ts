@@ -39,7 +39,7 @@ import { RedisQueueEvents } from './redis-queue-events';
 import { jobFromNew } from '../new-job';
 import { type FlatHash, type StreamEntry, newJobArgs, parseClaimed, parseEvent, parseJob } from './redis-job-record';
 import { RedisKeys } from './redis-keys';
-import { RedisScripts, type ScriptName } from './redis-scripts';
+import { RedisScripts, rethrowAsQueueError, type ScriptName } from './redis-scripts';
 import { RedisWorkWaiter } from './redis-work-waiter';
 
 /** Most expired leases one reclaim script call handles (keeps each call short on the server). */
@@ -189,7 +189,8 @@ export class RedisBackend implements QueueBackend {
   }
 
   async get(jobId: string): Promise<Job | null> {
-    return parseJob(await this.command.hgetall(this.keys.job(jobId)), jobId, this.reportCorrupt);
+    const record = await this.command.hgetall(this.keys.job(jobId)).catch(rethrowAsQueueError);
+    return parseJob(record, jobId, this.reportCorrupt);
   }
 
   async counts(): Promise<Record<JobState, number>> {
@@ -309,12 +310,14 @@ export class RedisBackend implements QueueBackend {
 
   async cancelRequests(jobIds: string[]): Promise<Array<string | null>> {
     // Auto-pipelining sends these as one batch.
-    const records = await Promise.all(jobIds.map((id) => this.command.hmget(this.keys.job(id), 'state', 'cancelRequested')));
+    const records = await Promise.all(jobIds.map((id) => this.command.hmget(this.keys.job(id), 'state', 'cancelRequested'))).catch(
+      rethrowAsQueueError,
+    );
     return records.map(([state, reason]) => (state === 'active' ? (reason ?? null) : null));
   }
 
-  onCancelRequest(listener: (message: CancelMessage) => void): () => void {
-    return this.cancelChannel.onCancel(listener);
+  onCancelRequest(listener: (message: CancelMessage) => void, onMalformed?: (why: string) => void): () => void {
+    return this.cancelChannel.onCancel(listener, onMalformed);
   }
 
   onSubscriptionState(listener: (state: 'up' | 'down') => void): () => void {
@@ -328,7 +331,7 @@ export class RedisBackend implements QueueBackend {
     const [exists, entries] = await Promise.all([
       this.command.exists(this.keys.job(jobId)),
       this.command.xrange(this.keys.events(jobId), start, '+', 'COUNT', max) as Promise<StreamEntry[]>,
-    ]);
+    ]).catch(rethrowAsQueueError);
     if (exists === 0) return null;
     return entries.map((entry) => parseEvent(jobId, entry, this.reportCorrupt));
   }

@@ -53,7 +53,9 @@ for i = 6, #ARGV, 2 do
       local jobKey = P .. 'job:' .. id
       -- One read of the record serves the state check and the reply; the reply is patched with
       -- what this claim writes instead of being read again.
-      local record = redis.call('HGETALL', jobKey)
+      -- pcall: a key of another type under the job's name must not fail the claim of every job.
+      local record = redis.pcall('HGETALL', jobKey)
+      if record.err then record = {} end
       local at = {}
       for f = 1, #record, 2 do at[record[f]] = f + 1 end
       -- A waiting entry without a waiting record is debris (e.g. a record deleted by hand): drop it.
