@@ -1,6 +1,7 @@
 export { JobQueueModule } from './job-queue.module';
 export type { JobQueueModuleOptions } from './job-queue.options';
 export { JobQueueService, type JobQueueMetrics } from './job-queue.service';
+export type { PausedState } from './backends/pause-levels';
 export { JobCancelDispatcher, type JobCancelDispatcherStats } from './cancel/job-cancel.dispatcher';
 export { JobWatchdog, CLIENT_GONE_REASON, type JobWatchdogStats, type JobWatchdogSweep } from './watchdog/job-watchdog.service';
 export { JobQueueHealthIndicator, type JobQueueHealthOptions } from './health/job-queue.health';

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import type { QueueBackend } from '../backends/queue-backend.interface';
+import { describePaused } from '../backends/pause-levels';
 import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
@@ -51,20 +52,23 @@ export class JobQueueHealthIndicator {
       watchdogLastSweepAgeMs: watchdog.lastSweepAt === undefined ? null : Date.now() - watchdog.lastSweepAt,
     };
     if (this.jobs.isShuttingDown) return session.down({ ...details, message: 'shutting down' });
-    let latencyMs: number | typeof TIMED_OUT;
+    let reply: [number, string[]] | typeof TIMED_OUT;
     try {
-      latencyMs = await within(this.backend.ping(), timeoutMs);
+      // The pause state is read beside the ping: shown in the details, never a reason to be down.
+      reply = await within(Promise.all([this.backend.ping(), this.backend.paused()]), timeoutMs);
     } catch (err) {
       return session.down({ ...details, message: `backend unreachable: ${describeError(err)}` });
     }
-    if (latencyMs === TIMED_OUT) return session.down({ ...details, message: `backend ping timed out after ${timeoutMs} ms` });
+    if (reply === TIMED_OUT) return session.down({ ...details, message: `backend ping timed out after ${timeoutMs} ms` });
+    const [latencyMs, pausedLevels] = reply;
+    const paused = describePaused(pausedLevels);
     if (dispatcher.downSince !== undefined && Date.now() - dispatcher.downSince > dispatcherDownMs) {
-      return session.down({ ...details, latencyMs, message: `cancel subscription down for ${Date.now() - dispatcher.downSince} ms` });
+      return session.down({ ...details, latencyMs, paused, message: `cancel subscription down for ${Date.now() - dispatcher.downSince} ms` });
     }
     const sweepAge = details.watchdogLastSweepAgeMs;
     if (sweepAge !== null && sweepAge > 3 * this.options.watchdog.intervalMs) {
-      return session.down({ ...details, latencyMs, message: `watchdog has not swept for ${sweepAge} ms` });
+      return session.down({ ...details, latencyMs, paused, message: `watchdog has not swept for ${sweepAge} ms` });
     }
-    return session.up({ ...details, latencyMs });
+    return session.up({ ...details, latencyMs, paused });
   }
 }

@@ -172,7 +172,9 @@ export class RedisBackend implements QueueBackend {
       `${this.tokenPrefix}.${(++this.tokenCounter).toString(36)}`,
       this.options.events.maxLen,
     ];
-    for (const { name, max } of requests) args.push(name, Math.max(0, Math.floor(max)));
+    for (const { name, max, globalConcurrency, rateLimit } of requests) {
+      args.push(name, Math.max(0, Math.floor(max)), globalConcurrency ?? '', rateLimit?.max ?? '', rateLimit?.perMs ?? '');
+    }
     if (args.length === 5) return { jobs: [] };
     const [nextDue, ...claimed] = (await this.run('claim', [this.keys.active], args)) as [string, ...Array<string | FlatHash>];
     const batch: ClaimBatch = { jobs: [] };
@@ -325,6 +327,22 @@ export class RedisBackend implements QueueBackend {
 
   async idleClientJobs(idleSince: number, max: number): Promise<string[]> {
     return this.command.zrangebyscore(this.keys.clients, '-inf', `(${idleSince}`, 'LIMIT', 0, max);
+  }
+
+  // --- operations: pause, rate limits ---------------------------------------------------------
+  // Rate limits and global concurrency live in the claim script and the exit paths (claim-1.lua,
+  // leaveRunning in includes/common.lua); pause state is the `paused` set the claim script reads.
+
+  async pause(name: string): Promise<void> {
+    await this.command.sadd(this.keys.paused, name);
+  }
+
+  async resume(name: string): Promise<void> {
+    await this.run('resume', [this.keys.paused], [this.keys.base, name]);
+  }
+
+  async paused(): Promise<string[]> {
+    return (await this.command.smembers(this.keys.paused)).sort();
   }
 
   // --- internals ------------------------------------------------------------------------------
