@@ -12,6 +12,7 @@ export type ChildCommand = { seq: number } & (
   | { cmd: 'subscribe'; jobId: string; stream: string; after?: string }
   | { cmd: 'unsubscribe'; stream: string }
   | { cmd: 'close' }
+  | { cmd: 'pause' | 'resume' | 'isPaused'; name?: string }
 );
 
 /** What a child reports: replies, handler observations and streamed events. */

@@ -10,6 +10,9 @@ export interface QueueProcessSettings {
   module?: Record<string, unknown>;
   worker?: boolean;
   concurrency?: number;
+  /** Options of the 'throttled' and 'capped' handlers (concurrency from `concurrency`). */
+  throttled?: { rateLimit?: { max: number; perMs: number }; globalConcurrency?: number };
+  capped?: { rateLimit?: { max: number; perMs: number }; globalConcurrency?: number };
 }
 
 /**

@@ -19,7 +19,7 @@
  * | `{jq}:seq`                   | string | FIFO counter                                                 |
  * | `{jq}:paused`                | set    | paused levels: '' (the whole queue) and job names; read by the claim script |
  * | `{jq}:running:<name>`        | set    | jobs of a name with a globalConcurrency limit that are active (claim adds, every exit removes) |
- * | `{jq}:rl:<name>`             | zset   | start times within a name's rate-limit window, member = claim token; expires after the window |
+ * | `{jq}:rl:<name>`             | zset   | start times within a name's rate-limit window, member = claim token; expires a minute after its newest window |
  * | `{jq}:cancel`                | pub/sub channel | cancel announcements                               |
  *
  * The stream is the source of truth (history, resuming with `after`, catching up after a

@@ -24,7 +24,7 @@
     under the limit and still active (the record gets `gc` = 1; every path that leaves active
     calls leaveRunning, which wakes a worker).
   - rateMax/ratePerMs: rl:<name> holds the start times of the window (member = claim token); at
-    most rateMax of them in any ratePerMs. Start times never go backwards (a claim whose `now` is
+    most rateMax of them in any ratePerMs. It expires a minute after the window of its newest start. Start times never go backwards (a claim whose `now` is
     older than the newest start uses that one), so the window is exact whatever the order in
     which processes' claims arrive. When the window is full, the time it next allows a start
     counts as a due time for nextDueAt.
@@ -54,6 +54,9 @@ local nextDue = nil
 local function dueAt(score)
   if nextDue == nil or score < nextDue then nextDue = score end
 end
+
+-- How long a rate window is kept past perMs after its newest start (see the PEXPIRE below).
+local RATE_WINDOW_GRACE_MS = 60000
 
 local pausedKey = P .. 'paused'
 local anyPaused = redis.call('EXISTS', pausedKey) == 1
@@ -144,7 +147,10 @@ for i = 6, #ARGV, 5 do
     end
     if rateKey and #starts > 0 then
       redis.call('ZADD', rateKey, unpack(starts))
-      redis.call('PEXPIRE', rateKey, ratePerMs)
+      -- The window must outlive its newest start by more than perMs: a claim's `now` is taken in its
+      -- process before the call, so a late one may carry an older time than the server's clock.
+      -- Expiring right after perMs could forget a start such a claim still has to count.
+      redis.call('PEXPIRE', rateKey, ratePerMs + RATE_WINDOW_GRACE_MS)
     end
     if take < max and redis.call('EXISTS', waitingKey) == 1 then
       -- Held back by a limit: markers cannot be served before a slot frees (leaveRunning pushes
