@@ -24,10 +24,10 @@
     under the limit and still active (the record gets `gc` = 1; every path that leaves active
     calls leaveRunning, which wakes a worker).
   - rateMax/ratePerMs: rl:<name> holds the start times of the window (member = claim token); at
-    most rateMax of them in any ratePerMs. It expires a minute after the window of its newest start. Start times never go backwards (a claim whose `now` is
-    older than the newest start uses that one), so the window is exact whatever the order in
-    which processes' claims arrive. When the window is full, the time it next allows a start
-    counts as a due time for nextDueAt.
+    most rateMax of them in any ratePerMs; it expires a minute after the window of its newest
+    start. Start times never go backwards (a claim whose `now` is older than the newest start
+    uses that one), so the window is exact whatever the order in which processes' claims arrive.
+    When the window is full, the time it next allows a start counts as a due time for nextDueAt.
   Names without these limits pay one EXISTS on `paused` per call, nothing per name.
 
   Returns { nextDueAt, id1, record1, id2, record2, ... }: nextDueAt is the earliest due time
