@@ -41,7 +41,9 @@ export interface QueueBackend {
   /**
    * Promotes due delayed jobs, then claims up to `max` waiting jobs per name (priority desc, FIFO),
    * each with a fresh fencing token and a lease of `leaseMs`. Writes an `active` event per claim.
-   * `nextDueAt` is the earliest due time of a delayed job among the names, when there is one.
+   * A paused name claims nothing; a request's `rateLimit` / `globalConcurrency` cap what it takes
+   * (held jobs stay waiting). `nextDueAt` is the earliest time a job of the names may become
+   * claimable without a wake-up: a delayed job's due time, or when a rate window next allows a start.
    */
   claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch>;
   /** Resolves when a job of one of `names` may be claimable, or at `untilAt` (epoch ms). */
@@ -166,6 +168,17 @@ export interface QueueBackend {
   remove(jobId: string): Promise<RemoveResult>;
   /** Removes up to `limit` jobs of `state` finished at or before `finishedBefore`, oldest first; returns how many. */
   clean(query: CleanQuery): Promise<number>;
+  // --- operations: pause, rate limits ---------------------------------------------------------
+  /**
+   * Pauses one name, or the whole queue (`name` = QUEUE_LEVEL, see pause-levels.ts), for every
+   * process: paused names are not claimed; running jobs and adds are unaffected. Stored (Redis:
+   * survives restarts).
+   */
+  pause(name: string): Promise<void>;
+  /** Clears one pause level, and wakes the workers of the names that may run again. */
+  resume(name: string): Promise<void>;
+  /** The paused levels: QUEUE_LEVEL for the whole queue, and names. */
+  paused(): Promise<string[]>;
 }
 
 /** A schedule as the backends store it: the validated spec plus its tick state. */
@@ -203,6 +216,10 @@ export interface NewJob {
 export interface ClaimRequest {
   name: string;
   max: number;
+  /** At most `max` starts of the name in any `perMs` interval, across every process. */
+  rateLimit?: { max: number; perMs: number };
+  /** At most this many running jobs of the name across every process. */
+  globalConcurrency?: number;
 }
 
 /** The fencing pair that proves a worker still owns a job. */

@@ -40,6 +40,8 @@ export class JobHandlerExplorer implements OnModuleInit {
         this.registry.register({
           name: meta.name,
           concurrency: meta.concurrency,
+          rateLimit: meta.rateLimit,
+          globalConcurrency: meta.globalConcurrency,
           source,
           run: (job, ctx) => Promise.resolve().then(() => method.call(instance, job, ctx)),
         });

@@ -7,6 +7,9 @@ import type { Job, JobContext } from '../interfaces/job.interface';
 export interface RegisteredJobHandler {
   name: string;
   concurrency: number;
+  /** Enforced across processes by the backend's claim (see JobHandlerOptions). */
+  rateLimit?: { max: number; perMs: number };
+  globalConcurrency?: number;
   /** `Class.method`, for messages. */
   source: string;
   run(job: Job, ctx: JobContext): Promise<unknown>;

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorResult, HealthIndicatorService } from '@nestjs/terminus';
 import { JOB_QUEUE_OPTIONS } from '../job-queue.constants';
+import { describePaused } from '../backends/pause-levels';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
 import { JobQueueService } from '../job-queue.service';
 import { JobQueueMetricsCollector } from '../metrics/job-queue-metrics.collector';
@@ -46,27 +47,30 @@ export class JobQueueHealthIndicator {
       watchdogLastSweepAgeMs: watchdog.lastSweepAt === undefined ? null : Date.now() - watchdog.lastSweepAt,
     };
     if (this.jobs.isShuttingDown) return session.down({ ...details, message: 'shutting down' });
-    let latencyMs: number | typeof TIMED_OUT;
+    let reply: [number, string[]] | typeof TIMED_OUT;
     try {
-      latencyMs = await within(this.collector.ping(), timeoutMs);
+      // The pause state is read beside the ping: shown in the details, never a reason to be down.
+      reply = await within(Promise.all([this.collector.ping(), this.collector.paused()]), timeoutMs);
     } catch (err) {
       return session.down({ ...details, message: `backend unreachable: ${describeError(err)}` });
     }
-    if (latencyMs === TIMED_OUT) return session.down({ ...details, message: `backend ping timed out after ${timeoutMs} ms` });
+    if (reply === TIMED_OUT) return session.down({ ...details, message: `backend ping timed out after ${timeoutMs} ms` });
+    const [latencyMs, pausedLevels] = reply;
+    const paused = describePaused(pausedLevels);
     // A worker that cannot pick up work, or a process that cannot deliver live events, is not healthy
     // even though the store answers (e.g. on a Redis Cluster master that lost the queue's slot).
     const connections = await this.collector.connectionStates();
     const broken = (['pickup', 'events'] as const).filter((role) => connections[role] === 'down');
     if (broken.length > 0) {
-      return session.down({ ...details, latencyMs, connections, message: `${broken.join(' and ')} connection down` });
+      return session.down({ ...details, latencyMs, paused, connections, message: `${broken.join(' and ')} connection down` });
     }
     if (dispatcher.downSince !== undefined && Date.now() - dispatcher.downSince > dispatcherDownMs) {
-      return session.down({ ...details, latencyMs, message: `cancel subscription down for ${Date.now() - dispatcher.downSince} ms` });
+      return session.down({ ...details, latencyMs, paused, message: `cancel subscription down for ${Date.now() - dispatcher.downSince} ms` });
     }
     const sweepAge = details.watchdogLastSweepAgeMs;
     if (sweepAge !== null && sweepAge > 3 * this.options.watchdog.intervalMs) {
-      return session.down({ ...details, latencyMs, message: `watchdog has not swept for ${sweepAge} ms` });
+      return session.down({ ...details, latencyMs, paused, message: `watchdog has not swept for ${sweepAge} ms` });
     }
-    return session.up({ ...details, latencyMs });
+    return session.up({ ...details, latencyMs, paused });
   }
 }

@@ -35,6 +35,11 @@ export class JobQueueMetricsCollector {
     return this.backend.ping();
   }
 
+  /** The paused levels of the queue (see pause-levels.ts). */
+  paused(): Promise<string[]> {
+    return this.backend.paused();
+  }
+
   /** Whether the connections this process needs for pickup and live events are up. */
   connectionStates(): Promise<BackendConnectionStates> {
     return this.backend.connectionStates();

@@ -1,3 +1,4 @@
+import type { PausedState } from '../backends/pause-levels';
 import type { JobCancelDispatcherStats } from '../cancel/job-cancel.dispatcher';
 import type { JobState } from '../interfaces/job.interface';
 import type { JobWatchdogStats } from '../watchdog/job-watchdog.service';
@@ -13,6 +14,8 @@ export interface JobQueueMetrics {
   dispatcher: JobCancelDispatcherStats;
   watchdog: JobWatchdogStats;
   shuttingDown: boolean;
+  /** What `pause()` holds, in every process sharing the queue. */
+  paused: PausedState;
 }
 
 /** What the process's components report without I/O: the part of {@link JobQueueMetrics} health reads. */

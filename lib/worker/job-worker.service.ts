@@ -161,7 +161,9 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     const requests: ClaimRequest[] = [];
     for (const handler of this.registry.all()) {
       const free = handler.concurrency - (this.activeByName.get(handler.name) ?? 0);
-      if (free > 0) requests.push({ name: handler.name, max: free });
+      if (free > 0) {
+        requests.push({ name: handler.name, max: free, rateLimit: handler.rateLimit, globalConcurrency: handler.globalConcurrency });
+      }
     }
     return requests;
   }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { QUEUE_LEVEL } from '../../lib/backends/pause-levels';
 import type { ClaimedJob, Lease, ListQuery, NewJob, QueueBackend } from '../../lib/backends/queue-backend.interface';
 import { Messages } from '../../lib/errors/job-queue.messages';
 import { compareEventIds } from '../../lib/events/event-id';
 import type { AddOptions, Job, JobEvent } from '../../lib/interfaces/job.interface';
 import type { JobQueueModuleOptions } from '../../lib/job-queue.options';
+import { TIMED_OUT, within } from '../../lib/utils/within';
 import { normalizeAddOptions } from '../../lib/validation/job-input.validator';
 import { elapse, eventually } from '../support/deferred';
 
@@ -421,6 +423,122 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         expect(errors[0]).toMatchObject({ name: 'JobNotFoundError', jobId: job.id });
         expect(await b.readEvents(job.id, '0', 10)).toBeNull();
         expect((await b.counts()).waiting).toBe(0);
+      });
+    });
+
+    describe('operations: pause, rate limits', () => {
+      /** Resolves true when `wait` settles within `ms` (well below the Redis waiter's 5 s cap). */
+      async function wokeWithin(wait: Promise<void>, ms = 4_000): Promise<boolean> {
+        return (await within(wait, ms)) !== TIMED_OUT;
+      }
+
+      it('claims nothing of a paused name, at either level; resume wakes a blocked waiter', async () => {
+        const b = await backend();
+        await b.add([spec('p', 1), spec('p', 2), spec('q', 3)]);
+        await b.pause(QUEUE_LEVEL);
+        await b.pause('p');
+        expect(await b.paused()).toEqual([QUEUE_LEVEL, 'p']);
+        expect((await b.claim([{ name: 'p', max: 5 }, { name: 'q', max: 5 }], 30_000)).jobs).toHaveLength(0);
+        await b.resume(QUEUE_LEVEL);
+        const q = await b.claim([{ name: 'p', max: 5 }, { name: 'q', max: 5 }], 30_000);
+        expect(dataOf(q.jobs)).toEqual([3]);
+        expect((await b.counts()).waiting).toBe(2);
+        const wait = b.waitForWork(['p'], Date.now() + 60_000);
+        await b.resume('p');
+        expect(await wokeWithin(wait)).toBe(true);
+        expect(await b.paused()).toEqual([]);
+        expect(dataOf(await claimAll(b, 'p'))).toEqual([1, 2]);
+      });
+
+      it('keeps due delayed jobs of a paused name from running, and reports no due time for them', async () => {
+        const b = await backend();
+        const [delayed] = await b.add([spec('d', 'later', { delayMs: 30 })]);
+        await b.pause('d');
+        await until(delayed.createdAt + 30);
+        const held = await b.claim([{ name: 'd', max: 5 }], 30_000);
+        expect(held).toEqual({ jobs: [] });
+        await b.resume('d');
+        expect(dataOf(await claimAll(b, 'd'))).toEqual(['later']);
+      });
+
+      it('globalConcurrency: every way out of active frees the slot and wakes a blocked waiter; a stale write does not', async () => {
+        const b = await backend();
+        const claimG = async () => (await b.claim([{ name: 'g', max: 5, globalConcurrency: 1 }], 30_000)).jobs;
+        await b.add(Array.from({ length: 8 }, (_, i) => spec('g', i, { attempts: i === 1 ? 2 : 1 })));
+        const taken: ClaimedJob[] = [];
+        /** Claims the one job the limit allows, checks the name is held, then ends the job with `exit`. */
+        const runThen = async (exit: (claimed: ClaimedJob) => Promise<unknown>) => {
+          const jobs = await claimG();
+          expect(jobs).toHaveLength(1);
+          expect(await claimG()).toHaveLength(0);
+          taken.push(jobs[0]);
+          const wait = b.waitForWork(['g'], Date.now() + 60_000);
+          await exit(jobs[0]);
+          expect(await wokeWithin(wait)).toBe(true);
+        };
+        await runThen(async (c) => {
+          expect(await b.complete({ jobId: c.job.id, token: 'stale' }, '1')).toBe('lost');
+          expect(await claimG()).toHaveLength(0);
+          expect(await b.complete(leaseOf(c), '1')).toBe('completed');
+        });
+        await runThen(async (c) => expect(await b.fail(leaseOf(c), 'again', 0)).toBe('retrying'));
+        await runThen(async (c) => expect(await b.fail(leaseOf(c), 'boom', undefined)).toBe('failed'));
+        await runThen(async (c) => {
+          expect(await b.cancel(c.job.id, 'stop', 'o')).toBe('cancelling');
+          expect(await b.complete(leaseOf(c), '1')).toBe('cancelled');
+        });
+        await runThen(async (c) => expect(await b.finishCancelled(leaseOf(c), 'stop')).toBe(true));
+        await runThen(async (c) => expect(await b.release(leaseOf(c))).toBe('released'));
+        // The released job comes back first; the retried one queued behind the others.
+        await runThen(async (c) => expect(await b.complete(leaseOf(c), '1')).toBe('completed'));
+        expect(taken.map((t) => t.job.data)).toEqual([0, 1, 2, 3, 4, 5, 5]);
+      });
+
+      it('globalConcurrency: claims up to the limit in one call and wakes a blocked waiter when a slot frees', async () => {
+        const b = await backend();
+        await b.add([spec('g', 1), spec('g', 2), spec('g', 3)]);
+        const first = await b.claim([{ name: 'g', max: 5, globalConcurrency: 2 }], 30_000);
+        expect(dataOf(first.jobs)).toEqual([1, 2]);
+        expect(await b.get(first.jobs[0].job.id)).toMatchObject({ state: 'active' });
+        expect((await b.claim([{ name: 'g', max: 5, globalConcurrency: 2 }], 30_000)).jobs).toHaveLength(0);
+        const wait = b.waitForWork(['g'], Date.now() + 60_000);
+        await b.complete(leaseOf(first.jobs[0]), 'null');
+        expect(await wokeWithin(wait)).toBe(true);
+        expect(dataOf((await b.claim([{ name: 'g', max: 5, globalConcurrency: 2 }], 30_000)).jobs)).toEqual([3]);
+      });
+
+      if (harness.leasesExpire) {
+        it('globalConcurrency: a reclaimed job frees its slot and wakes a blocked waiter', async () => {
+          const b = await backend({ watchdog: { maxStalls: 1 } });
+          await b.add([spec('g', 1), spec('g', 2)]);
+          const claimG = async () => (await b.claim([{ name: 'g', max: 5, globalConcurrency: 1 }], 1_000)).jobs;
+          const [stalled] = await claimG();
+          expect(await claimG()).toHaveLength(0);
+          const wait = b.waitForWork(['g'], Date.now() + 60_000);
+          expect((await b.reclaimExpired(Date.now() + 60_000)).requeued).toEqual([stalled.job.id]);
+          expect(await wokeWithin(wait)).toBe(true);
+          expect(dataOf(await claimG())).toEqual([2]);
+        });
+      }
+
+      it('rateLimit: at most max starts per window; held jobs stay waiting and the window opening is the due time', async () => {
+        const b = await backend();
+        const rateLimit = { max: 2, perMs: 300 };
+        await b.add([spec('r', 1), spec('r', 2), spec('r', 3), spec('r', 4, { delayMs: 60_000 })]);
+        const first = await b.claim([{ name: 'r', max: 5, rateLimit }], 30_000);
+        expect(dataOf(first.jobs)).toEqual([1, 2]);
+        const startedAt = first.jobs[0].job.startedAt!;
+        expect(first.nextDueAt).toBe(startedAt + rateLimit.perMs);
+        const held = await b.claim([{ name: 'r', max: 5, rateLimit }], 30_000);
+        expect(held.jobs).toHaveLength(0);
+        expect(held.nextDueAt).toBe(startedAt + rateLimit.perMs);
+        expect((await b.counts()).waiting).toBe(1);
+        await until(held.nextDueAt!);
+        const later = await b.claim([{ name: 'r', max: 5, rateLimit }], 30_000);
+        expect(dataOf(later.jobs)).toEqual([3]);
+        expect(later.jobs[0].job.startedAt! - startedAt).toBeGreaterThanOrEqual(rateLimit.perMs);
+        // Nothing held back any more: the due time is the delayed job's again.
+        expect(later.nextDueAt).toBeGreaterThan(Date.now() + 50_000);
       });
     });
   });

@@ -138,4 +138,22 @@ export class ContractHandlers {
     this.probe.count(job.id);
     throw new UnrecoverableJobError(job.data.message);
   }
+
+  /** Rate-limited across processes: at most 2 starts in any 300 ms. */
+  @JobHandler('throttled', { concurrency: 4, rateLimit: { max: 2, perMs: 300 } })
+  async throttled(job: Job) {
+    this.probe.count(job.id);
+    return job.startedAt;
+  }
+
+  /** At most 2 running across processes, though 4 may run here: gated like 'gated', counted in inFlight. */
+  @JobHandler('capped', { concurrency: 4, globalConcurrency: 2 })
+  async capped(job: Job, ctx: JobContext) {
+    const leave = this.probe.enter('capped');
+    try {
+      return await this.gated(job, ctx);
+    } finally {
+      leave();
+    }
+  }
 }

@@ -5,6 +5,7 @@ import {
   Job,
   JobAbortedError,
   JobEvent,
+  JobHandler,
   JobNotFoundError,
   JobQueueModuleOptions,
   QueueDrainedError,
@@ -880,6 +881,96 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         expect(done).toMatchObject({ state: 'failed', attempt: 1, error: 'bad address' });
         expect(types(await collect(app, job.id))).toEqual(['queued', 'active', 'failed']);
         expect(app.probe.runs.get(job.id)).toBe(1);
+      });
+    });
+
+    describe('operations: pause, rate limits', () => {
+      it('pauses one name: its jobs wait (adds accepted) while other names run, and resume starts them', async () => {
+        const app = await start();
+        await app.jobs.pause('gated');
+        expect(await app.jobs.isPaused('gated')).toBe(true);
+        expect(await app.jobs.isPaused()).toBe(false);
+        expect(await app.jobs.isPaused('echo')).toBe(false);
+        const held = await app.jobs.add('gated', 'held');
+        // The worker claims every name in one call: had 'gated' not been paused, it would have started by now.
+        expect((await app.jobs.waitFor((await app.jobs.add('echo', 1)).id)).state).toBe('completed');
+        expect(await app.jobs.get(held.id)).toMatchObject({ state: 'waiting', attempt: 0 });
+        expect(app.probe.runs.get(held.id)).toBeUndefined();
+        expect((await app.jobs.metrics()).paused).toEqual({ queue: false, names: ['gated'] });
+        await app.jobs.resume('gated');
+        expect(await app.jobs.isPaused('gated')).toBe(false);
+        await app.probe.started.get(held.id).promise;
+        app.probe.release.get(held.id).resolve('ran');
+        expect(await app.jobs.waitFor(held.id)).toMatchObject({ state: 'completed', result: 'ran' });
+        expect((await app.jobs.metrics()).paused).toEqual({ queue: false, names: [] });
+      });
+
+      it('pauses the whole queue: running jobs finish, nothing starts until both levels are resumed', async () => {
+        const app = await start();
+        const running = await app.jobs.add('gated', 'running');
+        await app.probe.started.get(running.id).promise;
+        await app.jobs.pause();
+        await app.jobs.pause('echo');
+        expect(await app.jobs.isPaused()).toBe(true);
+        expect(await app.jobs.isPaused('gated')).toBe(true);
+        const echo = await app.jobs.add('echo', 'queued while paused');
+        const gated = await app.jobs.add('gated', 'queued while paused');
+        app.probe.release.get(running.id).resolve('finished');
+        expect(await app.jobs.waitFor(running.id)).toMatchObject({ state: 'completed', result: 'finished' });
+        await app.jobs.resume();
+        // 'echo' is still paused on its own; 'gated' runs again.
+        await app.probe.started.get(gated.id).promise;
+        expect(await app.jobs.isPaused('echo')).toBe(true);
+        expect((await app.jobs.metrics()).paused).toEqual({ queue: false, names: ['echo'] });
+        expect((await app.jobs.get(echo.id))!.state).toBe('waiting');
+        await app.jobs.resume('echo');
+        expect((await app.jobs.waitFor(echo.id)).state).toBe('completed');
+        app.probe.release.get(gated.id).resolve(null);
+      });
+
+      it('refuses a malformed name and lets resume of what is not paused change nothing', async () => {
+        const app = await start({ worker: false });
+        await expect(app.jobs.pause('bad name')).rejects.toBeInstanceOf(InvalidJobError);
+        await expect(app.jobs.isPaused('')).rejects.toBeInstanceOf(InvalidJobError);
+        await expect(app.jobs.resume('x'.repeat(101))).rejects.toBeInstanceOf(InvalidJobError);
+        await app.jobs.resume('echo');
+        await app.jobs.resume();
+        expect((await app.jobs.metrics()).paused).toEqual({ queue: false, names: [] });
+      });
+
+      it('rateLimit: never more than max starts in any window; held jobs stay waiting and all run', async () => {
+        const app = await start();
+        const added = await app.jobs.addBulk(Array.from({ length: 7 }, (_, i) => ({ name: 'throttled', data: i })));
+        const done = await Promise.all(added.map((job) => app.jobs.waitFor(job.id)));
+        expect(done.every((job) => job.state === 'completed' && job.attempt === 1)).toBe(true);
+        const starts = done.map((job) => job.startedAt!).sort((a, b) => a - b);
+        // { max: 2, perMs: 300 }: any 3 consecutive starts span at least 300 ms.
+        for (let i = 2; i < starts.length; i++) expect(starts[i] - starts[i - 2]).toBeGreaterThanOrEqual(300);
+        // Held back, not moved around: each job went straight from queued to active.
+        for (const job of added) expect(types(await collect(app, job.id))).toEqual(['queued', 'active', 'completed']);
+      });
+
+      it('globalConcurrency: never more running than the limit, though local concurrency allows more; a freed slot starts the next', async () => {
+        const app = await start();
+        const added = await app.jobs.addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 'capped', data: i })));
+        await app.probe.started.get(added[0].id).promise;
+        await app.probe.started.get(added[1].id).promise;
+        for (let i = 0; i < added.length; i++) {
+          // Job i+2 can only start once job i ended.
+          app.probe.release.get(added[i].id).resolve(i);
+          await app.jobs.waitFor(added[i].id);
+          if (i + 2 < added.length) await app.probe.started.get(added[i + 2].id).promise;
+        }
+        expect(app.probe.maxInFlight.get('capped')).toBe(2);
+        expect(app.probe.startOrder).toEqual(added.map((job) => job.id));
+      });
+
+      it('refuses bad rateLimit and globalConcurrency options at decoration', () => {
+        expect(() => JobHandler('x', { rateLimit: { max: 0, perMs: 1_000 } })).toThrow(/rateLimit must be/);
+        expect(() => JobHandler('x', { rateLimit: { max: 1, perMs: 1.5 } })).toThrow(/rateLimit must be/);
+        expect(() => JobHandler('x', { rateLimit: null as never })).toThrow(/rateLimit must be/);
+        expect(() => JobHandler('x', { globalConcurrency: 0 })).toThrow(/globalConcurrency must be/);
+        expect(() => JobHandler('x', { globalConcurrency: 2, rateLimit: { max: 5, perMs: 1_000 } })).not.toThrow();
       });
     });
   });

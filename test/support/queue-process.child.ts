@@ -28,6 +28,18 @@ class ChildHandlers {
     return { pid: process.pid };
   }
 
+  /** Like 'work', under the options `settings.throttled` (e.g. a rateLimit). */
+  @JobHandler('throttled', { concurrency: settings.concurrency ?? 4, ...settings.throttled })
+  async throttled(job: Job<{ ms?: number }>, ctx: JobContext) {
+    return this.work(job, ctx);
+  }
+
+  /** Like 'work', under the options `settings.capped` (e.g. a globalConcurrency). */
+  @JobHandler('capped', { concurrency: settings.concurrency ?? 4, ...settings.capped })
+  async capped(job: Job<{ ms?: number }>, ctx: JobContext) {
+    return this.work(job, ctx);
+  }
+
   /** Emits `steps` tokens every `stepMs`, honouring cancel; reports when its signal aborts. */
   @JobHandler('stream', { concurrency: 4 })
   async stream(job: Job<{ steps: number; stepMs: number }>, ctx: JobContext) {
@@ -135,6 +147,12 @@ async function main(): Promise<void> {
           streams.set(command.stream, sub);
           return reply(command.seq, true);
         }
+        case 'pause':
+          return reply(command.seq, await jobs.pause(command.name));
+        case 'resume':
+          return reply(command.seq, await jobs.resume(command.name));
+        case 'isPaused':
+          return reply(command.seq, await jobs.isPaused(command.name));
         case 'close':
           for (const sub of streams.values()) sub.unsubscribe();
           await app.close();

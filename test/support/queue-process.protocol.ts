@@ -16,6 +16,7 @@ export type ChildCommand = { seq: number } & (
   | { cmd: 'schedules' }
   /** queueEvents(filter) reported as `event` reports of `stream`; ended with `unsubscribe`. */
   | { cmd: 'queueEvents'; stream: string; types?: string[]; names?: string[] }
+  | { cmd: 'pause' | 'resume' | 'isPaused'; name?: string }
 );
 
 /** What a child reports: replies, handler observations and streamed events. */

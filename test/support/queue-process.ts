@@ -14,6 +14,9 @@ export interface QueueProcessSettings {
   clusterSeeds?: Array<{ host: string; port: number }>;
   /** Register @OnJobEvent hooks for every lifecycle event of 'work' jobs; each call is reported. */
   hooks?: boolean;
+  /** Options of the 'throttled' and 'capped' handlers (concurrency from `concurrency`). */
+  throttled?: { rateLimit?: { max: number; perMs: number }; globalConcurrency?: number };
+  capped?: { rateLimit?: { max: number; perMs: number }; globalConcurrency?: number };
 }
 
 /**

@@ -36,6 +36,7 @@ import type { QueueJobEvent } from '../../queue-events/queue-job-event';
 import { jobFromNew } from '../new-job';
 import { timerDelay } from '../../utils/timer-delay';
 import { ExpiryQueue } from './expiry-queue';
+import { MemoryNameLimits } from './name-limits';
 import { SortedQueue } from './sorted-queue';
 
 /** Everything the in-memory store keeps per job. */
@@ -45,6 +46,8 @@ interface MemoryRecord {
   /** Queue position within a priority (see {@link queuePosition}); kept while active, for a hand-back. */
   pos?: string;
   token?: string;
+  /** Claimed under a `globalConcurrency` limit: counted as running until it leaves `active`. */
+  limited?: boolean;
   cancelRequested?: string;
   lastActivity: number;
   events: JobEvent[];
@@ -75,6 +78,7 @@ export class MemoryBackend implements QueueBackend {
   private seq = 0;
   private readonly queueListeners = new Set<(event: QueueJobEvent) => void>();
   private readonly schedules = new Map<string, StoredSchedule>();
+  private readonly nameLimits = new MemoryNameLimits();
 
   constructor(private readonly options: ResolvedJobQueueOptions) {}
 
@@ -126,14 +130,20 @@ export class MemoryBackend implements QueueBackend {
     const now = Date.now();
     const jobs: ClaimedJob[] = [];
     let nextDueAt: number | undefined;
-    for (const { name, max } of requests) {
+    const dueAt = (at: number | undefined) => {
+      if (at !== undefined && (nextDueAt === undefined || at < nextDueAt)) nextDueAt = at;
+    };
+    for (const request of requests) {
+      const { name } = request;
       this.promoteDue(name, now);
+      if (this.nameLimits.isPaused(name)) continue;
       const queue = this.waiting.get(name);
-      for (let taken = 0; queue && queue.size > 0 && taken < max; taken++) {
+      const take = this.nameLimits.allowance(request, now);
+      for (let taken = 0; queue && queue.size > 0 && taken < take; taken++) {
         jobs.push(this.activate(queue.shift()!, now));
       }
-      const due = this.delayed.get(name)?.peekScore();
-      if (due !== undefined && (nextDueAt === undefined || due < nextDueAt)) nextDueAt = due;
+      if (queue && queue.size > 0 && take < request.max) dueAt(this.nameLimits.nextStartAt(name, now));
+      dueAt(this.delayed.get(name)?.peekScore());
     }
     return { jobs, nextDueAt };
   }
@@ -423,6 +433,22 @@ export class MemoryBackend implements QueueBackend {
     for (const sub of subscriptions) sub.listener.error(new JobNotFoundError(Messages.removed(id), id));
   }
 
+  // --- operations: pause, rate limits ---------------------------------------------------------
+  // Rate limits and global concurrency are enforced in claim() and clearLease() (MemoryNameLimits).
+
+  async pause(name: string): Promise<void> {
+    this.nameLimits.pause(name);
+  }
+
+  async resume(name: string): Promise<void> {
+    // Waiters recheck what is claimable, so waking them all is enough.
+    if (this.nameLimits.resume(name)) this.interruptWait();
+  }
+
+  async paused(): Promise<string[]> {
+    return this.nameLimits.paused();
+  }
+
   // --- internals ------------------------------------------------------------------------------
 
   private assertRoom(jobs: NewJob[]): void {
@@ -461,6 +487,7 @@ export class MemoryBackend implements QueueBackend {
   private activate(record: MemoryRecord, now: number): ClaimedJob {
     const token = randomUUID();
     record.token = token;
+    record.limited = this.nameLimits.started(record.job.name, now);
     record.job.state = 'active';
     record.job.attempt++;
     record.job.startedAt = now;
@@ -507,8 +534,10 @@ export class MemoryBackend implements QueueBackend {
   }
 
   private hasClaimable(name: string): boolean {
+    const now = Date.now();
     const due = this.delayed.get(name)?.peekScore();
-    return (this.waiting.get(name)?.size ?? 0) > 0 || (due !== undefined && due <= Date.now());
+    const ready = (this.waiting.get(name)?.size ?? 0) > 0 || (due !== undefined && due <= now);
+    return ready && !this.nameLimits.isHeld(name, now);
   }
 
   /**
@@ -537,8 +566,15 @@ export class MemoryBackend implements QueueBackend {
     this.expiry.schedule(record.job.id, now + this.options.events.retentionMs);
   }
 
+  /** Every way out of `active` passes here (and so do jobs that were never active: a no-op). */
   private clearLease(record: MemoryRecord): void {
     record.token = undefined;
+    if (record.limited) {
+      record.limited = false;
+      this.nameLimits.left(record.job.name);
+      // A slot of a name with a global limit opened: a held job may start now.
+      this.wake(record.job.name);
+    }
   }
 
   private owned(lease: Lease): MemoryRecord | undefined {

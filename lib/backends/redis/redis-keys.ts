@@ -17,6 +17,9 @@
  * | `{jq}:names`                 | set    | names with waiting/delayed jobs (for counts / maxWaiting); a name leaves it, and its wake list is deleted, once both its zsets are empty |
  * | `{jq}:completed` / `failed` / `cancelled` | zset | finished jobs, score = finishedAt, trimmed by retention |
  * | `{jq}:seq`                   | string | FIFO counter                                                 |
+ * | `{jq}:paused`                | set    | paused levels: '' (the whole queue) and job names; read by the claim script |
+ * | `{jq}:running:<name>`        | set    | jobs of a name with a globalConcurrency limit that are active (claim adds, every exit removes) |
+ * | `{jq}:rl:<name>`             | zset   | start times within a name's rate-limit window, member = claim token; expires a minute after its newest window |
  * | `{jq}:cancel`                | pub/sub channel | cancel announcements                               |
  *
  * The stream is the source of truth (history, resuming with `after`, catching up after a
@@ -34,6 +37,7 @@ export class RedisKeys {
   readonly failed: string;
   readonly cancelled: string;
   readonly cancelChannel: string;
+  readonly paused: string;
   /** The hash tag alone (`{jq}`): what Redis Cluster hashes to pick the slot. */
   readonly hashTag: string;
   private readonly eventsBase: string;
@@ -56,6 +60,7 @@ export class RedisKeys {
     this.failed = `${this.base}failed`;
     this.cancelled = `${this.base}cancelled`;
     this.cancelChannel = `${this.base}cancel`;
+    this.paused = `${this.base}paused`;
     this.eventsBase = `${this.base}events:`;
     this.eventChannelBase = `${this.base}evc:`;
   }

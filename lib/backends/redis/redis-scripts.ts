@@ -8,7 +8,7 @@ import { Messages } from '../../errors/job-queue.messages';
  * Bumped whenever a script's KEYS/ARGV/return contract changes. Part of every command name, so two
  * versions of this library sharing one ioredis client never call each other's scripts.
  */
-export const SCRIPT_VERSION = 4;
+export const SCRIPT_VERSION = 5;
 
 /** Script files by role. The number in the file name is its KEYS count (BullMQ convention). */
 const SCRIPT_FILES = {
@@ -30,6 +30,7 @@ const SCRIPT_FILES = {
   retry: 'retry-2',
   remove: 'remove-2',
   clean: 'clean-1',
+  resume: 'resume-1',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;

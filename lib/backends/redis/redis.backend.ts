@@ -213,7 +213,9 @@ export class RedisBackend implements QueueBackend {
       `${this.tokenPrefix}.${(++this.tokenCounter).toString(36)}`,
       this.options.events.maxLen,
     ];
-    for (const { name, max } of requests) args.push(name, Math.max(0, Math.floor(max)));
+    for (const { name, max, globalConcurrency, rateLimit } of requests) {
+      args.push(name, Math.max(0, Math.floor(max)), globalConcurrency ?? '', rateLimit?.max ?? '', rateLimit?.perMs ?? '');
+    }
     if (args.length === 5) return { jobs: [] };
     const [nextDue, ...claimed] = (await this.run('claim', [this.keys.active], args)) as [string, ...Array<string | FlatHash>];
     const batch: ClaimBatch = { jobs: [] };
@@ -429,6 +431,22 @@ export class RedisBackend implements QueueBackend {
 
   private finishedKey(state: 'completed' | 'failed' | 'cancelled'): string {
     return this.keys[state];
+  }
+
+  // --- operations: pause, rate limits ---------------------------------------------------------
+  // Rate limits and global concurrency live in the claim script and the exit paths (claim-1.lua,
+  // leaveRunning in includes/common.lua); pause state is the `paused` set the claim script reads.
+
+  async pause(name: string): Promise<void> {
+    await this.command.sadd(this.keys.paused, name);
+  }
+
+  async resume(name: string): Promise<void> {
+    await this.run('resume', [this.keys.paused], [this.keys.base, name]);
+  }
+
+  async paused(): Promise<string[]> {
+    return (await this.command.smembers(this.keys.paused)).sort();
   }
 
   // --- internals ------------------------------------------------------------------------------

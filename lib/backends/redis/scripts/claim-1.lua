@@ -8,7 +8,7 @@
   ARGV[3] leaseMs
   ARGV[4] tokenBase   unique per call; each claimed job gets tokenBase .. '.' .. n
   ARGV[5] maxLen      event stream bound
-  ARGV[6..] pairs: name, max
+  ARGV[6..] groups of 5: name, max, globalConcurrency, rateMax, ratePerMs ('' = no such limit)
 
   Per name: first promotes delayed jobs that are due (in due order, each behind the jobs already
   waiting at its priority: a fresh queue position), then pops up to `max` waiting jobs (priority
@@ -17,9 +17,23 @@
   deleted, so stale markers do not wake idle workers; when its delayed zset is empty too, the name
   also leaves `names` (forgetNameIfIdle). (Both only when max > 0.)
 
+  Holds (jobs stay waiting; the name's wake list is deleted, as its markers cannot be served until
+  the hold ends, and whatever ends it wakes the workers again):
+  - paused: `paused` holds '' (the whole queue) or the name: nothing is claimed (resume-1 wakes).
+  - globalConcurrency: at most that many members in running:<name>, the jobs of the name claimed
+    under the limit and still active (the record gets `gc` = 1; every path that leaves active
+    calls leaveRunning, which wakes a worker).
+  - rateMax/ratePerMs: rl:<name> holds the start times of the window (member = claim token); at
+    most rateMax of them in any ratePerMs; it expires a minute after the window of its newest
+    start. Start times never go backwards (a claim whose `now` is older than the newest start
+    uses that one), so the window is exact whatever the order in which processes' claims arrive.
+    When the window is full, the time it next allows a start counts as a due time for nextDueAt.
+  Names without these limits pay one EXISTS on `paused` per call, nothing per name.
+
   Returns { nextDueAt, id1, record1, id2, record2, ... }: nextDueAt is the earliest due time
-  among the delayed jobs of the names ('' when none); each record is the claimed job's HGETALL
-  (it carries `token`, and `cancelRequested` when a cancel raced the claim).
+  among the delayed jobs of the unpaused names and the rate windows that hold jobs back ('' when
+  none); each record is the claimed job's HGETALL (it carries `token`, and `cancelRequested` when
+  a cancel raced the claim).
 
   Events: `active` {attempt} per claimed job.
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
@@ -37,17 +51,48 @@ local claimed = 0
 -- Leases of the claimed jobs, added to `active` with one ZADD at the end.
 local leases = {}
 local nextDue = nil
+local function dueAt(score)
+  if nextDue == nil or score < nextDue then nextDue = score end
+end
 
-for i = 6, #ARGV, 2 do
+-- How long a rate window is kept past perMs after its newest start (see the PEXPIRE below).
+local RATE_WINDOW_GRACE_MS = 60000
+
+local pausedKey = P .. 'paused'
+local anyPaused = redis.call('EXISTS', pausedKey) == 1
+local queuePaused = anyPaused and redis.call('SISMEMBER', pausedKey, '') == 1
+
+for i = 6, #ARGV, 5 do
   local name = ARGV[i]
   local max = tonumber(ARGV[i + 1])
+  local gcLimit = tonumber(ARGV[i + 2])
+  local rateMax = tonumber(ARGV[i + 3])
+  local ratePerMs = tonumber(ARGV[i + 4])
   local waitingKey = P .. 'waiting:' .. name
   local delayedKey = P .. 'delayed:' .. name
+  local paused = queuePaused or (anyPaused and redis.call('SISMEMBER', pausedKey, name) == 1)
 
   promoteDue(P, name, now)
 
-  if max > 0 then
-    local popped = redis.call('ZPOPMIN', waitingKey, max)
+  if paused then
+    if max > 0 then redis.call('DEL', P .. 'wake:' .. name) end
+  elseif max > 0 then
+    local take = max
+    local startedAt = now
+    local runningKey, rateKey
+    local starts = {}
+    if gcLimit then
+      runningKey = P .. 'running:' .. name
+      take = math.min(take, gcLimit - countRunning(P, runningKey, gcLimit))
+    end
+    if rateMax then
+      rateKey = P .. 'rl:' .. name
+      local newest = redis.call('ZRANGE', rateKey, -1, -1, 'WITHSCORES')[2]
+      if newest and tonumber(newest) > tonumber(startedAt) then startedAt = newest end
+      redis.call('ZREMRANGEBYSCORE', rateKey, '-inf', tonumber(startedAt) - ratePerMs)
+      take = math.min(take, rateMax - redis.call('ZCARD', rateKey))
+    end
+    local popped = take > 0 and redis.call('ZPOPMIN', waitingKey, take) or {}
     for j = 1, #popped, 2 do
       local id = idOfMember(popped[j])
       local jobKey = P .. 'job:' .. id
@@ -64,12 +109,21 @@ for i = 6, #ARGV, 2 do
         claimed = claimed + 1
         local token = tokenBase .. '.' .. claimed
         local attempt = tostring((tonumber(at.attempt and record[at.attempt]) or 0) + 1)
-        redis.call('HSET', jobKey, 'state', 'active', 'attempt', attempt, 'startedAt', now, 'token', token)
+        if runningKey then
+          redis.call('HSET', jobKey, 'state', 'active', 'attempt', attempt, 'startedAt', startedAt, 'token', token, 'gc', '1')
+          redis.call('SADD', runningKey, id)
+        else
+          redis.call('HSET', jobKey, 'state', 'active', 'attempt', attempt, 'startedAt', startedAt, 'token', token)
+        end
+        if rateKey then
+          starts[#starts + 1] = startedAt
+          starts[#starts + 1] = token
+        end
         leases[#leases + 1] = leaseUntil
         leases[#leases + 1] = id
         addEvent(P, id, maxLen, 'active', '{"attempt":' .. attempt .. '}')
         record[at.state] = 'active'
-        for _, pair in ipairs({ { 'attempt', attempt }, { 'startedAt', now }, { 'token', token } }) do
+        for _, pair in ipairs({ { 'attempt', attempt }, { 'startedAt', startedAt }, { 'token', token } }) do
           if at[pair[1]] then
             record[at[pair[1]]] = pair[2]
           else
@@ -81,17 +135,33 @@ for i = 6, #ARGV, 2 do
         out[#out + 1] = record
       end
     end
-    -- Nothing left to claim: stale markers must not wake idle workers. With no delayed job either,
-    -- the name leaves `names` too (the next add registers it again).
-    if not forgetNameIfIdle(P, name) and redis.call('EXISTS', waitingKey) == 0 then
+    if rateKey and #starts > 0 then
+      redis.call('ZADD', rateKey, unpack(starts))
+      -- The window must outlive its newest start by more than perMs: a claim's `now` is taken in its
+      -- process before the call, so a late one may carry an older time than the server's clock.
+      -- Expiring right after perMs could forget a start such a claim still has to count.
+      redis.call('PEXPIRE', rateKey, ratePerMs + RATE_WINDOW_GRACE_MS)
+    end
+    if take < max and redis.call('EXISTS', waitingKey) == 1 then
+      -- Held back by a limit: markers cannot be served before a slot frees (leaveRunning pushes
+      -- one) or the window opens (reported as a due time).
+      redis.call('DEL', P .. 'wake:' .. name)
+      if rateKey then
+        local count = redis.call('ZCARD', rateKey)
+        if count >= rateMax then
+          dueAt(tonumber(redis.call('ZRANGE', rateKey, count - rateMax, count - rateMax, 'WITHSCORES')[2]) + ratePerMs)
+        end
+      end
+    elseif not forgetNameIfIdle(P, name) and redis.call('EXISTS', waitingKey) == 0 then
+      -- Nothing left to claim: stale markers must not wake idle workers. With no delayed job either,
+      -- the name leaves `names` too (the next add registers it again).
       redis.call('DEL', P .. 'wake:' .. name)
     end
   end
 
-  local first = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
-  if first[2] then
-    local score = tonumber(first[2])
-    if nextDue == nil or score < nextDue then nextDue = score end
+  if not paused then
+    local first = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
+    if first[2] then dueAt(tonumber(first[2])) end
   end
 end
 

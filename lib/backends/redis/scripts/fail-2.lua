@@ -20,6 +20,7 @@
     priority (a fresh queue position); wake marker pushed,
     and the name registered in `names` again (it may have been dropped while the job was active).
   - else -> failed, event `failed` {error}.
+  A job claimed under a globalConcurrency limit leaves its running set in every case (leaveRunning).
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
 ]]
 -- @include common
@@ -29,8 +30,10 @@ local id = ARGV[2]
 local now = ARGV[4]
 local err = ARGV[5]
 local maxLen = ARGV[7]
-local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'attempt', 'attempts', 'cancelRequested', 'name', 'priority', 'watchClient')
+local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'attempt', 'attempts', 'cancelRequested', 'name', 'priority', 'watchClient', 'gc')
 if rec[1] ~= ARGV[3] or rec[2] ~= 'active' then return 'lost' end
+-- Whatever the outcome, the job leaves `active`.
+leaveRunning(P, id, rec[6], rec[9])
 
 if rec[5] then
   finishCancelled(P, id, rec[5], now, maxLen, ARGV[8])

@@ -14,12 +14,14 @@
   ARGV[7] retentionMs
 
   Returns 1, or 0 when the token is stale (nothing written).
-  Events: `cancelled` {reason}.
+  Events: `cancelled` {reason}. A job claimed under a globalConcurrency limit leaves its running
+  set (leaveRunning).
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
 ]]
 -- @include common
 
-local rec = redis.call('HMGET', KEYS[1], 'token', 'state')
+local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'name', 'gc')
 if rec[1] ~= ARGV[3] or rec[2] ~= 'active' then return 0 end
+leaveRunning(ARGV[1], ARGV[2], rec[3], rec[4])
 finishCancelled(ARGV[1], ARGV[2], ARGV[5], ARGV[4], ARGV[6], ARGV[7])
 return 1

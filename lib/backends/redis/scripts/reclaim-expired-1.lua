@@ -23,6 +23,8 @@
                                    in `names` again (enqueue)
   - else                        -> failed for good, events `stalled` {attempt, stalls} then
                                    `failed` {error}
+  A job claimed under a globalConcurrency limit leaves its running set (leaveRunning); a nameless
+  debris record cannot name its set, and claim-1's countRunning drops it there.
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
 
   Returns { requeuedIds, failedIds, cancelledIds }.
@@ -39,7 +41,7 @@ local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now, 'LIMIT'
 local maxStalls = tonumber(ARGV[7])
 for _, id in ipairs(expired) do
   local jobKey = P .. 'job:' .. id
-  local rec = redis.call('HMGET', jobKey, 'state', 'cancelRequested', 'attempt', 'stalls', 'name', 'priority')
+  local rec = redis.call('HMGET', jobKey, 'state', 'cancelRequested', 'attempt', 'stalls', 'name', 'priority', 'gc')
   local attempt = num(rec[3], 1)
   local stalls = num(rec[4], 0) + 1
   local stalledError = string.format(ARGV[6], stalls)
@@ -52,9 +54,11 @@ for _, id in ipairs(expired) do
     end
     redis.call('ZREM', KEYS[1], id)
   elseif rec[2] then
+    leaveRunning(P, id, rec[5], rec[7])
     finishCancelled(P, id, rec[2], now, maxLen, retentionMs)
     cancelled[#cancelled + 1] = id
   else
+    leaveRunning(P, id, rec[5], rec[7])
     addEvent(P, id, maxLen, 'stalled', '{"attempt":' .. attempt .. ',"stalls":' .. stalls .. '}')
     if stalls <= maxStalls then
       redis.call('HSET', jobKey, 'stalls', stalls, 'attempt', attempt - 1)

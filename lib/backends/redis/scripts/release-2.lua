@@ -17,15 +17,17 @@
   The job goes back to waiting at the front of its priority (position '0' + its old sequence, so
   hand-backs keep their relative order), its attempt not consumed, and a worker is woken: event
   `queued` {released: true}. A job with a pending cancel request is cancelled instead (event
-  `cancelled` {reason}): a cancelled job never runs again.
+  `cancelled` {reason}): a cancelled job never runs again. Either way a job claimed under a
+  globalConcurrency limit leaves its running set (leaveRunning).
   Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
 ]]
 -- @include common
 
 local P = ARGV[1]
 local id = ARGV[2]
-local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'cancelRequested', 'name', 'priority', 'qpos')
+local rec = redis.call('HMGET', KEYS[1], 'token', 'state', 'cancelRequested', 'name', 'priority', 'qpos', 'gc')
 if rec[1] ~= ARGV[3] or rec[2] ~= 'active' then return 0 end
+leaveRunning(P, id, rec[4], rec[7])
 if rec[3] then
   finishCancelled(P, id, rec[3], ARGV[4], ARGV[5], ARGV[6])
   return 2

@@ -46,7 +46,7 @@ if delayMs > 0 then
   pushWake(P, name)
   addEvent(P, id, ARGV[5], 'queued', '{"retried":true,"delayMs":' .. string.format('%.0f', delayMs) .. '}')
 else
-  enqueue(P, id, name, rec[3])
+  enqueue(P, id, name, rec[3], now)
   addEvent(P, id, ARGV[5], 'queued', '{"retried":true}')
 end
 return 'retried'

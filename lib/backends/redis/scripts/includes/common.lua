@@ -226,3 +226,32 @@ end
 local function finishCancelled(P, id, reason, now, maxLen, retentionMs)
   finishJob(P, id, 'cancelled', now, maxLen, retentionMs, cjson.encode({ reason = reason }), { 'cancelReason', reason })
 end
+
+-- --- operations: pause, rate limits ---
+
+--[[ globalConcurrency: running:<name> is the set of the jobs of the name claimed under a limit and
+  still active; such a record carries `gc` = 1 (see claim-1). Every path that takes a job out of
+  `active` (complete, fail, finish-cancelled, release, reclaim) calls leaveRunning with the
+  record's `name` and `gc` fields: names without the limit pay nothing but the two extra fields of
+  a read they make anyway. The freed slot may let a held job start, maybe in another process:
+  a worker is woken when jobs wait. ]]
+local function leaveRunning(P, id, name, gc)
+  if not gc or not name then return end
+  if redis.call('SREM', P .. 'running:' .. name, id) == 1 and redis.call('EXISTS', P .. 'waiting:' .. name) == 1 then
+    pushWake(P, name)
+  end
+end
+
+-- How many jobs of running set `key` run. At the limit, members that are no longer active are
+-- dropped first (debris, e.g. a record deleted by hand), so a lost entry never holds a name forever.
+local function countRunning(P, key, limit)
+  local n = redis.call('SCARD', key)
+  if n < limit then return n end
+  for _, id in ipairs(redis.call('SMEMBERS', key)) do
+    if redis.call('HGET', P .. 'job:' .. id, 'state') ~= 'active' then
+      redis.call('SREM', key, id)
+      n = n - 1
+    end
+  end
+  return n
+end
