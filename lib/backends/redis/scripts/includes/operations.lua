@@ -73,7 +73,7 @@ end
 local function deleteJob(P, id, live)
   if live then
     redis.call('ZREM', P .. 'clients', id)
-    redis.call('PUBLISH', P .. 'evc:' .. id, 'removed')
+    publish(P .. 'evc:' .. id, 'removed')
   end
   return redis.call('UNLINK', P .. 'job:' .. id, P .. 'events:' .. id) > 0
 end
