@@ -2,6 +2,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { InvalidJobError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import type { ScheduleOptions } from './job-schedule.interface';
+import { describeError } from '../utils/episode-logger';
 
 const SCHEDULE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,150}$/;
 const SCHEDULE_KEYS = ['cron', 'tz', 'everyMs', 'startAt', 'endAt', 'limit', 'job'] as const;
@@ -53,7 +54,7 @@ function validateCron(cron: unknown, tz: string | undefined): void {
   try {
     CronExpressionParser.parse(cron, { tz: tz ?? 'UTC' }).next();
   } catch (err) {
-    throw new InvalidJobError(Messages.invalidCron(cron, err instanceof Error ? err.message : String(err)));
+    throw new InvalidJobError(Messages.invalidCron(cron, describeError(err)));
   }
 }
 

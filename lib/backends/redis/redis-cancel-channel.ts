@@ -1,5 +1,6 @@
 import type { CancelMessage } from '../queue-backend.interface';
 import type { RedisBackendLogger, RedisClient, RedisConnections } from './redis-connections';
+import { describeError } from '../../utils/episode-logger';
 
 /**
  * The cancel channel: one (S)SUBSCRIBE per process on the subscriber connection, created when the
@@ -59,7 +60,7 @@ export class RedisCancelChannel {
         if (client.status === 'ready') this.subscribe(client);
       },
       (err: unknown) => {
-        if (!this.closed) this.logger.error(`Cancel subscription could not start: ${err instanceof Error ? err.message : String(err)}`);
+        if (!this.closed) this.logger.error(`Cancel subscription could not start: ${describeError(err)}`);
       },
     );
   }
@@ -83,7 +84,7 @@ export class RedisCancelChannel {
       try {
         listener(state);
       } catch (err) {
-        this.logger.error(`A cancel-subscription state listener threw: ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.error(`A cancel-subscription state listener threw: ${describeError(err)}`);
       }
     }
   }
@@ -99,7 +100,7 @@ export class RedisCancelChannel {
       }
       message = { jobId: parsed.jobId, reason: parsed.reason, origin: parsed.origin };
     } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
+      const why = describeError(err);
       if (this.badMessages++ === 0) this.logger.warn(`Ignoring a malformed cancel message (${why}); further ones are only counted.`);
       for (const listener of [...this.malformedListeners]) listener(why);
       return;
@@ -108,7 +109,7 @@ export class RedisCancelChannel {
       try {
         listener(message);
       } catch (err) {
-        this.logger.error(`A cancel listener threw for job '${message.jobId}': ${err instanceof Error ? err.message : String(err)}`);
+        this.logger.error(`A cancel listener threw for job '${message.jobId}': ${describeError(err)}`);
       }
     }
   }

@@ -3,6 +3,7 @@ import { JobQueueError } from '../../errors/job-queue.errors';
 import { TIMED_OUT, within } from '../../utils/within';
 import { hashSlot } from './redis-keys';
 import { type NodeAddress, slotOwnerConnector } from './redis-slot-owner-connector';
+import { describeError } from '../../utils/episode-logger';
 
 /** What option `redis` may be: a URL, ioredis options, or a user's ioredis instance. */
 export type RedisSource = string | RedisOptions | Redis | Cluster;
@@ -294,7 +295,7 @@ export class RedisConnections {
       this.suppressed++;
       return;
     }
-    this.logger.error(`Redis ${role} connection failed: ${err instanceof Error ? err.message : String(err)}; reconnecting (further errors are not logged until it recovers).`);
+    this.logger.error(`Redis ${role} connection failed: ${describeError(err)}; reconnecting (further errors are not logged until it recovers).`);
   }
 
   private connectionReady(role: ConnectionRole): void {

@@ -7,6 +7,7 @@ import type { EventListener } from '../queue-backend.interface';
 import type { RedisBackendLogger, RedisConnections } from './redis-connections';
 import { type CorruptRecordReporter, JOB_REMOVED_MESSAGE, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
 import type { RedisKeys } from './redis-keys';
+import { describeError } from '../../utils/episode-logger';
 
 /** History is read in pages of this many events (XRANGE COUNT). */
 const HISTORY_PAGE = 1_000;
@@ -106,13 +107,6 @@ export class RedisEventReader {
   /** Sharded pub/sub (Redis >= 7, see RedisConnections.shardedPubSub) delivers 'smessage'. */
   private get messageEvent(): 'message' | 'smessage' {
     return this.connections.shardedPubSub ? 'smessage' : 'message';
-  }
-
-  /** Number of open subscriptions (for tests and metrics). */
-  get size(): number {
-    let n = 0;
-    for (const group of this.groups.values()) n += group.subs.size;
-    return n;
   }
 
   /** See `QueueBackend.subscribe`. The listener is never called before this returns. */
@@ -240,7 +234,7 @@ export class RedisEventReader {
     // the new owner and every channel is subscribed again on its 'ready'.
     if (this.connections.redirected('reader', err)) return;
     if (epoch !== this.epoch || !(err instanceof ReplyError)) return this.failed(err);
-    const reason = err instanceof Error ? err.message : String(err);
+    const reason = describeError(err);
     if (!this.refusing) {
       this.refusing = true; // once until a SUBSCRIBE succeeds again: each subscription gets the error anyway
       this.logger.error(`Redis refused to subscribe to job events: ${reason}`);
@@ -410,7 +404,7 @@ export class RedisEventReader {
     try {
       sub.listener.next(events);
     } catch (err) {
-      this.logger.error(`An event listener of job '${sub.group.jobId}' threw: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.error(`An event listener of job '${sub.group.jobId}' threw: ${describeError(err)}`);
     }
   }
 
@@ -439,7 +433,7 @@ export class RedisEventReader {
     try {
       sub.listener.error(err);
     } catch (thrown) {
-      this.logger.error(`An event listener of job '${sub.group.jobId}' threw: ${thrown instanceof Error ? thrown.message : String(thrown)}`);
+      this.logger.error(`An event listener of job '${sub.group.jobId}' threw: ${describeError(thrown)}`);
     }
   }
 
@@ -467,7 +461,7 @@ export class RedisEventReader {
   private failed(err: unknown): void {
     if (this.failing || this.closed) return;
     this.failing = true;
-    this.logger.error(`Reading job events failed: ${err instanceof Error ? err.message : String(err)}; retrying.`);
+    this.logger.error(`Reading job events failed: ${describeError(err)}; retrying.`);
   }
 
   private recovered(): void {

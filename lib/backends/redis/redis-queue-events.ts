@@ -1,6 +1,7 @@
 import type { QueueJobEvent } from '../../queue-events/queue-job-event';
 import type { RedisBackendLogger, RedisClient, RedisConnections } from './redis-connections';
 import { type CorruptRecordReporter, parseEvent, parseEventMessage } from './redis-job-record';
+import { describeError } from '../../utils/episode-logger';
 
 /** How long the listening flag lives without a refresh: a crashed listener costs at most this. */
 export const QUEUE_EVENTS_FLAG_TTL_MS = 30_000;
@@ -73,7 +74,7 @@ export class RedisQueueEvents {
         if (client.status === 'ready') this.onReady();
       },
       (err: unknown) => {
-        if (!this.closed) this.logger.error(`Queue events could not start: ${err instanceof Error ? err.message : String(err)}`);
+        if (!this.closed) this.logger.error(`Queue events could not start: ${describeError(err)}`);
       },
     );
   }
@@ -105,7 +106,7 @@ export class RedisQueueEvents {
 
   private raiseFlag(): void {
     const failed = (err: unknown) =>
-      this.logger.warn(`Could not refresh the queue-events flag: ${err instanceof Error ? err.message : String(err)}`);
+      this.logger.warn(`Could not refresh the queue-events flag: ${describeError(err)}`);
     try {
       // Throws synchronously while the backend is not started yet; the next refresh retries.
       this.connections.command.set(this.flagKey, '1', 'PX', QUEUE_EVENTS_FLAG_TTL_MS).catch(failed);

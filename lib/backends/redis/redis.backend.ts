@@ -41,6 +41,7 @@ import { type FlatHash, type StreamEntry, newJobArgs, parseClaimed, parseEvent, 
 import { RedisKeys } from './redis-keys';
 import { RedisScripts, rethrowAsQueueError, type ScriptName } from './redis-scripts';
 import { RedisWorkWaiter } from './redis-work-waiter';
+import { describeError } from '../../utils/episode-logger';
 
 /** Most expired leases one reclaim script call handles (keeps each call short on the server). */
 const RECLAIM_BATCH = 500;
@@ -127,7 +128,7 @@ export class RedisBackend implements QueueBackend {
       this.starting = undefined;
       // Leave no reconnecting client behind, so a failed boot lets the process exit.
       await this.connections.close().catch(() => undefined);
-      throw new JobQueueError(Messages.redisUnreachable(err instanceof Error ? err.message : String(err)));
+      throw new JobQueueError(Messages.redisUnreachable(describeError(err)));
     });
     return this.starting;
   }
@@ -553,7 +554,7 @@ export class RedisBackend implements QueueBackend {
       if (match[3] !== '-') schedule.nextAt = Number(match[3]);
       return schedule;
     } catch (err) {
-      this.reportCorrupt(`schedule:${id}`, `the schedule could not be read (${err instanceof Error ? err.message : String(err)})`);
+      this.reportCorrupt(`schedule:${id}`, `the schedule could not be read (${describeError(err)})`);
       return undefined;
     }
   }
