@@ -11,6 +11,7 @@ import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { normalizeAddOptions } from '../lib/validation/job-input.validator';
 import { Deferred, DeferredMap, eventually } from './support/deferred';
 import { RedisServerHandle, startRedisServer } from './support/redis-server';
+import { usesShardedPubSub } from './support/redis-pubsub';
 
 /** Collects what the backend logs, so tests can check "logged once" and keep the output quiet. */
 class CapturingLogger {
@@ -86,7 +87,7 @@ describe('RedisBackend (private redis-server)', () => {
     server = await startRedisServer({ faults: true });
     admin = new Redis(server.url);
     // The backend's own test (RedisConnections): Redis >= 7 carries the queue's messages on sharded pub/sub.
-    sharded = Number(await admin.eval('return (redis.REDIS_VERSION_NUM or 0) >= 0x070000 and 1 or 0', 0)) === 1;
+    sharded = await usesShardedPubSub(admin);
   });
 
   afterAll(async () => {

@@ -8,6 +8,7 @@ import { Job, JobHandler, JobQueueModule, JobQueueService } from '../../lib';
 import { RedisKeys } from '../../lib/backends/redis/redis-keys';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
 import { CaseCounter, FUZZ_RUNS, FUZZ_TIMEOUT_MS, typedOutcome, validIdent } from './fuzz-inputs';
+import { publishAsQueue } from '../support/redis-pubsub';
 
 /**
  * Records, streams and channel messages planted directly in Redis, as another program, another
@@ -148,8 +149,8 @@ describe('fuzz: corrupt data planted in Redis', () => {
         const seen = firstValueFrom(jobs.events(job.id).pipe(timeout({ first: 5_000 }), toArray()).pipe()).catch(() => undefined);
         const before = (await jobs.metrics()).dispatcher.errors;
         for (const message of garbage) {
-          await admin.publish(keys.cancelChannel, message);
-          await admin.publish(keys.eventChannel(job.id), message);
+          await publishAsQueue(admin, keys.cancelChannel, message);
+          await publishAsQueue(admin, keys.eventChannel(job.id), message);
         }
         // A message published after the garbage, and answered by the same subscriber connection, marks the end.
         await expect(jobs.cancel(job.id, 'fuzz')).resolves.toBe('cancelled');
