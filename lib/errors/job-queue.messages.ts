@@ -45,6 +45,8 @@ export const Messages = {
     `A stream of many jobs takes 1-${max} distinct job ids: split longer lists over several streams.`,
   eventCursor: (count: number) =>
     `The resume cursor (Last-Event-ID or ?lastEventId=) must hold ${count} event ids joined by '_', one per job in the order of the ids: pass the id of the last message you received.`,
+  graceNotAfterRetry: (graceMs: number, retryMs: number) =>
+    `@JobEvents: cancelOnDisconnect.graceMs (${graceMs}) must be longer than retryMs (${retryMs}), or every reconnect would come too late: raise graceMs or lower retryMs.`,
   ioredisMissing: () =>
     "Option 'redis' is set but the optional peer dependency 'ioredis' is not installed: run `npm install ioredis` (5.x), or omit 'redis' for the in-memory backend.",
   requestScopedHandler: (source: string) =>

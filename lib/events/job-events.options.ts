@@ -1,3 +1,7 @@
+import { JobQueueConfigError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
+import { requireInteger } from '../validation/require-integer';
+
 /** Options of `@JobEvents`. */
 export interface JobEventsOptions {
   /**
@@ -41,18 +45,15 @@ export interface ResolvedJobEventsOptions {
 /** Default wait before cancel-on-disconnect cancels: longer than EventSource's ~3 s reconnect delay. */
 export const DEFAULT_DISCONNECT_GRACE_MS = 10_000;
 
-/** Applies the defaults and checks the values. @throws TypeError for an option out of range */
+/** Applies the defaults and checks the values. @throws JobQueueConfigError for an option out of range */
 export function resolveJobEventsOptions(options: JobEventsOptions): ResolvedJobEventsOptions {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  requireInteger('heartbeatMs', heartbeatMs, 0, 'an integer >= 0 (0 disables)');
+  requireInteger('@JobEvents heartbeatMs', heartbeatMs, 0, undefined, '0 disables');
   const retryMs = options.retryMs;
-  if (retryMs !== undefined) requireInteger('retryMs', retryMs, 1, 'an integer >= 1');
+  if (retryMs !== undefined) requireInteger('@JobEvents retryMs', retryMs, 1);
   const cancelOnDisconnect = resolveCancelOnDisconnect(options.cancelOnDisconnect);
   if (cancelOnDisconnect && cancelOnDisconnect.graceMs > 0 && retryMs !== undefined && cancelOnDisconnect.graceMs <= retryMs) {
-    throw new TypeError(
-      `@JobEvents: cancelOnDisconnect.graceMs (${cancelOnDisconnect.graceMs}) must be longer than retryMs (${retryMs}), ` +
-        'or every reconnect would come too late; raise graceMs or lower retryMs.',
-    );
+    throw new JobQueueConfigError(Messages.graceNotAfterRetry(cancelOnDisconnect.graceMs, retryMs));
   }
   return {
     cancelOnDisconnect,
@@ -67,10 +68,6 @@ export function resolveJobEventsOptions(options: JobEventsOptions): ResolvedJobE
 function resolveCancelOnDisconnect(value: JobEventsOptions['cancelOnDisconnect']): false | { graceMs: number } {
   if (value === undefined || value === false) return false;
   const graceMs = value === true ? DEFAULT_DISCONNECT_GRACE_MS : (value.graceMs ?? DEFAULT_DISCONNECT_GRACE_MS);
-  requireInteger('cancelOnDisconnect.graceMs', graceMs, 0, 'an integer >= 0 (0 cancels at once)');
+  requireInteger('@JobEvents cancelOnDisconnect.graceMs', graceMs, 0, undefined, '0 cancels at once');
   return { graceMs };
-}
-
-function requireInteger(name: string, value: number, min: number, expected: string): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new TypeError(`@JobEvents: ${name} must be ${expected}; got ${value}.`);
 }

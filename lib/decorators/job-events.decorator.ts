@@ -1,8 +1,8 @@
 import { SetMetadata, Sse, UseGuards, UseInterceptors, applyDecorators } from '@nestjs/common';
 import { JOB_EVENTS_METADATA } from '../job-queue.constants';
-import { JobEventsGuard } from './job-events.guard';
-import { JobEventsInterceptor } from './job-events.interceptor';
-import { JobEventsOptions, resolveJobEventsOptions } from './job-events.options';
+import { JobEventsGuard } from '../events/job-events.guard';
+import { JobEventsInterceptor } from '../events/job-events.interceptor';
+import { JobEventsOptions, resolveJobEventsOptions } from '../events/job-events.options';
 
 /**
  * Turns a controller route into a Server-Sent Events stream of one job's events. The method
