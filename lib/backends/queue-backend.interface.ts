@@ -106,6 +106,16 @@ export interface QueueBackend {
   reclaimExpired(now: number): Promise<ReclaimResult>;
   /** Ids of unfinished watchClient jobs whose last client activity is before `idleSince`. */
   idleClientJobs(idleSince: number, max: number): Promise<string[]>;
+
+  // --- events: follow activity ---
+  /**
+   * Records on each job that a cancel-on-disconnect stream of it is open at `at` (epoch ms of the
+   * recording process), for {@link lastFollowedAt}. A time older than the stored one is ignored
+   * (writes from several processes may arrive out of order); unknown jobs are skipped.
+   */
+  recordFollowed(jobIds: string[], at: number): Promise<void>;
+  /** The latest time given to {@link recordFollowed} for the job; undefined when none, or the job is unknown. */
+  lastFollowedAt(jobId: string): Promise<number | undefined>;
 }
 
 /**

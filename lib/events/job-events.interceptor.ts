@@ -12,6 +12,7 @@ import type { JobEvent } from '../interfaces/job.interface';
 import { JOB_EVENTS_METADATA } from '../job-queue.constants';
 import { JobQueueService } from '../job-queue.service';
 import { CLIENT_DISCONNECTED_REASON } from './job-events.constants';
+import { JobFollowActivity } from './job-follow-activity';
 import type { ResolvedJobEventsOptions } from './job-events.options';
 import { encodeCursor } from './job-events.cursor';
 import { JobEventsRequest, assertJobExists, checkedJobIds, requestedJobIds, resumePoints } from './job-events.request';
@@ -21,7 +22,8 @@ import { JobEventsRequest, assertJobExists, checkedJobIds, requestedJobIds, resu
  * events to SSE messages with heartbeats; a multiplexed stream merges the jobs' streams and ends
  * when every job has ended.
  * Unsubscribing (client gone) releases the backend subscription and, with `cancelOnDisconnect`,
- * cancels a job that has not ended unless a stream of it opens again within the grace.
+ * cancels a job that has not ended unless a stream of it was open within the grace, on this
+ * process or any other (see JobFollowActivity).
  * Once the application begins to shut down, every open stream ends (the browser reconnects to
  * another process and resumes), so the HTTP server can close while the worker drains.
  *
@@ -32,8 +34,6 @@ import { JobEventsRequest, assertJobExists, checkedJobIds, requestedJobIds, resu
 export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationShutdown {
   /** Open SSE responses served through this interceptor. */
   private readonly open = new Set<Subscriber<MessageEvent>>();
-  /** Open streams per job id, to see a disconnected client come back. */
-  private readonly following = new Map<string, number>();
   /** Pending cancel-on-disconnect decisions. */
   private readonly graceTimers = new Set<NodeJS.Timeout>();
   private closing = false;
@@ -41,6 +41,7 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
   constructor(
     private readonly reflector: Reflector,
     private readonly jobs: JobQueueService,
+    private readonly activity: JobFollowActivity,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<MessageEvent>> {
@@ -89,7 +90,8 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
       const ended = jobIds.map(() => false);
       let failed = false;
       this.open.add(subscriber);
-      for (const jobId of jobIds) this.follow(jobId, +1);
+      const grace = options.cancelOnDisconnect ? options.cancelOnDisconnect.graceMs : 0;
+      const unfollow = grace > 0 ? this.activity.follow(jobIds, grace) : undefined;
       const subscriptions = jobIds.map((jobId, i) =>
         this.jobs.events(jobId, { after: after?.[i] }).subscribe({
           next: (event) => {
@@ -112,29 +114,30 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
         clearInterval(heartbeat);
         for (const subscription of subscriptions) subscription.unsubscribe();
         this.open.delete(subscriber);
+        unfollow?.();
+        if (failed || this.closing || !options.cancelOnDisconnect) return;
+        const disconnectedAt = Date.now();
         jobIds.forEach((jobId, i) => {
-          this.follow(jobId, -1);
-          if (!ended[i] && !failed && !this.closing && options.cancelOnDisconnect) {
-            this.cancelUnlessBack(jobId, options.cancelOnDisconnect.graceMs);
-          }
+          if (!ended[i]) this.cancelUnlessBack(jobId, grace, disconnectedAt);
         });
       };
     });
   }
 
-  private follow(jobId: string, delta: 1 | -1): void {
-    const count = (this.following.get(jobId) ?? 0) + delta;
-    if (count > 0) this.following.set(jobId, count);
-    else this.following.delete(jobId);
-  }
-
-  /** Cancels the job after `graceMs` unless a stream of it is open again by then. */
-  private cancelUnlessBack(jobId: string, graceMs: number): void {
+  /**
+   * Cancels the job after `graceMs` unless a stream of it was open after the disconnect, on any
+   * process, by then. When that cannot be read (store unreachable), the job is left running: the
+   * watchdog's client timeout covers `watchClient` jobs.
+   */
+  private cancelUnlessBack(jobId: string, graceMs: number, disconnectedAt: number): void {
     const cancel = () => void this.jobs.cancel(jobId, CLIENT_DISCONNECTED_REASON).catch(() => undefined);
     if (graceMs === 0) return cancel();
     const timer = setTimeout(() => {
       this.graceTimers.delete(timer);
-      if (!this.following.has(jobId)) cancel();
+      this.activity.followedSince(jobId, disconnectedAt).then(
+        (back) => back || cancel(),
+        () => undefined,
+      );
     }, graceMs);
     this.graceTimers.add(timer);
   }

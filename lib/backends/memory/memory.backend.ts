@@ -40,6 +40,8 @@ interface MemoryRecord {
   token?: string;
   cancelRequested?: string;
   lastActivity: number;
+  /** See QueueBackend.recordFollowed. */
+  followedAt?: number;
   events: JobEvent[];
   ids: EventIdGenerator;
 }
@@ -466,6 +468,19 @@ export class MemoryBackend implements QueueBackend {
     let queue = map.get(name);
     if (!queue) map.set(name, (queue = new SortedQueue()));
     return queue;
+  }
+
+  // --- events: follow activity ---
+
+  async recordFollowed(jobIds: string[], at: number): Promise<void> {
+    for (const jobId of jobIds) {
+      const record = this.records.get(jobId);
+      if (record && (record.followedAt === undefined || at > record.followedAt)) record.followedAt = at;
+    }
+  }
+
+  async lastFollowedAt(jobId: string): Promise<number | undefined> {
+    return this.records.get(jobId)?.followedAt;
   }
 }
 
