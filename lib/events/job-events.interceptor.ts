@@ -8,6 +8,8 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Observable, Subscriber, lastValueFrom } from 'rxjs';
+import { JobNotFoundError, JobQueueConfigError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
 import type { JobEvent } from '../interfaces/job.interface';
 import { JOB_EVENTS_METADATA } from '../job-queue.constants';
 import { JobQueueService } from '../job-queue.service';
@@ -15,12 +17,12 @@ import { CLIENT_DISCONNECTED_REASON } from './job-events.constants';
 import { JobFollowActivity } from './job-follow-activity';
 import type { ResolvedJobEventsOptions } from './job-events.options';
 import { encodeCursor } from './job-events.cursor';
-import { JobEventsRequest, assertJobExists, checkedJobIds, requestedJobIds, resumePoints } from './job-events.request';
+import { JobEventsRequest, assertJobExists, requestedJobIds, resumePoints } from './job-events.request';
 
 /**
  * Resolves the job id (or, on a multiplexed route, the ids) the route method returns, then maps the
  * events to SSE messages with heartbeats; a multiplexed stream merges the jobs' streams and ends
- * when every job has ended.
+ * when every job has ended (an unknown job counts as ended).
  * Unsubscribing (client gone) releases the backend subscription and, with `cancelOnDisconnect`,
  * cancels a job that has not ended unless a stream of it was open within the grace, on this
  * process or any other (see JobFollowActivity).
@@ -54,13 +56,22 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
   }
 
   /**
-   * The job ids the method returned. The guard checked the ids of the request; a method that maps
-   * them to others gets those checked here (after the headers may be out, so prefer the same ids).
+   * The job ids to stream. Single-job route: the returned id; the guard checked it if it is the
+   * `idParam` parameter, any other id is checked here, after the 200 headers may be out (unknown,
+   * it ends the stream with an SSE `error` event instead of a 404). Multiplexed route: the method
+   * must return the ids of the query (in any order): the guard checked those, and the cursor holds
+   * one position per id of the query.
+   * @throws JobQueueConfigError when a multiplexed route's method returns other ids
    */
   private async checkReturned(returned: unknown, requested: string[] | undefined, options: ResolvedJobEventsOptions): Promise<string[]> {
-    const jobIds = options.idsQuery === undefined ? [returned] : checkedJobIds(returned);
-    if (requested && jobIds.length === requested.length && jobIds.every((id, i) => id === requested[i])) return requested;
-    return Promise.all(jobIds.map((jobId) => assertJobExists(this.jobs, jobId)));
+    if (options.idsQuery !== undefined) {
+      const ids = requested!; // the guard answered 400 without them
+      const same = Array.isArray(returned) && returned.length === ids.length && ids.every((id) => returned.includes(id));
+      if (!same) throw new JobQueueConfigError(Messages.multiplexedIdsMismatch(options.idsQuery));
+      return ids;
+    }
+    if (requested && returned === requested[0]) return requested;
+    return [await assertJobExists(this.jobs, returned)];
   }
 
   /**
@@ -88,6 +99,10 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
       if (this.closing || this.jobs.isShuttingDown) return subscriber.complete();
 
       const ended = jobIds.map(() => false);
+      const end = (i: number) => {
+        ended[i] = true;
+        if (ended.every(Boolean)) subscriber.complete();
+      };
       let failed = false;
       this.open.add(subscriber);
       const grace = options.cancelOnDisconnect ? options.cancelOnDisconnect.graceMs : 0;
@@ -99,13 +114,12 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
             subscriber.next(toMessage(event, cursor(), options.namedEvents));
           },
           error: (err) => {
+            // On a stream of many, a job that is unknown (or removed meanwhile) has ended.
+            if (multiplexed && err instanceof JobNotFoundError) return end(i);
             failed = true; // the stream failed; the client did not leave
             subscriber.error(err);
           },
-          complete: () => {
-            ended[i] = true;
-            if (ended.every(Boolean)) subscriber.complete();
-          },
+          complete: () => end(i),
         }),
       );
       // A heartbeat repeats the cursor: bytes on the wire for proxies, no event for the browser.

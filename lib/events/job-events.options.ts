@@ -17,9 +17,13 @@ export interface JobEventsOptions {
   idParam?: string;
   /**
    * Makes the route one stream for many jobs: the job ids come comma-separated (at most 100) in this
-   * query parameter, e.g. 'ids' for `?ids=a,b,c`, checked by the guard; the method returns them as an
-   * array. Each message's `id` is a cursor holding every job's last event id, so one `Last-Event-ID`
-   * resumes each job where it stopped; the stream ends when every job has ended. Default: unset (one job).
+   * query parameter, e.g. 'ids' for `?ids=a,b,c`, checked by the guard; the method must return
+   * those same ids as an array (in any order; other ids fail the request with a JobQueueConfigError,
+   * since the guard's answers and the cursor are laid out by the query). Each message's `id` is a
+   * cursor holding every job's last event id in the order of the query, so one `Last-Event-ID`
+   * resumes each job where it stopped; the stream ends when every job has ended. An unknown (or
+   * expired) job sends nothing and counts as ended: 404 only when every job is unknown, 204 when
+   * a resume has nothing left to send of any job. Default: unset (one job).
    */
   idsQuery?: string;
   /** Sent as SSE `retry:` when the stream opens: the browser's reconnect delay, ms. Default: unset (the browser's own, about 3 s). */
