@@ -13,7 +13,11 @@ export interface JobEventsOptions {
   cancelOnDisconnect?: boolean | { graceMs?: number };
   /** Interval of heartbeats that keep proxies from closing an idle stream, ms. Default 15 000; 0 disables. */
   heartbeatMs?: number;
-  /** Route parameter holding the job id, checked (400/404/204) by a guard before the stream opens. Default 'id'. */
+  /**
+   * Route parameter holding the job id, checked (400/404/204) by a guard before the stream opens.
+   * Without such a parameter in the route's path none of these answers exist (see `@JobEvents`).
+   * Default 'id'.
+   */
   idParam?: string;
   /**
    * Makes the route one stream for many jobs: the job ids come comma-separated (at most 100) in this
