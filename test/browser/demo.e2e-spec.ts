@@ -107,7 +107,7 @@ describe('in the browser (headless Chromium)', () => {
     const result = await page.evaluate(async (jobIds) => {
       // A real import() in the page (written out, as ts-jest would turn it into require()).
       const load = new Function('url', 'return import(url)') as (url: string) => Promise<any>;
-      const { JobEventsClient } = await load('/job-events-client.js');
+      const { JobEventsClient } = await load('/job-events-client.mjs');
       const seen = new Map<string, string[]>(jobIds.map((id: string) => [id, []]));
       let fetched = 0;
       await new Promise<void>((resolve, reject) => {
@@ -130,7 +130,7 @@ describe('in the browser (headless Chromium)', () => {
   });
 
   it('a connection dropped by the server: EventSource resumes with Last-Event-ID, no event lost or repeated', async () => {
-    await page.goto(`${base}/job-events-client.js`); // any page of the origin
+    await page.goto(`${base}/job-events-client.mjs`); // any page of the origin
     const { id } = await jobs.add('build', { steps: 6, stepMs: 400 }, { watchClient: true });
     const url = `${base}/builds/${id}/events`;
     // Seen by the server (the browser's reconnects do not all surface as page requests).
