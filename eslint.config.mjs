@@ -33,7 +33,7 @@ export default tseslint.config(
   },
   {
     // The browser client runs in a page as an ES module, not in Node.
-    files: ['lib/events/browser/**/*.js'],
+    files: ['lib/events/browser/**/*.mjs'],
     languageOptions: {
       sourceType: 'module',
       globals: { fetch: 'readonly', location: 'readonly', EventSource: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', console: 'readonly' },

@@ -23,7 +23,7 @@ export type { AttemptOutcome } from './worker/running-job';
 
 // Decorators
 export { JobHandler, type JobHandlerOptions } from './decorators/job-handler.decorator';
-export { JobEvents } from './events/job-events.decorator';
+export { JobEvents } from './decorators/job-events.decorator';
 export { CLIENT_DISCONNECTED_REASON } from './events/job-events.constants';
 export type { JobEventsOptions } from './events/job-events.options';
 

@@ -5,6 +5,7 @@ import type { QueueBackend } from './backends/queue-backend.interface';
 import { JobCancelDispatcher } from './cancel/job-cancel.dispatcher';
 import { JobHandlerExplorer } from './discovery/job-handler.explorer';
 import { JobHandlerRegistry } from './discovery/job-handler.registry';
+import { JobFollowActivity } from './events/job-follow-activity';
 import { JobEventsGuard } from './events/job-events.guard';
 import { JobEventsInterceptor } from './events/job-events.interceptor';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from './job-queue.constants';
@@ -42,6 +43,7 @@ import { JobScheduler } from './schedules/job-scheduler.service';
     JobEventHooks,
     JobEventHookExplorer,
     JobScheduler,
+    JobFollowActivity,
   ],
   exports: [
     JobQueueService,
@@ -49,6 +51,7 @@ import { JobScheduler } from './schedules/job-scheduler.service';
     JobWatchdog,
     JobEventsInterceptor,
     JobEventsGuard,
+    JobFollowActivity,
     // For JobQueueHealthModule (nestjs-job-queue/health), which builds on this module.
     JobQueueMetricsCollector,
     JOB_QUEUE_OPTIONS,

@@ -2,6 +2,7 @@ import { JobQueueConfigError } from './errors/job-queue.errors';
 import { Messages } from './errors/job-queue.messages';
 import type { JobQueueModuleOptions, ResolvedJobQueueOptions } from './job-queue.options';
 import { MAX_TIMER_MS } from './utils/timer-delay';
+import { requireInteger } from './validation/require-integer';
 
 const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,50}$/;
 
@@ -52,11 +53,4 @@ export function resolveJobQueueOptions(options: JobQueueModuleOptions = {}): Res
     throw new JobQueueConfigError(Messages.invalidOption('worker', 'a boolean', resolved.worker));
   }
   return resolved;
-}
-
-/** Durations drive timers, so they stay within setTimeout's range (~24.8 days). */
-function requireInteger(option: string, value: number, min: number, max = MAX_TIMER_MS): void {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new JobQueueConfigError(Messages.invalidOption(option, `an integer from ${min} to ${max}`, value));
-  }
 }

@@ -1,3 +1,4 @@
+import { JobQueueConfigError } from '../lib';
 import { DEFAULT_DISCONNECT_GRACE_MS, resolveJobEventsOptions } from '../lib/events/job-events.options';
 
 describe('@JobEvents options', () => {
@@ -20,12 +21,14 @@ describe('@JobEvents options', () => {
   });
 
   it.each([
-    [{ heartbeatMs: -1 }, /heartbeatMs must be an integer >= 0/],
-    [{ heartbeatMs: 1.5 }, /heartbeatMs/],
-    [{ retryMs: 0 }, /retryMs must be an integer >= 1/],
-    [{ cancelOnDisconnect: { graceMs: -5 } }, /graceMs must be an integer >= 0/],
+    [{ heartbeatMs: -1 }, /'@JobEvents heartbeatMs' must be an integer from 0 to \d+ \(0 disables\); got -1/],
+    [{ heartbeatMs: 1.5 }, /heartbeatMs.*got 1\.5/],
+    [{ heartbeatMs: '5' as unknown as number }, /heartbeatMs.*got "5"/],
+    [{ retryMs: 0 }, /'@JobEvents retryMs' must be an integer from 1 to/],
+    [{ cancelOnDisconnect: { graceMs: -5 } }, /'@JobEvents cancelOnDisconnect.graceMs' must be an integer from 0 to \d+ \(0 cancels at once\)/],
     [{ cancelOnDisconnect: { graceMs: 2_000 }, retryMs: 2_000 }, /graceMs \(2000\) must be longer than retryMs \(2000\)/],
   ])('refuses %j', (options, message) => {
+    expect(() => resolveJobEventsOptions(options)).toThrow(JobQueueConfigError);
     expect(() => resolveJobEventsOptions(options)).toThrow(message);
   });
 });

@@ -1,6 +1,5 @@
-import { ChildProcess, fork } from 'node:child_process';
-import * as path from 'node:path';
 import { RedisServerHandle, startRedisServer } from './support/redis-server';
+import { SampleProcess, within } from './support/sample-process';
 import { SseClient, request } from './support/sse-client';
 
 /** The samples here drain for 2 s (JQ_DRAIN_TIMEOUT_MS); a process that exits later than this is hanging. */
@@ -9,45 +8,6 @@ const EXIT_HANG_DETECTOR_MS = 30_000;
 const TEST_TIMEOUT_MS = 120_000;
 /** A build that outlasts the drain: its first step takes a minute. */
 const SLOW = { steps: 3, stepMs: 60_000 };
-
-/** The sample app in a child process (SIGTERM → Nest shutdown hooks), on a loopback port. */
-class SampleProcess {
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  private constructor(
-    readonly child: ChildProcess,
-    readonly base: string,
-  ) {
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  static async start(env: Record<string, string>): Promise<SampleProcess> {
-    const child = fork(path.join(__dirname, 'support', 'sample-process.child.ts'), [], {
-      execArgv: ['-r', 'ts-node/register/transpile-only'],
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const port = await new Promise<number>((resolve, reject) => {
-      child.once('message', (message: { port: number }) => resolve(message.port));
-      child.once('exit', (code) => reject(new Error(`sample process exited with ${code} before it listened`)));
-    });
-    return new SampleProcess(child, `http://127.0.0.1:${port}`);
-  }
-
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  kill(): void {
-    if (this.alive) this.child.kill('SIGKILL');
-  }
-}
-
-/** Rejects when `promise` has not settled after `ms`: a hang detector, not a timing assertion. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 describe.each(['memory', 'redis'] as const)('sample shutdown with an open event stream (%s)', (backend) => {
   let redis: RedisServerHandle | undefined;

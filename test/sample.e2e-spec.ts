@@ -1,4 +1,4 @@
-import { Controller, Get, Module, Param } from '@nestjs/common';
+import { Controller, Get, Module, Param, Query } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import {
@@ -35,6 +35,12 @@ class TestStreamsController {
   @JobEvents(':id/follow', { cancelOnDisconnect: { graceMs: GRACE_MS }, heartbeatMs: GRACE_MS + 100 })
   follow(@Param('id') id: string) {
     return id;
+  }
+
+  /** Breaks the rule of multiplexed routes: returns fewer ids than the query lists. */
+  @JobEvents('fewer', { idsQuery: 'ids' })
+  fewer(@Query('ids') ids: string) {
+    return ids.split(',').slice(1);
   }
 
   @JobEvents(':id/unnamed', { namedEvents: false, retryMs: 1_500 })
@@ -318,14 +324,15 @@ describe('sample app over HTTP (in-memory backend)', () => {
       for (const id of ids) expect([...before.get(id)!, ...after.get(id)!]).toEqual(await historyOf(id));
     });
 
-    it('answers 400 for a bad list or cursor and 404 for an unknown build, before the stream opens', async () => {
+    it('answers 400 for a bad list or cursor and 404 when no build of the list exists, before the stream opens', async () => {
       const { id } = await startBuild(FAST);
       const cases: Array<[string, Record<string, string>, number]> = [
         ['/builds/events', {}, 400],
         [`/builds/events?ids=${id},${id}`, {}, 400],
         [`/builds/events?ids=${id},bad!id`, {}, 400],
         [`/builds/events?ids=${Array.from({ length: 101 }, (_, i) => `b${i}`).join(',')}`, {}, 400],
-        [`/builds/events?ids=${id},no-such-build`, {}, 404],
+        [`/builds/events?ids=no-such-build,no-such-build-2`, {}, 404],
+        [`/builds/events?ids=no-such-build,no-such-build-2`, { 'last-event-id': '1-0_1-0' }, 404],
         [`/builds/events?ids=${id}`, { 'last-event-id': '0_0' }, 400],
         [`/builds/events?ids=${id}`, { 'last-event-id': 'x' }, 400],
       ];
@@ -335,6 +342,30 @@ describe('sample app over HTTP (in-memory backend)', () => {
         expect({ path, status: client.status }).toEqual({ path, status });
         expect(client.contentType).toMatch(/^application\/json/);
       }
+      await jobs.waitFor(id);
+    });
+
+    it('an unknown (or expired) build among others counts as ended: the others stream, and a resume after them is 204', async () => {
+      const { id } = await startBuild(FAST);
+      const ids = ['no-such-build', id];
+      const client = await openStream(`/builds/events?ids=${ids.join(',')}`);
+      expect(client.status).toBe(200);
+      await client.ended;
+      const groups = byJob(client.events, ids);
+      expect(groups.get('no-such-build')).toEqual([]);
+      expect(groups.get(id)).toEqual(await historyOf(id));
+
+      const resumed = await openStream(`/builds/events?ids=${ids.join(',')}`, { 'last-event-id': client.events.at(-1)!.id! });
+      await resumed.ended;
+      expect(resumed.status).toBe(204);
+    });
+
+    it('a method that returns other ids than its query fails with 500 before the stream opens', async () => {
+      const { id } = await startBuild(FAST);
+      const client = await openStream(`/test-builds/fewer?ids=${id},other`);
+      await client.ended;
+      expect(client.status).toBe(500);
+      expect(client.events).toEqual([]);
       await jobs.waitFor(id);
     });
   });

@@ -179,6 +179,16 @@ export interface QueueBackend {
   resume(name: string): Promise<void>;
   /** The paused levels: QUEUE_LEVEL for the whole queue, and names. */
   paused(): Promise<string[]>;
+
+  // --- events: follow activity ---
+  /**
+   * Records on each job that a cancel-on-disconnect stream of it is open at `at` (epoch ms of the
+   * recording process), for {@link lastFollowedAt}. A time older than the stored one is ignored
+   * (writes from several processes may arrive out of order); unknown jobs are skipped.
+   */
+  recordFollowed(jobIds: string[], at: number): Promise<void>;
+  /** The latest time given to {@link recordFollowed} for the job; undefined when none, or the job is unknown. */
+  lastFollowedAt(jobId: string): Promise<number | undefined>;
 }
 
 /** A schedule as the backends store it: the validated spec plus its tick state. */

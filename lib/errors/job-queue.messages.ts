@@ -58,6 +58,12 @@ export const Messages = {
     `A stream of many jobs takes 1-${max} distinct job ids: split longer lists over several streams.`,
   eventCursor: (count: number) =>
     `The resume cursor (Last-Event-ID or ?lastEventId=) must hold ${count} event ids joined by '_', one per job in the order of the ids: pass the id of the last message you received.`,
+  noneOfTheJobsFound: (count: number) =>
+    `None of the ${count} jobs of this stream exists: they were never added, or were removed after their retention period.`,
+  multiplexedIdsMismatch: (param: string) =>
+    `A @JobEvents route with idsQuery '${param}' must return the job ids of its '${param}' query (e.g. \`ids.split(',')\`), in any order: the guard checked those ids and the resume cursor holds one position per id. Refuse ids in a guard (or throw in the method) instead of dropping them.`,
+  graceNotAfterRetry: (graceMs: number, retryMs: number) =>
+    `@JobEvents: cancelOnDisconnect.graceMs (${graceMs}) must be longer than retryMs (${retryMs}), or every reconnect would come too late: raise graceMs or lower retryMs.`,
   ioredisMissing: () =>
     "Option 'redis' is set but the optional peer dependency 'ioredis' is not installed: run `npm install ioredis` (5.x), or omit 'redis' for the in-memory backend.",
   requestScopedHandler: (source: string) =>

@@ -8,20 +8,24 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { Observable, Subscriber, lastValueFrom } from 'rxjs';
+import { JobNotFoundError, JobQueueConfigError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
 import type { JobEvent } from '../interfaces/job.interface';
 import { JOB_EVENTS_METADATA } from '../job-queue.constants';
 import { JobQueueService } from '../job-queue.service';
 import { CLIENT_DISCONNECTED_REASON } from './job-events.constants';
+import { JobFollowActivity } from './job-follow-activity';
 import type { ResolvedJobEventsOptions } from './job-events.options';
 import { encodeCursor } from './job-events.cursor';
-import { JobEventsRequest, assertJobExists, checkedJobIds, requestedJobIds, resumePoints } from './job-events.request';
+import { JobEventsRequest, assertJobExists, requestedJobIds, resumePoints } from './job-events.request';
 
 /**
  * Resolves the job id (or, on a multiplexed route, the ids) the route method returns, then maps the
  * events to SSE messages with heartbeats; a multiplexed stream merges the jobs' streams and ends
- * when every job has ended.
+ * when every job has ended (an unknown job counts as ended).
  * Unsubscribing (client gone) releases the backend subscription and, with `cancelOnDisconnect`,
- * cancels a job that has not ended unless a stream of it opens again within the grace.
+ * cancels a job that has not ended unless a stream of it was open within the grace, on this
+ * process or any other (see JobFollowActivity).
  * Once the application begins to shut down, every open stream ends (the browser reconnects to
  * another process and resumes), so the HTTP server can close while the worker drains.
  *
@@ -32,8 +36,6 @@ import { JobEventsRequest, assertJobExists, checkedJobIds, requestedJobIds, resu
 export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationShutdown {
   /** Open SSE responses served through this interceptor. */
   private readonly open = new Set<Subscriber<MessageEvent>>();
-  /** Open streams per job id, to see a disconnected client come back. */
-  private readonly following = new Map<string, number>();
   /** Pending cancel-on-disconnect decisions. */
   private readonly graceTimers = new Set<NodeJS.Timeout>();
   private closing = false;
@@ -41,6 +43,7 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
   constructor(
     private readonly reflector: Reflector,
     private readonly jobs: JobQueueService,
+    private readonly activity: JobFollowActivity,
   ) {}
 
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<MessageEvent>> {
@@ -53,13 +56,22 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
   }
 
   /**
-   * The job ids the method returned. The guard checked the ids of the request; a method that maps
-   * them to others gets those checked here (after the headers may be out, so prefer the same ids).
+   * The job ids to stream. Single-job route: the returned id; the guard checked it if it is the
+   * `idParam` parameter, any other id is checked here, after the 200 headers may be out (unknown,
+   * it ends the stream with an SSE `error` event instead of a 404). Multiplexed route: the method
+   * must return the ids of the query (in any order): the guard checked those, and the cursor holds
+   * one position per id of the query.
+   * @throws JobQueueConfigError when a multiplexed route's method returns other ids
    */
   private async checkReturned(returned: unknown, requested: string[] | undefined, options: ResolvedJobEventsOptions): Promise<string[]> {
-    const jobIds = options.idsQuery === undefined ? [returned] : checkedJobIds(returned);
-    if (requested && jobIds.length === requested.length && jobIds.every((id, i) => id === requested[i])) return requested;
-    return Promise.all(jobIds.map((jobId) => assertJobExists(this.jobs, jobId)));
+    if (options.idsQuery !== undefined) {
+      const ids = requested!; // the guard answered 400 without them
+      const same = Array.isArray(returned) && returned.length === ids.length && ids.every((id) => returned.includes(id));
+      if (!same) throw new JobQueueConfigError(Messages.multiplexedIdsMismatch(options.idsQuery));
+      return ids;
+    }
+    if (requested && returned === requested[0]) return requested;
+    return [await assertJobExists(this.jobs, returned)];
   }
 
   /**
@@ -87,9 +99,14 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
       if (this.closing || this.jobs.isShuttingDown) return subscriber.complete();
 
       const ended = jobIds.map(() => false);
+      const end = (i: number) => {
+        ended[i] = true;
+        if (ended.every(Boolean)) subscriber.complete();
+      };
       let failed = false;
       this.open.add(subscriber);
-      for (const jobId of jobIds) this.follow(jobId, +1);
+      const grace = options.cancelOnDisconnect ? options.cancelOnDisconnect.graceMs : 0;
+      const unfollow = grace > 0 ? this.activity.follow(jobIds, grace) : undefined;
       const subscriptions = jobIds.map((jobId, i) =>
         this.jobs.events(jobId, { after: after?.[i] }).subscribe({
           next: (event) => {
@@ -97,13 +114,12 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
             subscriber.next(toMessage(event, cursor(), options.namedEvents));
           },
           error: (err) => {
+            // On a stream of many, a job that is unknown (or removed meanwhile) has ended.
+            if (multiplexed && err instanceof JobNotFoundError) return end(i);
             failed = true; // the stream failed; the client did not leave
             subscriber.error(err);
           },
-          complete: () => {
-            ended[i] = true;
-            if (ended.every(Boolean)) subscriber.complete();
-          },
+          complete: () => end(i),
         }),
       );
       // A heartbeat repeats the cursor: bytes on the wire for proxies, no event for the browser.
@@ -112,29 +128,30 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
         clearInterval(heartbeat);
         for (const subscription of subscriptions) subscription.unsubscribe();
         this.open.delete(subscriber);
+        unfollow?.();
+        if (failed || this.closing || !options.cancelOnDisconnect) return;
+        const disconnectedAt = Date.now();
         jobIds.forEach((jobId, i) => {
-          this.follow(jobId, -1);
-          if (!ended[i] && !failed && !this.closing && options.cancelOnDisconnect) {
-            this.cancelUnlessBack(jobId, options.cancelOnDisconnect.graceMs);
-          }
+          if (!ended[i]) this.cancelUnlessBack(jobId, grace, disconnectedAt);
         });
       };
     });
   }
 
-  private follow(jobId: string, delta: 1 | -1): void {
-    const count = (this.following.get(jobId) ?? 0) + delta;
-    if (count > 0) this.following.set(jobId, count);
-    else this.following.delete(jobId);
-  }
-
-  /** Cancels the job after `graceMs` unless a stream of it is open again by then. */
-  private cancelUnlessBack(jobId: string, graceMs: number): void {
+  /**
+   * Cancels the job after `graceMs` unless a stream of it was open after the disconnect, on any
+   * process, by then. When that cannot be read (store unreachable), the job is left running: the
+   * watchdog's client timeout covers `watchClient` jobs.
+   */
+  private cancelUnlessBack(jobId: string, graceMs: number, disconnectedAt: number): void {
     const cancel = () => void this.jobs.cancel(jobId, CLIENT_DISCONNECTED_REASON).catch(() => undefined);
     if (graceMs === 0) return cancel();
     const timer = setTimeout(() => {
       this.graceTimers.delete(timer);
-      if (!this.following.has(jobId)) cancel();
+      this.activity.followedSince(jobId, disconnectedAt).then(
+        (back) => back || cancel(),
+        () => undefined,
+      );
     }, graceMs);
     this.graceTimers.add(timer);
   }

@@ -1,3 +1,7 @@
+import { JobQueueConfigError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
+import { requireInteger } from '../validation/require-integer';
+
 /** Options of `@JobEvents`. */
 export interface JobEventsOptions {
   /**
@@ -9,13 +13,21 @@ export interface JobEventsOptions {
   cancelOnDisconnect?: boolean | { graceMs?: number };
   /** Interval of heartbeats that keep proxies from closing an idle stream, ms. Default 15 000; 0 disables. */
   heartbeatMs?: number;
-  /** Route parameter holding the job id, checked (400/404/204) by a guard before the stream opens. Default 'id'. */
+  /**
+   * Route parameter holding the job id, checked (400/404/204) by a guard before the stream opens.
+   * Without such a parameter in the route's path none of these answers exist (see `@JobEvents`).
+   * Default 'id'.
+   */
   idParam?: string;
   /**
    * Makes the route one stream for many jobs: the job ids come comma-separated (at most 100) in this
-   * query parameter, e.g. 'ids' for `?ids=a,b,c`, checked by the guard; the method returns them as an
-   * array. Each message's `id` is a cursor holding every job's last event id, so one `Last-Event-ID`
-   * resumes each job where it stopped; the stream ends when every job has ended. Default: unset (one job).
+   * query parameter, e.g. 'ids' for `?ids=a,b,c`, checked by the guard; the method must return
+   * those same ids as an array (in any order; other ids fail the request with a JobQueueConfigError,
+   * since the guard's answers and the cursor are laid out by the query). Each message's `id` is a
+   * cursor holding every job's last event id in the order of the query, so one `Last-Event-ID`
+   * resumes each job where it stopped; the stream ends when every job has ended. An unknown (or
+   * expired) job sends nothing and counts as ended: 404 only when every job is unknown, 204 when
+   * a resume has nothing left to send of any job. Default: unset (one job).
    */
   idsQuery?: string;
   /** Sent as SSE `retry:` when the stream opens: the browser's reconnect delay, ms. Default: unset (the browser's own, about 3 s). */
@@ -41,18 +53,15 @@ export interface ResolvedJobEventsOptions {
 /** Default wait before cancel-on-disconnect cancels: longer than EventSource's ~3 s reconnect delay. */
 export const DEFAULT_DISCONNECT_GRACE_MS = 10_000;
 
-/** Applies the defaults and checks the values. @throws TypeError for an option out of range */
+/** Applies the defaults and checks the values. @throws JobQueueConfigError for an option out of range */
 export function resolveJobEventsOptions(options: JobEventsOptions): ResolvedJobEventsOptions {
   const heartbeatMs = options.heartbeatMs ?? 15_000;
-  requireInteger('heartbeatMs', heartbeatMs, 0, 'an integer >= 0 (0 disables)');
+  requireInteger('@JobEvents heartbeatMs', heartbeatMs, 0, undefined, '0 disables');
   const retryMs = options.retryMs;
-  if (retryMs !== undefined) requireInteger('retryMs', retryMs, 1, 'an integer >= 1');
+  if (retryMs !== undefined) requireInteger('@JobEvents retryMs', retryMs, 1);
   const cancelOnDisconnect = resolveCancelOnDisconnect(options.cancelOnDisconnect);
   if (cancelOnDisconnect && cancelOnDisconnect.graceMs > 0 && retryMs !== undefined && cancelOnDisconnect.graceMs <= retryMs) {
-    throw new TypeError(
-      `@JobEvents: cancelOnDisconnect.graceMs (${cancelOnDisconnect.graceMs}) must be longer than retryMs (${retryMs}), ` +
-        'or every reconnect would come too late; raise graceMs or lower retryMs.',
-    );
+    throw new JobQueueConfigError(Messages.graceNotAfterRetry(cancelOnDisconnect.graceMs, retryMs));
   }
   return {
     cancelOnDisconnect,
@@ -67,10 +76,6 @@ export function resolveJobEventsOptions(options: JobEventsOptions): ResolvedJobE
 function resolveCancelOnDisconnect(value: JobEventsOptions['cancelOnDisconnect']): false | { graceMs: number } {
   if (value === undefined || value === false) return false;
   const graceMs = value === true ? DEFAULT_DISCONNECT_GRACE_MS : (value.graceMs ?? DEFAULT_DISCONNECT_GRACE_MS);
-  requireInteger('cancelOnDisconnect.graceMs', graceMs, 0, 'an integer >= 0 (0 cancels at once)');
+  requireInteger('@JobEvents cancelOnDisconnect.graceMs', graceMs, 0, undefined, '0 cancels at once');
   return { graceMs };
-}
-
-function requireInteger(name: string, value: number, min: number, expected: string): void {
-  if (!Number.isSafeInteger(value) || value < min) throw new TypeError(`@JobEvents: ${name} must be ${expected}; got ${value}.`);
 }

@@ -65,15 +65,17 @@ export async function assertJobExists(jobs: JobQueueService, jobId: unknown): Pr
 }
 
 /**
- * True when `after` is at or past the job's terminal event: a stream would have nothing to send.
- * A retried job is not finished, so its stream goes on. @throws NotFoundException for an unknown job
+ * What a stream of the job would send from `after` (from the start when undefined): 'unknown' (no
+ * such job, never added or removed after its retention), 'ended' (`after` is at or past its terminal
+ * event: nothing) or 'open'. A retried job is not finished, so its stream goes on.
  */
-export async function resumesPastEnd(jobs: JobQueueService, jobId: string, after: string): Promise<boolean> {
+export async function streamOutlook(jobs: JobQueueService, jobId: string, after: string | undefined): Promise<'unknown' | 'ended' | 'open'> {
+  if (after === undefined) return (await jobs.get(jobId)) ? 'open' : 'unknown';
   try {
     const page = await jobs.poll(jobId, { after, max: 1 });
-    return page.done && page.events.length === 0;
+    return page.done && page.events.length === 0 ? 'ended' : 'open';
   } catch (err) {
-    if (err instanceof JobNotFoundError) throw new NotFoundException(err.message);
+    if (err instanceof JobNotFoundError) return 'unknown';
     throw err;
   }
 }

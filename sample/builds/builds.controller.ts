@@ -45,7 +45,8 @@ export class BuildsController {
 
   /**
    * The same stream, but the build belongs to this connection: when the client goes away before
-   * the build ended, it is cancelled ('client-disconnected'), wherever it runs.
+   * the build ended, it is cancelled ('client-disconnected'), wherever it runs, unless a stream of
+   * it on this route comes back within 10 s (the grace) on any sample process.
    */
   @JobEvents(':id/follow', { heartbeatMs: 15_000, cancelOnDisconnect: true })
   follow(@Param('id') id: string): string {

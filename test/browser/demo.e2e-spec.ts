@@ -107,7 +107,7 @@ describe('in the browser (headless Chromium)', () => {
     const result = await page.evaluate(async (jobIds) => {
       // A real import() in the page (written out, as ts-jest would turn it into require()).
       const load = new Function('url', 'return import(url)') as (url: string) => Promise<any>;
-      const { JobEventsClient } = await load('/job-events-client.js');
+      const { JobEventsClient } = await load('/job-events-client.mjs');
       const seen = new Map<string, string[]>(jobIds.map((id: string) => [id, []]));
       let fetched = 0;
       await new Promise<void>((resolve, reject) => {
@@ -129,8 +129,31 @@ describe('in the browser (headless Chromium)', () => {
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'multiplexed.png') });
   });
 
+  it('the client on one stream with an expired build: the other streams, then the client ends without error', async () => {
+    const { id } = await jobs.add('build', { steps: 2, stepMs: 10 }, { watchClient: true });
+    await page.goto(`${base}/`);
+    const result = await page.evaluate(async (jobIds) => {
+      const load = new Function('url', 'return import(url)') as (url: string) => Promise<any>;
+      const { JobEventsClient } = await load('/job-events-client.mjs');
+      const events: string[] = [];
+      // The stream ends after the known build's end; the browser reconnects once and gets the 204.
+      const outcome = await new Promise<string>((resolve) => {
+        new JobEventsClient('/builds/events', {
+          ids: jobIds,
+          onEvent: (event: { jobId: string; type: string }) => events.push(`${event.jobId}:${event.type}`),
+          onEnd: () => resolve('end'),
+          onError: () => resolve('error'),
+        });
+      });
+      return { outcome, events };
+    }, ['expired-build', id]);
+    expect(result.outcome).toBe('end');
+    expect(result.events.at(-1)).toBe(`${id}:completed`);
+    expect(result.events.every((e) => e.startsWith(`${id}:`))).toBe(true);
+  });
+
   it('a connection dropped by the server: EventSource resumes with Last-Event-ID, no event lost or repeated', async () => {
-    await page.goto(`${base}/job-events-client.js`); // any page of the origin
+    await page.goto(`${base}/job-events-client.mjs`); // any page of the origin
     const { id } = await jobs.add('build', { steps: 6, stepMs: 400 }, { watchClient: true });
     const url = `${base}/builds/${id}/events`;
     // Seen by the server (the browser's reconnects do not all surface as page requests).

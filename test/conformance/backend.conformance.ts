@@ -541,5 +541,23 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         expect(later.nextDueAt).toBeGreaterThan(Date.now() + 50_000);
       });
     });
+
+    // --- events: follow activity ---
+    describe('follow activity (cancel-on-disconnect across processes)', () => {
+      it('keeps the latest time a stream of the job was recorded open, per job; writes nothing for unknown jobs', async () => {
+        const b = await backend();
+        const [first, second] = await b.add([spec('f'), spec('f')]);
+        expect(await b.lastFollowedAt(first.id)).toBeUndefined();
+
+        await b.recordFollowed([first.id, second.id, 'unknown'], 1_000);
+        await b.recordFollowed([first.id], 3_000);
+        await b.recordFollowed([first.id], 2_000); // a late write from another process: older, ignored
+        expect(await b.lastFollowedAt(first.id)).toBe(3_000);
+        expect(await b.lastFollowedAt(second.id)).toBe(1_000);
+        expect(await b.lastFollowedAt('unknown')).toBeUndefined();
+        expect(await b.get('unknown')).toBeNull(); // no stub record
+        expect(await b.get(first.id)).toMatchObject({ id: first.id, state: 'waiting' }); // the record still reads
+      });
+    });
   });
 }

@@ -50,6 +50,8 @@ interface MemoryRecord {
   limited?: boolean;
   cancelRequested?: string;
   lastActivity: number;
+  /** See QueueBackend.recordFollowed. */
+  followedAt?: number;
   events: JobEvent[];
   ids: EventIdGenerator;
 }
@@ -658,6 +660,19 @@ export class MemoryBackend implements QueueBackend {
 
   private publishQueueEvent(event: JobEvent, name: string): void {
     for (const listener of [...this.queueListeners]) listener({ ...clone(event), name });
+  }
+
+  // --- events: follow activity ---
+
+  async recordFollowed(jobIds: string[], at: number): Promise<void> {
+    for (const jobId of jobIds) {
+      const record = this.records.get(jobId);
+      if (record && (record.followedAt === undefined || at > record.followedAt)) record.followedAt = at;
+    }
+  }
+
+  async lastFollowedAt(jobId: string): Promise<number | undefined> {
+    return this.records.get(jobId)?.followedAt;
   }
 }
 

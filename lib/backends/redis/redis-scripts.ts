@@ -31,6 +31,8 @@ const SCRIPT_FILES = {
   remove: 'remove-2',
   clean: 'clean-1',
   resume: 'resume-1',
+  // --- events: follow activity ---
+  follow: 'follow-1',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;

@@ -558,6 +558,17 @@ export class RedisBackend implements QueueBackend {
       return undefined;
     }
   }
+
+  // --- events: follow activity ---
+
+  async recordFollowed(jobIds: string[], at: number): Promise<void> {
+    await Promise.all(jobIds.map((jobId) => this.run('follow', [this.keys.job(jobId)], [at])));
+  }
+
+  async lastFollowedAt(jobId: string): Promise<number | undefined> {
+    const at = Number(await this.command.hget(this.keys.job(jobId), 'followedAt'));
+    return at > 0 ? at : undefined;
+  }
 }
 
 /** Builds the Redis backend from resolved options (`options.redis` must be set). */

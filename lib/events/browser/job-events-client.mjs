@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * A tiny browser client for @JobEvents streams: no dependencies, load it with
- * `<script type="module">import { JobEventsClient } from '/job-events-client.js'</script>`.
+ * `<script type="module">import { JobEventsClient } from '/job-events-client.mjs'</script>`.
  *
  * Follows one job (`/builds/<id>/events`) or many over one connection (a route with `idsQuery`,
  * e.g. `/builds/events?ids=a,b`), closes when every job reached its terminal event, skips events it
@@ -15,6 +15,17 @@ const LIFECYCLE = ['queued', 'active', 'progress', 'retrying', 'stalled', ...TER
 /** The cursor of a list of jobs none of which delivered an event yet. */
 function ids0(/** @type {string[]} */ ids) {
   return ids.length > 0 ? ids.map(() => '0').join('_') : '0';
+}
+
+/** The body of a fetch response: parsed when it says JSON (and is), else the text. */
+async function readBody(/** @type {Response} */ res) {
+  const text = await res.text();
+  if (!/json/i.test(res.headers.get('content-type') ?? '') || text === '') return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Negative when event id a < b: ids are `<ms>-<seq>` ('0' before every event). */
@@ -33,8 +44,8 @@ export function compareEventIds(a, b) {
  * @property {boolean} [withCredentials] send cookies to another origin (the server must allow credentials in CORS)
  * @property {string[]} [types] custom event types to listen for on a route with named events
  * @property {(event: JobEvent) => void} [onEvent] every event, once, in order per job
- * @property {() => void} [onEnd] every job ended (or the server answered 204)
- * @property {(err: Event) => void} [onError] the connection failed for good (not a reconnect)
+ * @property {() => void} [onEnd] every job ended, or the server refused a resume (204: nothing more; 404: the jobs are gone)
+ * @property {(err: Event) => void} [onError] the first connection was refused (404, 403…); reconnects are not errors
  */
 
 export class JobEventsClient {
@@ -64,11 +75,21 @@ export class JobEventsClient {
     else this.close();
   }
 
-  /** Asks the server to cancel a job (needs `cancelUrl`); resolves with the server's answer. */
+  /**
+   * Asks the server to cancel a job (POST to `cancelUrl`). Resolves with the server's answer: parsed
+   * when it is JSON (e.g. `{ result: 'cancelling' }`), else its text (e.g. 'cancelling' from a route
+   * that returns `jobs.cancel(id)`). Rejects on an answer other than 2xx with an Error whose
+   * `status` and `body` are the server's.
+   * @returns {Promise<unknown>}
+   */
   async cancel(/** @type {string} */ jobId) {
     if (!this.options.cancelUrl) throw new Error('JobEventsClient: pass options.cancelUrl to cancel jobs.');
     const res = await fetch(this.options.cancelUrl(jobId), { method: 'POST', credentials: this.options.withCredentials ? 'include' : 'same-origin' });
-    return res.json();
+    const body = await readBody(res);
+    if (res.ok) return body;
+    const detail = typeof body === 'string' ? body : /** @type {{ message?: unknown }} */ (body)?.message;
+    const error = new Error(`JobEventsClient: cancelling job ${jobId} failed with HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
+    throw Object.assign(error, { status: res.status, body });
   }
 
   close() {
@@ -96,9 +117,9 @@ export class JobEventsClient {
       // EventSource reconnects by itself unless the server answered something other than a stream.
       if (source.readyState !== EventSource.CLOSED || this.source !== source) return;
       this.source = undefined;
-      // Refused without a stream: on a resume that is the 204 for "nothing more" (or a job gone
-      // since); a fresh connection refused is an error (404, 403…).
-      if (!opened && resumed) this.options.onEnd?.();
+      // A resume refused (EventSource hides the status): the 204 for "nothing more", or a 404 for
+      // jobs gone since; a fresh connection refused is an error (404, 403…).
+      if (opened || resumed) this.options.onEnd?.();
       else this.options.onError?.(err);
     };
   }

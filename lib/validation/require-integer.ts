@@ -1,0 +1,16 @@
+import { JobQueueConfigError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
+import { MAX_TIMER_MS } from '../utils/timer-delay';
+
+/**
+ * Checks an integer option of the module or of a decorator. The default upper bound keeps
+ * durations within setTimeout's range (~24.8 days), since they drive timers.
+ * @param hint what special values mean, e.g. '0 disables'; shown in the message
+ * @throws JobQueueConfigError naming the option, the allowed range and the value given
+ */
+export function requireInteger(option: string, value: unknown, min: number, max = MAX_TIMER_MS, hint?: string): void {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const rule = `an integer from ${min} to ${max}${hint ? ` (${hint})` : ''}`;
+    throw new JobQueueConfigError(Messages.invalidOption(option, rule, value));
+  }
+}
