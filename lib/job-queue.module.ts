@@ -13,6 +13,8 @@ import type { JobQueueModuleAsyncOptions, JobQueueModuleOptions } from './job-qu
 import { resolveJobQueueOptions } from './job-queue.options.resolver';
 import { JobQueueService } from './job-queue.service';
 import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
+import { JobQueueProbes } from './metrics/job-queue-probes';
+import { JobQueuePrometheus } from './metrics/prometheus/job-queue-prometheus';
 import { JobWatchdog } from './watchdog/job-watchdog.service';
 import { JobWorker } from './worker/job-worker.service';
 
@@ -33,6 +35,8 @@ import { JobWorker } from './worker/job-worker.service';
     JobCancelDispatcher,
     JobWatchdog,
     JobQueueMetricsCollector,
+    JobQueueProbes,
+    JobQueuePrometheus,
     JobQueueService,
     JobEventsInterceptor,
     JobEventsGuard,

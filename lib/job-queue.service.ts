@@ -20,6 +20,7 @@ import {
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import type { ResolvedJobQueueOptions } from './job-queue.options';
 import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
+import { JobQueueProbes } from './metrics/job-queue-probes';
 import type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
 import {
   normalizeAddOptions,
@@ -49,6 +50,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly dispatcher: JobCancelDispatcher,
     private readonly collector: JobQueueMetricsCollector,
+    private readonly probes: JobQueueProbes,
   ) {
     this.streams = new JobEventStream(backend, options);
   }
@@ -77,6 +79,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     if (specs.length === 0) return [];
     const added = await this.backend.add(specs);
     this.added += added.length;
+    this.probes.jobsAdded(added);
     return added;
   }
 

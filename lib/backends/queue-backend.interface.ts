@@ -27,6 +27,8 @@ export interface QueueBackend {
   add(jobs: NewJob[]): Promise<Job[]>;
   get(jobId: string): Promise<Job | null>;
   counts(): Promise<Record<JobState, number>>;
+  /** Waiting and delayed jobs per name, for the names that have any (cost bounded by the number of names). */
+  pendingByName(): Promise<PendingByName[]>;
 
   // --- worker ---------------------------------------------------------------------------------
   /**
@@ -140,11 +142,20 @@ export interface ClaimBatch {
 
 export type HeartbeatResult = { status: 'ok' } | { status: 'lost' } | { status: 'cancel'; reason: string };
 
+/** One name's entry of {@link QueueBackend.pendingByName}. */
+export interface PendingByName {
+  name: string;
+  waiting: number;
+  delayed: number;
+}
+
 export interface CancelMessage {
   jobId: string;
   reason: string;
   /** Process id of the canceller, so it can skip its own announcement. */
   origin: string;
+  /** Epoch ms when it was sent (for the cancel delivery latency metric); absent from older senders. */
+  sentAt?: number;
 }
 
 export interface ReclaimResult {

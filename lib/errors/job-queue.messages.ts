@@ -47,6 +47,8 @@ export const Messages = {
     `The resume cursor (Last-Event-ID or ?lastEventId=) must hold ${count} event ids joined by '_', one per job in the order of the ids: pass the id of the last message you received.`,
   ioredisMissing: () =>
     "Option 'redis' is set but the optional peer dependency 'ioredis' is not installed: run `npm install ioredis` (5.x), or omit 'redis' for the in-memory backend.",
+  promClientMissing: () =>
+    "Option 'metrics.registry' is set but the optional peer dependency 'prom-client' cannot be loaded: run `npm install prom-client` (14.x or 15.x), or omit 'metrics'.",
   requestScopedHandler: (source: string) =>
     `@JobHandler on ${source} is ignored: its provider is request-scoped (or depends on one), so there is no instance to run jobs on. Make the provider a singleton (the default scope) and inject request data into the job instead.`,
 } as const;

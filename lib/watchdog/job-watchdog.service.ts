@@ -3,6 +3,7 @@ import type { QueueBackend } from '../backends/queue-backend.interface';
 import { JobCancelDispatcher } from '../cancel/job-cancel.dispatcher';
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
+import { JobQueueProbes } from '../metrics/job-queue-probes';
 import { EpisodeLogger } from '../utils/episode-logger';
 
 /** The reason given to jobs cancelled because their client went away. */
@@ -48,6 +49,7 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly dispatcher: JobCancelDispatcher,
+    private readonly probes: JobQueueProbes,
   ) {}
 
   /** @internal Starts the sweep timer. */
@@ -85,7 +87,9 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
       this.counters.clientGoneCancelled += clientGone.length;
       this.lastSweepAt = Date.now();
       this.errorsLog.recovered();
-      return { stalledRequeued: reclaimed.requeued, stalledFailed: reclaimed.failed, stalledCancelled: reclaimed.cancelled, clientGone };
+      const sweep = { stalledRequeued: reclaimed.requeued, stalledFailed: reclaimed.failed, stalledCancelled: reclaimed.cancelled, clientGone };
+      this.probes.watchdogSwept(sweep);
+      return sweep;
     } catch (err) {
       this.counters.errors++;
       this.errorsLog.failed(err);

@@ -5,6 +5,7 @@ import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
 import type { JobAbortedError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
+import { JobQueueProbes } from '../metrics/job-queue-probes';
 import { EpisodeLogger } from '../utils/episode-logger';
 import { TIMED_OUT, within } from '../utils/within';
 import { type CancelLanding, HeldCancels } from './held-cancels';
@@ -58,6 +59,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly registry: JobHandlerRegistry,
+    private readonly probes: JobQueueProbes,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -191,6 +193,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.running.set(claimed.job.id, run);
     this.activeByName.set(handler.name, (this.activeByName.get(handler.name) ?? 0) + 1);
     this.ensureHeartbeat();
+    this.probes.attemptStarted(run.job);
     run.start();
   }
 
@@ -214,6 +217,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
 
   private onJobEnd(run: RunningJob, outcome: AttemptOutcome): void {
     this.outcomes[outcome]++;
+    this.probes.attemptEnded(run.job, outcome);
     if (this.running.get(run.job.id) === run) this.running.delete(run.job.id);
     if (this.running.size === 0) this.stopHeartbeat();
   }

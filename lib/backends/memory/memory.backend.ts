@@ -21,6 +21,7 @@ import type {
   HeartbeatResult,
   Lease,
   NewJob,
+  PendingByName,
   QueueBackend,
   ReclaimResult,
   TouchResult,
@@ -101,6 +102,14 @@ export class MemoryBackend implements QueueBackend {
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const record of this.records.values()) counts[record.job.state]++;
     return counts;
+  }
+
+  async pendingByName(): Promise<PendingByName[]> {
+    const pending = new Map<string, PendingByName>();
+    const entry = (name: string) => pending.get(name) ?? pending.set(name, { name, waiting: 0, delayed: 0 }).get(name)!;
+    for (const [name, queue] of this.waiting) if (queue.size > 0) entry(name).waiting = queue.size;
+    for (const [name, queue] of this.delayed) if (queue.size > 0) entry(name).delayed = queue.size;
+    return [...pending.values()];
   }
 
   // --- worker ---------------------------------------------------------------------------------

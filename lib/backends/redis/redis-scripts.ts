@@ -25,6 +25,7 @@ const SCRIPT_FILES = {
   touch: 'touch-2',
   reclaimExpired: 'reclaim-expired-1',
   counts: 'counts-5',
+  pendingByName: 'pending-by-name-1',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;
