@@ -6,6 +6,7 @@ import { BuildsModule } from './builds/builds.module';
 import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
 import { JobQueueErrorsFilter } from './job-queue-errors.filter';
+import { MetricsModule } from './metrics/metrics.module';
 
 const DRAIN_TIMEOUT_MS = 15_000;
 
@@ -34,6 +35,7 @@ export function sampleQueueOptions(env: NodeJS.ProcessEnv = process.env): JobQue
     TerminusModule,
     BuildsModule,
     HealthModule,
+    MetricsModule,
     DemoModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: JobQueueErrorsFilter }],
