@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
+import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import type { AddressInfo } from 'node:net';
 import { Registry, register as defaultRegistry } from 'prom-client';
 import { Job, JobContext, JobHandler, JobQueueConfigError, JobQueueModule, JobQueueModuleOptions, JobQueueService } from '../lib';
 import type { QueueBackend } from '../lib/backends/queue-backend.interface';
@@ -9,6 +11,7 @@ import { JobWatchdog } from '../lib/watchdog/job-watchdog.service';
 import { Deferred } from './support/deferred';
 import { PromSample, parsePrometheusText, sampleValue } from './support/prometheus-text';
 import { RedisServerHandle, startRedisServer } from './support/redis-server';
+import { request } from './support/sse-client';
 
 /** Handlers whose outcomes the tests count: one completes, one throws, one runs until cancelled. */
 @Injectable()
@@ -119,6 +122,27 @@ describe('Prometheus metrics (memory backend)', () => {
     expect(sampleValue(after, 'jobqueue_jobs_waiting', { queue: 'first', name: 'unhandled' })).toBeUndefined();
     expect(sampleValue(after, 'jobqueue_jobs_waiting', { queue: 'second', name: 'unhandled' })).toBe(1);
     await second.close();
+  });
+
+  it("shows up on @willsoto/nestjs-prometheus' /metrics next to its default metrics", async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [PrometheusModule.register(), JobQueueModule.forRoot()],
+      providers: [MeteredProcessor],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.listen(0, '127.0.0.1');
+    try {
+      const jobs = app.get(JobQueueService);
+      await jobs.waitFor((await jobs.add('ok', 1)).id);
+      const { port } = app.getHttpServer().address() as AddressInfo;
+      const res = await request('GET', `http://127.0.0.1:${port}/metrics`);
+      expect(res.status).toBe(200);
+      const samples = parsePrometheusText(res.text);
+      expect(sampleValue(samples, 'jobqueue_jobs_completed_total', { queue: 'jq', name: 'ok' })).toBe(1);
+      expect(samples.some((s) => s.name === 'process_cpu_seconds_total')).toBe(true);
+    } finally {
+      await app.close();
+    }
   });
 
   it('registers nothing with `metrics: false`', async () => {

@@ -89,9 +89,16 @@ function parseSample(line: string, fail: (why: string) => never): PromSample {
   const value = /^ (\S+)(?: (-?\d+))?$/.exec(rest);
   if (!value) fail('expected " <value>[ <timestamp>]"');
   const text = value![1];
-  const number = text === '+Inf' ? Infinity : text === '-Inf' ? -Infinity : text === 'NaN' ? NaN : Number(text);
-  if (Number.isNaN(number) && text !== 'NaN') fail(`bad value ${text}`);
-  return { name, labels, value: number };
+  return { name, labels, value: parseValue(text, fail) };
+}
+
+/** As Prometheus reads values (Go's ParseFloat): NaN and Inf in any letter case; prom-client writes `Nan`. */
+function parseValue(text: string, fail: (why: string) => never): number {
+  if (/^nan$/i.test(text)) return NaN;
+  const infinity = /^([+-]?)inf(inity)?$/i.exec(text);
+  if (infinity) return infinity[1] === '-' ? -Infinity : Infinity;
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) fail(`bad value ${text}`);
+  return Number(text);
 }
 
 function checkHistograms(samples: PromSample[], types: Map<string, string>): void {

@@ -16,6 +16,9 @@ export interface MetricSource {
   settled(): Promise<void>;
 }
 
+/** The set's first metric: present on the registry as long as the set is registered there. */
+const ADDED_TOTAL = 'jobqueue_jobs_added_total';
+
 /** One set per registry, shared by every queue module that reports to it. */
 const setsByRegistry = new WeakMap<Registry, JobQueueMetricSet>();
 
@@ -45,7 +48,8 @@ export class JobQueueMetricSet {
 
   static for(registry: Registry): JobQueueMetricSet {
     let set = setsByRegistry.get(registry);
-    if (!set) {
+    // registry.clear() (tests, some apps) unregisters our metrics: start a fresh set then.
+    if (!set || registry.getSingleMetric(ADDED_TOTAL) !== set.added) {
       set = new JobQueueMetricSet(registry);
       setsByRegistry.set(registry, set);
     }
@@ -64,7 +68,7 @@ export class JobQueueMetricSet {
     const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]) =>
       new Histogram<L>({ name, help, labelNames, buckets, registers });
 
-    this.added = counter('jobqueue_jobs_added_total', 'Jobs added through this process.', ['queue', 'name']);
+    this.added = counter(ADDED_TOTAL, 'Jobs added through this process.', ['queue', 'name']);
     this.completed = counter('jobqueue_jobs_completed_total', 'Jobs that completed, run in this process.', ['queue', 'name']);
     this.failed = settledCounter('jobqueue_jobs_failed_total', 'Jobs that failed for good (no attempt left), run or reclaimed by this process.');
     this.cancelled = settledCounter('jobqueue_jobs_cancelled_total', 'Jobs that ended cancelled: run here, cancelled here while waiting/delayed, or reclaimed here.');
