@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Test, TestingModule } from '@nestjs/testing';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import type { AddressInfo } from 'node:net';
-import { Registry, register as defaultRegistry } from 'prom-client';
+import { Counter, Registry, register as defaultRegistry } from 'prom-client';
 import { Job, JobContext, JobHandler, JobQueueConfigError, JobQueueModule, JobQueueModuleOptions, JobQueueService } from '../lib';
 import type { QueueBackend } from '../lib/backends/queue-backend.interface';
 import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
@@ -143,6 +143,12 @@ describe('Prometheus metrics (memory backend)', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('refuses, with a typed error, a registry where our metric names are taken by something else', async () => {
+    const registry = new Registry();
+    registry.registerMetric(new Counter({ name: 'jobqueue_jobs_added_total', help: 'not ours', registers: [] }));
+    await expect(boot({ metrics: { registry } })).rejects.toThrow(JobQueueConfigError);
   });
 
   it('registers nothing with `metrics: false`', async () => {

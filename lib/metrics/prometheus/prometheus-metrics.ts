@@ -1,4 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { JobQueueConfigError } from '../../errors/job-queue.errors';
+import { Messages } from '../../errors/job-queue.messages';
 
 /** Labels of the per-name series; `queue` is the queue's `prefix`, so two queues in one app stay apart. */
 type NameLabels = 'queue' | 'name';
@@ -48,8 +50,11 @@ export class JobQueueMetricSet {
 
   static for(registry: Registry): JobQueueMetricSet {
     let set = setsByRegistry.get(registry);
+    const registered = registry.getSingleMetric(ADDED_TOTAL);
     // registry.clear() (tests, some apps) unregisters our metrics: start a fresh set then.
-    if (!set || registry.getSingleMetric(ADDED_TOTAL) !== set.added) {
+    if (!set || registered !== set.added) {
+      // Registered by something else, e.g. a second copy of this package in node_modules.
+      if (registered) throw new JobQueueConfigError(Messages.metricsTaken(ADDED_TOTAL));
       set = new JobQueueMetricSet(registry);
       setsByRegistry.set(registry, set);
     }
