@@ -15,6 +15,7 @@ import { JobQueueService } from './job-queue.service';
 import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
 import { JobQueueProbes } from './metrics/job-queue-probes';
 import { JobQueuePrometheus } from './metrics/prometheus/job-queue-prometheus';
+import { JobQueueTracing } from './tracing/job-queue-tracing';
 import { JobWatchdog } from './watchdog/job-watchdog.service';
 import { JobWorker } from './worker/job-worker.service';
 
@@ -37,6 +38,7 @@ import { JobWorker } from './worker/job-worker.service';
     JobQueueMetricsCollector,
     JobQueueProbes,
     JobQueuePrometheus,
+    JobQueueTracing,
     JobQueueService,
     JobEventsInterceptor,
     JobEventsGuard,

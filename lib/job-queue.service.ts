@@ -21,6 +21,7 @@ import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import type { ResolvedJobQueueOptions } from './job-queue.options';
 import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
 import { JobQueueProbes } from './metrics/job-queue-probes';
+import { JobQueueTracing } from './tracing/job-queue-tracing';
 import type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
 import {
   normalizeAddOptions,
@@ -51,6 +52,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     private readonly dispatcher: JobCancelDispatcher,
     private readonly collector: JobQueueMetricsCollector,
     private readonly probes: JobQueueProbes,
+    private readonly tracing: JobQueueTracing,
   ) {
     this.streams = new JobEventStream(backend, options);
   }
@@ -77,7 +79,15 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
       return { id: normalized.jobId ?? randomUUID(), name, dataJson, opts: normalized, createdAt: now };
     });
     if (specs.length === 0) return [];
-    const added = await this.backend.add(specs);
+    const endSpans = this.tracing.produce(specs);
+    let added: Job[];
+    try {
+      added = await this.backend.add(specs);
+    } catch (err) {
+      endSpans?.(err);
+      throw err;
+    }
+    endSpans?.();
     this.added += added.length;
     this.probes.jobsAdded(added);
     return added;

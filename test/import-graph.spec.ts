@@ -94,6 +94,10 @@ describe('lib/ import graph', () => {
     expect(importers.sort()).toEqual(['metrics/prometheus/prometheus-metrics', 'metrics/prometheus/prometheus-probe']);
   });
 
+  it('keeps @opentelemetry/api to the lazily loaded lib/tracing/otel-job-tracer', () => {
+    expect(importersOf(new Set(graph.keys()), ['@opentelemetry/api'], () => true)).toEqual(['tracing/otel-job-tracer']);
+  });
+
   it('keeps @nestjs/terminus to the health entry point', () => {
     const loaded = reachable(path.join(LIB, 'health', 'index'), () => true);
     expect(importersOf(loaded, ['@nestjs/terminus'], () => true).sort()).toEqual(['health/job-queue-health.module', 'health/job-queue.health']);

@@ -113,6 +113,8 @@ export interface NewJob {
   dataJson: string;
   opts: NormalizedAddOptions;
   createdAt: number;
+  /** Trace context of the producer span (serialized propagation carrier), when tracing is on. */
+  traceContext?: string;
 }
 
 export interface ClaimRequest {
@@ -133,6 +135,8 @@ export interface ClaimedJob {
   backoff?: NormalizedAddOptions['backoff'];
   /** Set when a cancel was requested before the claim landed (race): abort at once. */
   cancelRequested?: string;
+  /** The producer's trace context, stored with the job by `add()` (see {@link NewJob.traceContext}). */
+  traceContext?: string;
 }
 
 export interface ClaimBatch {

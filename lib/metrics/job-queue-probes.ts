@@ -14,18 +14,20 @@ export interface SweptJobIds {
 }
 
 /**
- * What the queue's components report as it happens, for metrics (and tracing) sinks. Every method
- * is called synchronously on the component's path: a probe must return at once and never throw.
+ * What the queue's components report as it happens, for metrics and tracing sinks; a sink
+ * implements the calls it needs. Every call is made synchronously on the component's path: a
+ * probe must return at once and never throw.
  */
 export interface JobQueueProbe {
-  jobsAdded(jobs: readonly Job[]): void;
-  attemptStarted(job: Job): void;
-  attemptEnded(job: Job, outcome: AttemptOutcome): void;
+  jobsAdded?(jobs: readonly Job[]): void;
+  attemptStarted?(job: Job): void;
+  /** The attempt's outcome was recorded (`job` is the claimed job object the handler got). */
+  attemptEnded?(job: Job, outcome: AttemptOutcome): void;
   /** A waiting or delayed job was cancelled in the store (no handler involved). */
-  cancelledInStore(jobId: string): void;
-  cancelDelivered(path: CancelDeliveryPath, latencyMs: number): void;
-  dispatcherReconnected(): void;
-  watchdogSwept(sweep: SweptJobIds): void;
+  cancelledInStore?(jobId: string): void;
+  cancelDelivered?(path: CancelDeliveryPath, latencyMs: number): void;
+  dispatcherReconnected?(): void;
+  watchdogSwept?(sweep: SweptJobIds): void;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface JobQueueProbe {
  * @internal
  */
 @Injectable()
-export class JobQueueProbes implements JobQueueProbe {
+export class JobQueueProbes implements Required<JobQueueProbe> {
   private readonly sinks = new Set<JobQueueProbe>();
 
   /** Attaches a sink; returns its detach function. */
@@ -44,30 +46,30 @@ export class JobQueueProbes implements JobQueueProbe {
   }
 
   jobsAdded(jobs: readonly Job[]): void {
-    for (const sink of this.sinks) sink.jobsAdded(jobs);
+    for (const sink of this.sinks) sink.jobsAdded?.(jobs);
   }
 
   attemptStarted(job: Job): void {
-    for (const sink of this.sinks) sink.attemptStarted(job);
+    for (const sink of this.sinks) sink.attemptStarted?.(job);
   }
 
   attemptEnded(job: Job, outcome: AttemptOutcome): void {
-    for (const sink of this.sinks) sink.attemptEnded(job, outcome);
+    for (const sink of this.sinks) sink.attemptEnded?.(job, outcome);
   }
 
   cancelledInStore(jobId: string): void {
-    for (const sink of this.sinks) sink.cancelledInStore(jobId);
+    for (const sink of this.sinks) sink.cancelledInStore?.(jobId);
   }
 
   cancelDelivered(path: CancelDeliveryPath, latencyMs: number): void {
-    for (const sink of this.sinks) sink.cancelDelivered(path, latencyMs);
+    for (const sink of this.sinks) sink.cancelDelivered?.(path, latencyMs);
   }
 
   dispatcherReconnected(): void {
-    for (const sink of this.sinks) sink.dispatcherReconnected();
+    for (const sink of this.sinks) sink.dispatcherReconnected?.();
   }
 
   watchdogSwept(sweep: SweptJobIds): void {
-    for (const sink of this.sinks) sink.watchdogSwept(sweep);
+    for (const sink of this.sinks) sink.watchdogSwept?.(sweep);
   }
 }

@@ -6,6 +6,7 @@ import type { ResolvedJobQueueOptions } from '../job-queue.options';
 import type { JobAbortedError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import { JobQueueProbes } from '../metrics/job-queue-probes';
+import { JobQueueTracing } from '../tracing/job-queue-tracing';
 import { EpisodeLogger } from '../utils/episode-logger';
 import { TIMED_OUT, within } from '../utils/within';
 import { type CancelLanding, HeldCancels } from './held-cancels';
@@ -60,6 +61,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly registry: JobHandlerRegistry,
     private readonly probes: JobQueueProbes,
+    private readonly tracing: JobQueueTracing,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -180,7 +182,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.running.get(lease.jobId)?.lost();
     const run = new RunningJob(
       claimed,
-      handler,
+      this.tracing.traced(handler, claimed),
       this.backend,
       this.options,
       {

@@ -39,6 +39,7 @@ interface MemoryRecord {
   pos?: string;
   token?: string;
   cancelRequested?: string;
+  traceContext?: string;
   lastActivity: number;
   events: JobEvent[];
   ids: EventIdGenerator;
@@ -342,6 +343,7 @@ export class MemoryBackend implements QueueBackend {
       lastActivity: spec.createdAt,
       events: [],
       ids: new EventIdGenerator(),
+      ...(spec.traceContext !== undefined && { traceContext: spec.traceContext }),
     };
     this.records.set(spec.id, record);
     if (opts.delayMs > 0) {
@@ -367,6 +369,7 @@ export class MemoryBackend implements QueueBackend {
       timeoutMs: record.opts.timeoutMs,
       backoff: record.opts.backoff,
       ...(record.cancelRequested !== undefined && { cancelRequested: record.cancelRequested }),
+      ...(record.traceContext !== undefined && { traceContext: record.traceContext }),
     };
   }
 

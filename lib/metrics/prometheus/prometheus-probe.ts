@@ -23,7 +23,7 @@ export interface PrometheusProbeSource {
  * Turns the queue's probe calls into Prometheus metric updates, and the gauges into one bounded
  * backend query per scrape (waiting/delayed per name: cost grows with the number of names, not jobs).
  */
-export class PrometheusProbe implements JobQueueProbe, MetricSource {
+export class PrometheusProbe implements Required<JobQueueProbe>, MetricSource {
   private readonly metrics: JobQueueMetricSet;
   private readonly removeSource: () => void;
   private readonly queue: string;
