@@ -21,8 +21,8 @@ import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import type { ResolvedJobQueueOptions } from './job-queue.options';
 import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
 import { JobQueueProbes } from './metrics/job-queue-probes';
-import { JobQueueTracing } from './tracing/job-queue-tracing';
 import type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
+import { JobQueueTracing } from './tracing/job-queue-tracing';
 import {
   normalizeAddOptions,
   serializePayload,
