@@ -10,6 +10,8 @@ export type {
   JobQueueRedisOptions,
   JobQueueRedisConnectionOptions,
   JobQueueRedisClient,
+  JobQueueMetricsOptions,
+  JobQueueMetricsRegistry,
 } from './job-queue.options';
 
 // Providers

@@ -14,6 +14,9 @@ import type { JobQueueModuleAsyncOptions, JobQueueModuleOptions } from './job-qu
 import { resolveJobQueueOptions } from './job-queue.options.resolver';
 import { JobQueueService } from './job-queue.service';
 import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
+import { JobQueueProbes } from './metrics/job-queue-probes';
+import { JobQueuePrometheus } from './metrics/prometheus/job-queue-prometheus';
+import { JobQueueTracing } from './tracing/job-queue-tracing';
 import { JobWatchdog } from './watchdog/job-watchdog.service';
 import { JobWorker } from './worker/job-worker.service';
 import { JobEventHooks } from './queue-events/job-event-hooks';
@@ -37,6 +40,9 @@ import { JobScheduler } from './schedules/job-scheduler.service';
     JobCancelDispatcher,
     JobWatchdog,
     JobQueueMetricsCollector,
+    JobQueueProbes,
+    JobQueuePrometheus,
+    JobQueueTracing,
     JobQueueService,
     JobEventsInterceptor,
     JobEventsGuard,

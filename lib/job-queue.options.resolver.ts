@@ -29,6 +29,7 @@ export function resolveJobQueueOptions(options: JobQueueModuleOptions = {}): Res
     maxWaiting: options.maxWaiting,
     worker: options.worker ?? true,
     maxPayloadBytes: options.maxPayloadBytes ?? 1024 * 1024,
+    metrics: options.metrics ?? {},
   };
   if (!PREFIX_PATTERN.test(resolved.prefix)) {
     throw new JobQueueConfigError(
@@ -52,5 +53,18 @@ export function resolveJobQueueOptions(options: JobQueueModuleOptions = {}): Res
   if (typeof resolved.worker !== 'boolean') {
     throw new JobQueueConfigError(Messages.invalidOption('worker', 'a boolean', resolved.worker));
   }
+  requireMetricsOptions(resolved.metrics);
   return resolved;
 }
+
+function requireMetricsOptions(metrics: unknown): void {
+  if (metrics === false) return;
+  if (typeof metrics !== 'object' || metrics === null) {
+    throw new JobQueueConfigError(Messages.invalidOption('metrics', 'false or an object { registry? }', metrics));
+  }
+  const { registry } = metrics as { registry?: Partial<Record<'getSingleMetric' | 'registerMetric', unknown>> | null };
+  if (registry !== undefined && (typeof registry?.getSingleMetric !== 'function' || typeof registry.registerMetric !== 'function')) {
+    throw new JobQueueConfigError(Messages.invalidOption('metrics.registry', "a prom-client Registry (e.g. `new Registry()` or prom-client's `register`)", registry));
+  }
+}
+

@@ -35,6 +35,21 @@ export interface JobQueueRedisClient {
   duplicate(...args: never[]): unknown;
 }
 
+/**
+ * What the queue needs of a prom-client `Registry` (described here rather than imported, so that
+ * the typings compile without prom-client installed).
+ */
+export interface JobQueueMetricsRegistry {
+  getSingleMetric(name: string): unknown;
+  registerMetric(metric: never): void;
+}
+
+/** Option `metrics`: `false`, or where the Prometheus metrics are registered. */
+export interface JobQueueMetricsOptions {
+  /** A prom-client `Registry`; default prom-client's default registry (`register`). */
+  registry?: JobQueueMetricsRegistry;
+}
+
 /** Options of `JobQueueModule.forRoot()`; every field is optional. */
 export interface JobQueueModuleOptions {
   /**
@@ -73,6 +88,11 @@ export interface JobQueueModuleOptions {
   worker?: boolean;
   /** Largest job data / result / event payload as JSON, bytes. Default 1 MiB. */
   maxPayloadBytes?: number;
+  /**
+   * Prometheus metrics (README "Metrics"): on whenever the optional peer `prom-client` is installed,
+   * on its default registry or on `metrics.registry`; `false` turns them off.
+   */
+  metrics?: false | JobQueueMetricsOptions;
 }
 
 /** Options with every default applied: what the providers read. */
@@ -87,6 +107,7 @@ export interface ResolvedJobQueueOptions {
   maxWaiting?: number;
   worker: boolean;
   maxPayloadBytes: number;
+  metrics: false | JobQueueMetricsOptions;
 }
 
 /**

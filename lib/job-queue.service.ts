@@ -28,7 +28,9 @@ import {
 import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from './job-queue.constants';
 import type { ResolvedJobQueueOptions } from './job-queue.options';
 import { JobQueueMetricsCollector } from './metrics/job-queue-metrics.collector';
+import { JobQueueProbes } from './metrics/job-queue-probes';
 import type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
+import { JobQueueTracing } from './tracing/job-queue-tracing';
 import {
   normalizeAddOptions,
   serializePayload,
@@ -73,6 +75,8 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     private readonly collector: JobQueueMetricsCollector,
     private readonly hooks: JobEventHooks,
     private readonly scheduler: JobScheduler,
+    private readonly probes: JobQueueProbes,
+    private readonly tracing: JobQueueTracing,
   ) {
     this.streams = new JobEventStream(backend, options);
     this.waits = new JobEventStream(backend, options);
@@ -101,8 +105,17 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
       return { id: normalized.jobId ?? randomUUID(), name, dataJson, opts: normalized, createdAt: now };
     });
     if (specs.length === 0) return [];
-    const added = await this.backend.add(specs, this.hooks.has('queued') ? (job) => this.hooks.notify(job.id, 'queued', job.name) : undefined);
+    const endSpans = this.tracing.produce(specs);
+    let added: Job[];
+    try {
+      added = await this.backend.add(specs, this.hooks.has('queued') ? (job) => this.hooks.notify(job.id, 'queued', job.name) : undefined);
+    } catch (err) {
+      endSpans?.(err);
+      throw err;
+    }
+    endSpans?.();
     this.added += added.length;
+    this.probes.jobsAdded(added);
     return added;
   }
 

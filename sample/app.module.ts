@@ -6,6 +6,7 @@ import { BuildsModule } from './builds/builds.module';
 import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
 import { JobQueueErrorsFilter } from './job-queue-errors.filter';
+import { MetricsModule } from './metrics/metrics.module';
 
 /** SIGTERM: running builds get this long to finish, then go back to the queue (JQ_DRAIN_TIMEOUT_MS overrides). */
 const DRAIN_TIMEOUT_MS = 15_000;
@@ -35,6 +36,7 @@ export function sampleQueueOptions(env: NodeJS.ProcessEnv = process.env): JobQue
     TerminusModule,
     BuildsModule,
     HealthModule,
+    MetricsModule,
     DemoModule,
   ],
   providers: [{ provide: APP_FILTER, useClass: JobQueueErrorsFilter }],

@@ -84,6 +84,20 @@ describe('lib/ import graph', () => {
     expect(importersOf(loaded, ['@nestjs/terminus', 'ioredis'], everyImport)).toEqual([]);
   });
 
+  it('loads neither prom-client nor @opentelemetry/api from the root entry point, nor names them in its typings', () => {
+    const loaded = reachable(path.join(LIB, 'index'), () => true);
+    expect(importersOf(loaded, ['prom-client', '@opentelemetry/api'], () => true)).toEqual([]);
+  });
+
+  it('keeps prom-client to the lazily loaded lib/metrics/prometheus files', () => {
+    const importers = importersOf(new Set(graph.keys()), ['prom-client'], () => true);
+    expect(importers.sort()).toEqual(['metrics/prometheus/prometheus-metrics', 'metrics/prometheus/prometheus-probe']);
+  });
+
+  it('keeps @opentelemetry/api to the lazily loaded lib/tracing/otel-job-tracer', () => {
+    expect(importersOf(new Set(graph.keys()), ['@opentelemetry/api'], () => true)).toEqual(['tracing/otel-job-tracer']);
+  });
+
   it('keeps @nestjs/terminus to the health entry point', () => {
     const loaded = reachable(path.join(LIB, 'health', 'index'), () => true);
     expect(importersOf(loaded, ['@nestjs/terminus'], () => true).sort()).toEqual(['health/job-queue-health.module', 'health/job-queue.health']);

@@ -157,6 +157,7 @@ describe('resolveJobQueueOptions', () => {
       maxWaiting: undefined,
       worker: true,
       maxPayloadBytes: 1_048_576,
+      metrics: {},
     });
   });
 

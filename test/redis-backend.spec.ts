@@ -338,7 +338,7 @@ describe('RedisBackend (private redis-server)', () => {
     const claimed = await claimOne(worker, 'c');
     const lease = { jobId: job.id, token: claimed.token };
     expect(await other.cancel(job.id, 'stop it', 'proc-2')).toBe('cancelling');
-    expect(await heard.promise).toEqual({ jobId: job.id, reason: 'stop it', origin: 'proc-2' });
+    expect(await heard.promise).toEqual({ jobId: job.id, reason: 'stop it', origin: 'proc-2', sentAt: expect.any(Number) });
     expect(await other.cancelRequests([job.id, 'missing'])).toEqual(['stop it', null]);
     expect(await worker.heartbeat([lease], 30_000)).toEqual([{ status: 'cancel', reason: 'stop it' }]);
     // The handler threw instead of honouring the signal: still cancelled, not retried.

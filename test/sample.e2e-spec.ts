@@ -18,6 +18,7 @@ import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
 import { createSampleApp } from '../sample/app.factory';
 import { AppModule } from '../sample/app.module';
 import { DeferredMap } from './support/deferred';
+import { parsePrometheusText, sampleValue } from './support/prometheus-text';
 import { SseClient, SseMessage, request } from './support/sse-client';
 
 /** The cancel-on-disconnect grace of the test route: short, so the tests need not wait long. */
@@ -492,5 +493,19 @@ describe('sample app over HTTP (in-memory backend)', () => {
     expect(Object.keys(metrics.json.counts).sort()).toEqual([...JOB_STATES].sort());
     expect(metrics.json.counts.completed).toBeGreaterThanOrEqual(3);
     expect(metrics.json.counts.cancelled).toBe(3);
+  });
+
+  it('GET /metrics/prometheus → the text format, with the counters of what happened', async () => {
+    const { json: snapshot } = await request('GET', `${base}/metrics`);
+    const scrape = await request('GET', `${base}/metrics/prometheus`);
+    expect(scrape.status).toBe(200);
+    expect(scrape.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
+    const samples = parsePrometheusText(scrape.text);
+    const total = (name: string) =>
+      samples.filter((s) => s.name === name && s.labels.queue === 'jq-sample').reduce((sum, s) => sum + s.value, 0);
+    expect(total('jobqueue_jobs_added_total')).toBe(snapshot.added);
+    expect(total('jobqueue_jobs_completed_total')).toBe(snapshot.worker.outcomes.completed);
+    expect(total('jobqueue_jobs_cancelled_total')).toBe(snapshot.counts.cancelled);
+    expect(sampleValue(samples, 'jobqueue_dispatcher_reconnects_total', { queue: 'jq-sample' })).toBe(0);
   });
 });

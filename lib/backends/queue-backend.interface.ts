@@ -36,6 +36,8 @@ export interface QueueBackend {
   add(jobs: NewJob[], onCreated?: (job: Job) => void): Promise<Job[]>;
   get(jobId: string): Promise<Job | null>;
   counts(): Promise<Record<JobState, number>>;
+  /** Waiting and delayed jobs per name, for the names that have any (cost bounded by the number of names). */
+  pendingByName(): Promise<PendingByName[]>;
 
   // --- worker ---------------------------------------------------------------------------------
   /**
@@ -221,6 +223,8 @@ export interface NewJob {
   dataJson: string;
   opts: NormalizedAddOptions;
   createdAt: number;
+  /** Trace context of the producer span (serialized propagation carrier), when tracing is on. */
+  traceContext?: string;
 }
 
 export interface ClaimRequest {
@@ -245,6 +249,8 @@ export interface ClaimedJob {
   backoff?: NormalizedAddOptions['backoff'];
   /** Set when a cancel was requested before the claim landed (race): abort at once. */
   cancelRequested?: string;
+  /** The producer's trace context, stored with the job by `add()` (see {@link NewJob.traceContext}). */
+  traceContext?: string;
 }
 
 export interface ClaimBatch {
@@ -254,11 +260,20 @@ export interface ClaimBatch {
 
 export type HeartbeatResult = { status: 'ok' } | { status: 'lost' } | { status: 'cancel'; reason: string };
 
+/** One name's entry of {@link QueueBackend.pendingByName}. */
+export interface PendingByName {
+  name: string;
+  waiting: number;
+  delayed: number;
+}
+
 export interface CancelMessage {
   jobId: string;
   reason: string;
   /** Process id of the canceller, so it can skip its own announcement. */
   origin: string;
+  /** Epoch ms when it was sent (for the cancel delivery latency metric); absent from older senders. */
+  sentAt?: number;
 }
 
 export interface ReclaimResult {

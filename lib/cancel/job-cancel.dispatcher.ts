@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { CancelMessage, QueueBackend } from '../backends/queue-backend.interface';
 import type { CancelResult } from '../interfaces/job.interface';
 import { JOB_QUEUE_BACKEND } from '../job-queue.constants';
+import { JobQueueProbes } from '../metrics/job-queue-probes';
 import { validateCancelReason, validateJobId } from '../validation/job-input.validator';
 import { describeError } from '../utils/episode-logger';
 import type { CancelLanding } from '../worker/held-cancels';
@@ -52,6 +53,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     private readonly worker: JobWorker,
     private readonly hooks: JobEventHooks,
+    private readonly probes: JobQueueProbes,
   ) {}
 
   /**
@@ -96,13 +98,19 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   async cancel(jobId: string, reason: string): Promise<CancelResult> {
     validateJobId(jobId);
     validateCancelReason(reason);
+    const requestedAt = Date.now();
     const result = await this.backend.cancel(jobId, reason, this.origin);
-    if (result === 'cancelled') this.hooks.notify(jobId, 'cancelled');
+    if (result === 'cancelled') {
+      this.hooks.notify(jobId, 'cancelled');
+      this.probes.cancelledInStore(jobId);
+    }
     if (result === 'cancelling') {
       // Reported at once, or after the claim in flight when the job may be in its reply.
       this.worker.cancelLocal(jobId, reason, (landed) => {
-        if (landed === 'applied') this.counters.deliveredLocal++;
-        else if (landed === 'elsewhere') this.counters.published++;
+        if (landed === 'applied') {
+          this.counters.deliveredLocal++;
+          this.probes.cancelDelivered('local', Date.now() - requestedAt);
+        } else if (landed === 'elsewhere') this.counters.published++;
       });
     }
     return result;
@@ -121,7 +129,12 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     // A bug or bad message must never stop the subscription.
     try {
       if (message.origin === this.origin) return;
-      this.worker.cancelLocal(message.jobId, message.reason, this.countIfApplied('deliveredRemote'));
+      const { sentAt } = message;
+      this.worker.cancelLocal(message.jobId, message.reason, (landed) => {
+        if (landed !== 'applied') return;
+        this.counters.deliveredRemote++;
+        if (sentAt !== undefined) this.probes.cancelDelivered('remote', Math.max(0, Date.now() - sentAt));
+      });
     } catch (err) {
       this.counters.errors++;
       this.logger.error(`Cancel message for job '${message?.jobId}' could not be handled: ${describeError(err)}`);
@@ -137,7 +150,10 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     if (this.subscribed) return;
     this.subscribed = true;
     this.downSince = undefined;
-    if (this.everSubscribed) this.counters.reconnects++;
+    if (this.everSubscribed) {
+      this.counters.reconnects++;
+      this.probes.dispatcherReconnected();
+    }
     this.everSubscribed = true;
     this.firstUp?.();
     // Also on the first 'up': a job claimed before it may have been cancelled meanwhile.

@@ -6,6 +6,7 @@ import type { ResolvedJobQueueOptions } from '../job-queue.options';
 import { Messages } from '../errors/job-queue.messages';
 import { EpisodeLogger, describeError } from '../utils/episode-logger';
 import { JobEventHooks } from '../queue-events/job-event-hooks';
+import { JobQueueProbes } from '../metrics/job-queue-probes';
 
 /** The reason given to jobs cancelled because their client went away. */
 export const CLIENT_GONE_REASON = 'client-gone';
@@ -51,6 +52,7 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly dispatcher: JobCancelDispatcher,
     private readonly hooks: JobEventHooks,
+    private readonly probes: JobQueueProbes,
   ) {}
 
   /** @internal Starts the sweep timer. */
@@ -89,7 +91,9 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
       this.counters.clientGoneCancelled += clientGone.length;
       this.lastSweepAt = Date.now();
       this.errorsLog.recovered();
-      return { stalledRequeued: reclaimed.requeued, stalledFailed: reclaimed.failed, stalledCancelled: reclaimed.cancelled, clientGone };
+      const sweep = { stalledRequeued: reclaimed.requeued, stalledFailed: reclaimed.failed, stalledCancelled: reclaimed.cancelled, clientGone };
+      this.probes.watchdogSwept(sweep);
+      return sweep;
     } catch (err) {
       this.counters.errors++;
       this.errorsLog.failed(err);

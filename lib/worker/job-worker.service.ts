@@ -5,6 +5,8 @@ import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../job-queue.constants';
 import type { ResolvedJobQueueOptions } from '../job-queue.options';
 import type { JobAbortedError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
+import { JobQueueProbes } from '../metrics/job-queue-probes';
+import { JobQueueTracing } from '../tracing/job-queue-tracing';
 import { EpisodeLogger } from '../utils/episode-logger';
 import { TIMED_OUT, within } from '../utils/within';
 import { type CancelLanding, HeldCancels } from './held-cancels';
@@ -60,6 +62,8 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
     private readonly registry: JobHandlerRegistry,
     private readonly hooks: JobEventHooks,
+    private readonly probes: JobQueueProbes,
+    private readonly tracing: JobQueueTracing,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -182,7 +186,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.running.get(lease.jobId)?.lost();
     const run = new RunningJob(
       claimed,
-      handler,
+      this.tracing.traced(handler, claimed),
       this.backend,
       this.options,
       {
@@ -197,6 +201,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.activeByName.set(handler.name, (this.activeByName.get(handler.name) ?? 0) + 1);
     this.ensureHeartbeat();
     this.hooks.notify(claimed.job.id, 'active', claimed.job.name);
+    this.probes.attemptStarted(run.job);
     run.start();
   }
 
@@ -222,6 +227,7 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.outcomes[outcome]++;
     // 'released' (shutdown hand-back) and 'lost' wrote no event.
     if (outcome !== 'released' && outcome !== 'lost') this.hooks.notify(run.job.id, outcome, run.job.name);
+    this.probes.attemptEnded(run.job, outcome);
     if (this.running.get(run.job.id) === run) this.running.delete(run.job.id);
     if (this.running.size === 0) this.stopHeartbeat();
   }

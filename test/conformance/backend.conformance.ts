@@ -299,6 +299,18 @@ export function describeBackendConformance(name: string, harness: BackendHarness
       }
     });
 
+    describe('pending jobs per name (metrics gauges)', () => {
+      it('counts waiting and delayed jobs per name, and drops a name once it has none', async () => {
+        const b = await backend();
+        const [, , later] = await b.add([spec('p1'), spec('p1'), spec('p1', null, { delayMs: 60_000 }), spec('p2', null, { delayMs: 60_000 })]);
+        const byName = async () => Object.fromEntries((await b.pendingByName()).map(({ name, ...rest }) => [name, rest]));
+        expect(await byName()).toEqual({ p1: { waiting: 2, delayed: 1 }, p2: { waiting: 0, delayed: 1 } });
+        expect(await claimAll(b, 'p1')).toHaveLength(2);
+        expect(await b.cancel(later.id, 'gone', 'o')).toBe('cancelled');
+        expect(await byName()).toEqual({ p2: { waiting: 0, delayed: 1 } });
+      });
+    });
+
     describe('events and client activity', () => {
       it('keeps events ordered and resumable with after', async () => {
         const b = await backend();

@@ -106,14 +106,19 @@ describe('the packed package in a fresh Nest app', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('ships a LICENSE and no source maps, and declares ioredis and terminus optional peers', () => {
+  it('ships a LICENSE and no source maps, and declares ioredis, terminus, prom-client and @opentelemetry/api optional peers', () => {
     const pkgDir = join(dir, 'node_modules', 'nestjs-job-queue');
     expect(readFileSync(join(pkgDir, 'LICENSE'), 'utf8')).toMatch(/^MIT License/);
     const files = readdirSync(pkgDir, { recursive: true }).map(String);
     expect(files).toContain(join('dist', 'lib', 'index.js'));
     expect(files.filter((file) => file.endsWith('.map'))).toEqual([]);
     const { peerDependenciesMeta } = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
-    expect(peerDependenciesMeta).toEqual({ ioredis: { optional: true }, '@nestjs/terminus': { optional: true } });
+    expect(peerDependenciesMeta).toEqual({
+      ioredis: { optional: true },
+      '@nestjs/terminus': { optional: true },
+      'prom-client': { optional: true },
+      '@opentelemetry/api': { optional: true },
+    });
   });
 
   it('core peers only: compiles, runs a job in memory, and says to install ioredis for option redis', async () => {

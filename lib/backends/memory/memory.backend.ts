@@ -27,6 +27,7 @@ import type {
   ListPosition,
   ListQuery,
   NewJob,
+  PendingByName,
   QueueBackend,
   ReclaimResult,
   StoredSchedule,
@@ -49,6 +50,7 @@ interface MemoryRecord {
   /** Claimed under a `globalConcurrency` limit: counted as running until it leaves `active`. */
   limited?: boolean;
   cancelRequested?: string;
+  traceContext?: string;
   lastActivity: number;
   /** See QueueBackend.recordFollowed. */
   followedAt?: number;
@@ -124,6 +126,14 @@ export class MemoryBackend implements QueueBackend {
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const record of this.records.values()) counts[record.job.state]++;
     return counts;
+  }
+
+  async pendingByName(): Promise<PendingByName[]> {
+    const pending = new Map<string, PendingByName>();
+    const entry = (name: string) => pending.get(name) ?? pending.set(name, { name, waiting: 0, delayed: 0 }).get(name)!;
+    for (const [name, queue] of this.waiting) if (queue.size > 0) entry(name).waiting = queue.size;
+    for (const [name, queue] of this.delayed) if (queue.size > 0) entry(name).delayed = queue.size;
+    return [...pending.values()];
   }
 
   // --- worker ---------------------------------------------------------------------------------
@@ -473,6 +483,7 @@ export class MemoryBackend implements QueueBackend {
       lastActivity: spec.createdAt,
       events: [],
       ids: new EventIdGenerator(),
+      ...(spec.traceContext !== undefined && { traceContext: spec.traceContext }),
     };
     this.records.set(spec.id, record);
     if (opts.delayMs > 0) {
@@ -500,6 +511,7 @@ export class MemoryBackend implements QueueBackend {
       timeoutMs: record.opts.timeoutMs,
       backoff: record.opts.backoff,
       ...(record.cancelRequested !== undefined && { cancelRequested: record.cancelRequested }),
+      ...(record.traceContext !== undefined && { traceContext: record.traceContext }),
     };
   }
 

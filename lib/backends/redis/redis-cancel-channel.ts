@@ -99,6 +99,7 @@ export class RedisCancelChannel {
         throw new Error('jobId, reason and origin must be strings');
       }
       message = { jobId: parsed.jobId, reason: parsed.reason, origin: parsed.origin };
+      if (typeof parsed.sentAt === 'number') message.sentAt = parsed.sentAt;
     } catch (err) {
       const why = describeError(err);
       if (this.badMessages++ === 0) this.logger.warn(`Ignoring a malformed cancel message (${why}); further ones are only counted.`);

@@ -32,6 +32,7 @@ export function newJobArgs(spec: NewJob): string[] {
     opts.backoff ? JSON.stringify(opts.backoff) : '',
     opts.timeoutMs === undefined ? '' : String(opts.timeoutMs),
     opts.watchClient ? '1' : '0',
+    spec.traceContext ?? '',
   ];
 }
 
@@ -129,6 +130,7 @@ export function parseClaimed(
     if (timeoutMs !== undefined) claimed.timeoutMs = timeoutMs;
     if (fields.backoff !== undefined) claimed.backoff = json(fields, 'backoff') as NormalizedAddOptions['backoff'];
     if (fields.cancelRequested !== undefined) claimed.cancelRequested = fields.cancelRequested;
+    if (fields.trace !== undefined) claimed.traceContext = fields.trace;
     return { claimed, token };
   } catch (err) {
     if (!(err instanceof CorruptRecord)) throw err;

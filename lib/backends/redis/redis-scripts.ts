@@ -33,6 +33,7 @@ const SCRIPT_FILES = {
   resume: 'resume-1',
   // --- events: follow activity ---
   follow: 'follow-1',
+  pendingByName: 'pending-by-name-1',
 } as const;
 
 export type ScriptName = keyof typeof SCRIPT_FILES;

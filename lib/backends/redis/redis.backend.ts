@@ -19,6 +19,7 @@ import type {
   ListPage,
   ListQuery,
   NewJob,
+  PendingByName,
   QueueBackend,
   ReclaimResult,
   StoredSchedule,
@@ -204,6 +205,15 @@ export class RedisBackend implements QueueBackend {
     return Object.fromEntries(JOB_STATES.map((state, i) => [state, Number(reply[i] ?? 0)])) as Record<JobState, number>;
   }
 
+  async pendingByName(): Promise<PendingByName[]> {
+    const reply = (await this.run('pendingByName', [this.keys.names], [this.keys.base])) as Array<string | number>;
+    const pending: PendingByName[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      pending.push({ name: String(reply[i]), waiting: Number(reply[i + 1]), delayed: Number(reply[i + 2]) });
+    }
+    return pending;
+  }
+
   // --- worker ---------------------------------------------------------------------------------
 
   async claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
@@ -299,7 +309,7 @@ export class RedisBackend implements QueueBackend {
   // --- cancel ---------------------------------------------------------------------------------
 
   async cancel(jobId: string, reason: string, origin: string): Promise<CancelResult> {
-    const message: CancelMessage = { jobId, reason, origin };
+    const message: CancelMessage = { jobId, reason, origin, sentAt: Date.now() };
     const { maxLen, retentionMs } = this.options.events;
     return (await this.runOnJob('cancel', jobId, [
       reason,

@@ -9,9 +9,10 @@
   ARGV[1] P           key prefix, e.g. '{jq}:'
   ARGV[2] maxWaiting  '' = unbounded
   ARGV[3] maxLen      event stream bound
-  ARGV[4..] 11 fields per job:
-    id, name, data, priority, attempts, createdAt, delayMs, owner, backoff, timeoutMs, watchClient
-    ('' = absent for owner, backoff, timeoutMs; watchClient '1' or '0')
+  ARGV[4..] 12 fields per job:
+    id, name, data, priority, attempts, createdAt, delayMs, owner, backoff, timeoutMs, watchClient, trace
+    ('' = absent for owner, backoff, timeoutMs, trace; watchClient '1' or '0'; trace is the
+    producer's serialized trace context, stored as field `trace` for the consumer span)
 
   Returns one entry per job: 1 when it was created, or the existing record (HGETALL) when a job
   with that id exists and is not finished (idempotency). A finished job with that id is replaced:
@@ -30,7 +31,7 @@
 local P = ARGV[1]
 local maxWaiting = ARGV[2]
 local maxLen = ARGV[3]
-local STRIDE = 11
+local STRIDE = 12
 local count = (#ARGV - 3) / STRIDE
 
 -- Pass 1: which jobs are new (decides maxWaiting before anything is written).

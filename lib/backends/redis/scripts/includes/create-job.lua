@@ -1,9 +1,9 @@
 --[[
   Writing a new job, shared by add-6 and fire-schedule-3 (include after common).
 
-  createJob(P, maxLen, seq, replaced, args, base): writes job args[base] from the 11 values
-  args[base .. base + 10] (id, name, data, priority, attempts, createdAt, delayMs, owner, backoff,
-  timeoutMs, watchClient: the layout of add-6's ARGV): drops a replaced finished job (`replaced`:
+  createJob(P, maxLen, seq, replaced, args, base): writes job args[base] from the 12 values
+  args[base .. base + 11] (id, name, data, priority, attempts, createdAt, delayMs, owner, backoff,
+  timeoutMs, watchClient, trace: the layout of add-6's ARGV; trace '' = none): drops a replaced finished job (`replaced`:
   its state, '' for none), then the record, the waiting (position `seq`) or delayed zset entry, the
   watchClient registration, the `queued` event and a wake marker. The caller checked that no
   unfinished job has the id, reserved `seq` and registers the name in `names` (once per batch).
@@ -18,6 +18,7 @@ local function createJob(P, maxLen, seq, replaced, args, base)
   local backoff = args[base + 8]
   local timeoutMs = args[base + 9]
   local watchClient = args[base + 10]
+  local trace = args[base + 11]
   local jobKey = P .. 'job:' .. id
   -- Drop every trace of a replaced job (or of an unreadable record without a state).
   redis.call('DEL', jobKey, P .. 'events:' .. id)
@@ -35,6 +36,7 @@ local function createJob(P, maxLen, seq, replaced, args, base)
   if owner ~= '' then fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner end
   if backoff ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
   if timeoutMs ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = timeoutMs end
+  if trace and trace ~= '' then fields[#fields + 1] = 'trace'; fields[#fields + 1] = trace end
   if watchClient == '1' then
     fields[#fields + 1] = 'watchClient'; fields[#fields + 1] = '1'
     redis.call('ZADD', P .. 'clients', createdAt, id)
