@@ -17,7 +17,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(procs.map((p) => p.close()));
   await cluster?.stop();
-});
+}, 60_000);
 
 type Health = { queue: { status: 'up' | 'down'; message?: string } };
 const JOBS = 400;

@@ -3,6 +3,9 @@ import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 import type { ChildCommand, ChildReport } from './queue-process.protocol';
 
+/** Longest a graceful close() may take in teardown before the child is killed. */
+const CLOSE_BOUND_MS = 20_000;
+
 type CommandBody = ChildCommand extends infer C ? (C extends { seq: number } ? Omit<C, 'seq'> : never) : never;
 
 /** Options of one child process: module options plus handler settings. */
@@ -100,10 +103,18 @@ export class QueueProcess extends EventEmitter {
   }
 
   /** Graceful: closes the Nest app (drain) and waits for the process to exit. */
+  /**
+   * Graceful: the child closes its app and exits. Teardown must not hang a suite on a loaded host,
+   * so past CLOSE_BOUND_MS it is SIGKILLed (tests of the shutdown itself assert on it directly).
+   */
   async close(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
     await this.send({ cmd: 'close' }).catch(() => undefined);
-    await this.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_BOUND_MS)));
+    await Promise.race([this.exited, bound]);
+    clearTimeout(timer);
+    if (this.child.exitCode === null && this.child.signalCode === null) await this.kill();
   }
 
   /** Abrupt: SIGKILL, as a crashed worker. */
