@@ -2,11 +2,13 @@ import { BeforeApplicationShutdown, Logger, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { JobQueueModule, JobQueueModuleOptions } from '../lib';
+import { AdminModule } from './admin/admin.module';
 import { BuildsModule } from './builds/builds.module';
 import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
 import { JobQueueErrorsFilter } from './job-queue-errors.filter';
 import { MetricsModule } from './metrics/metrics.module';
+import { ReportsModule } from './reports/reports.module';
 
 /** SIGTERM: running builds get this long to finish, then go back to the queue (JQ_DRAIN_TIMEOUT_MS overrides). */
 const DRAIN_TIMEOUT_MS = 15_000;
@@ -35,6 +37,8 @@ export function sampleQueueOptions(env: NodeJS.ProcessEnv = process.env): JobQue
     JobQueueModule.forRootAsync({ useFactory: () => sampleQueueOptions() }),
     TerminusModule,
     BuildsModule,
+    ReportsModule,
+    AdminModule,
     HealthModule,
     MetricsModule,
     DemoModule,

@@ -1,15 +1,18 @@
-import { Controller, Get, Module, Param, Query } from '@nestjs/common';
+import { Controller, Get, Injectable, Logger, Module, Param, Query } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
+import { filter, firstValueFrom } from 'rxjs';
 import {
   CLIENT_DISCONNECTED_REASON,
   InvalidJobError,
   JobEvent,
   JobEvents,
+  JobHandler,
   JobNotFoundError,
   JobQueueService,
   QueueDrainedError,
   QueueFullError,
+  UnrecoverableJobError,
   compareEventIds,
 } from '../lib';
 import { JOB_STATES } from '../lib/interfaces/job.interface';
@@ -17,7 +20,8 @@ import type { QueueBackend } from '../lib/backends/queue-backend.interface';
 import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
 import { createSampleApp } from '../sample/app.factory';
 import { AppModule } from '../sample/app.module';
-import { DeferredMap } from './support/deferred';
+import { NIGHTLY_REPORT, NightlyReportSchedule } from '../sample/reports/nightly-report.schedule';
+import { Deferred, DeferredMap } from './support/deferred';
 import { parsePrometheusText, sampleValue } from './support/prometheus-text';
 import { SseClient, SseMessage, request } from './support/sse-client';
 
@@ -64,7 +68,16 @@ class TestStreamsController {
   }
 }
 
-@Module({ imports: [AppModule], controllers: [TestStreamsController] })
+/** A job that always fails, to see the sample's failure hook log it. */
+@Injectable()
+class FailingProcessor {
+  @JobHandler('test-fail')
+  fail(): never {
+    throw new UnrecoverableJobError('broken on purpose');
+  }
+}
+
+@Module({ imports: [AppModule], controllers: [TestStreamsController], providers: [FailingProcessor] })
 class E2eModule {}
 
 /** Fast builds: 5 steps, 20 ms apart. Slow ones run until the test cancels them. */
@@ -507,5 +520,162 @@ describe('sample app over HTTP (in-memory backend)', () => {
     expect(total('jobqueue_jobs_completed_total')).toBe(snapshot.worker.outcomes.completed);
     expect(total('jobqueue_jobs_cancelled_total')).toBe(snapshot.counts.cancelled);
     expect(sampleValue(samples, 'jobqueue_dispatcher_reconnects_total', { queue: 'jq-sample' })).toBe(0);
+  });
+  // Last: these remove, retry and pause jobs, which the counts checked above must not see.
+  describe('the admin routes', () => {
+    async function finishedBuild(): Promise<string> {
+      const { id } = await startBuild(FAST);
+      expect((await jobs.waitFor(id)).state).toBe('completed');
+      return id;
+    }
+
+    async function runningBuild(): Promise<string> {
+      const { id } = await startBuild(SLOW);
+      await firstValueFrom(jobs.events(id).pipe(filter((e) => e.type === 'active')));
+      return id;
+    }
+
+    it('GET /admin/jobs lists finished builds newest first, pages with a cursor, and answers 400 for bad input', async () => {
+      const older = await finishedBuild();
+      const id = await finishedBuild();
+      const first = await request('GET', `${base}/admin/jobs?state=completed&name=build&limit=1`);
+      expect(first.status).toBe(200);
+      expect(first.json.jobs).toEqual([expect.objectContaining({ id, name: 'build', state: 'completed', data: FAST })]);
+      expect(first.json.cursor).toEqual(expect.any(String));
+
+      const next = await request('GET', `${base}/admin/jobs?state=completed&name=build&limit=1&cursor=${first.json.cursor}`);
+      expect(next.status).toBe(200);
+      expect(next.json.jobs).toEqual([expect.objectContaining({ id: older, state: 'completed' })]);
+
+      for (const query of ['state=bogus', 'state=completed&limit=0', 'state=completed&limit=many', 'state=completed&cursor=nope', 'state=completed&name=bad!name']) {
+        const res = await request('GET', `${base}/admin/jobs?${query}`);
+        expect({ query, status: res.status }).toEqual({ query, status: 400 });
+        expect(res.json.message).toEqual(expect.any(String));
+      }
+    });
+
+    it('POST /admin/jobs/:id/retry runs a finished build again under the same id', async () => {
+      const id = await finishedBuild();
+      const res = await request('POST', `${base}/admin/jobs/${id}/retry`);
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({ result: 'retried' });
+      expect((await jobs.waitFor(id)).state).toBe('completed');
+      const events = (await request('GET', `${base}/builds/${id}/poll?max=1000`)).json.events as JobEvent[];
+      expect(events.filter((e) => e.type === 'completed')).toHaveLength(2);
+      expect(events).toContainEqual(expect.objectContaining({ type: 'queued', data: expect.objectContaining({ retried: true }) }));
+
+      const delayed = await request('POST', `${base}/admin/jobs/${id}/retry`, { delayMs: 60_000 });
+      expect(delayed.json).toEqual({ result: 'retried' });
+      expect((await jobs.get(id))!.state).toBe('delayed');
+      expect(await jobs.cancel(id)).toBe('cancelled');
+
+      expect((await request('POST', `${base}/admin/jobs/${id}/retry`, { delayMs: 'soon' })).status).toBe(400);
+      expect((await request('POST', `${base}/admin/jobs/no-such-build/retry`)).status).toBe(404);
+    });
+
+    it('DELETE /admin/jobs/:id removes a finished build: it is gone (404) after', async () => {
+      const id = await finishedBuild();
+      const res = await request('DELETE', `${base}/admin/jobs/${id}`);
+      expect(res.status).toBe(200);
+      expect(res.json).toEqual({ result: 'removed' });
+      expect((await request('GET', `${base}/builds/${id}`)).status).toBe(404);
+      expect((await request('DELETE', `${base}/admin/jobs/${id}`)).status).toBe(404);
+      expect((await request('DELETE', `${base}/admin/jobs/bad!id`)).status).toBe(400);
+    });
+
+    it('a running build cannot be retried or removed (409) until it ends', async () => {
+      const id = await runningBuild();
+      const retry = await request('POST', `${base}/admin/jobs/${id}/retry`);
+      expect(retry.status).toBe(409);
+      expect(retry.json.message).toMatch(/has not finished/);
+      const remove = await request('DELETE', `${base}/admin/jobs/${id}`);
+      expect(remove.status).toBe(409);
+      expect(remove.json.message).toMatch(/cancel it first/);
+      expect((await jobs.get(id))!.state).toBe('active');
+
+      expect(await jobs.cancel(id)).toBe('cancelling');
+      expect((await jobs.waitFor(id)).state).toBe('cancelled');
+      expect((await request('DELETE', `${base}/admin/jobs/${id}`)).json).toEqual({ result: 'removed' });
+    });
+
+    it('POST /admin/pause and /admin/resume: a paused name waits while others run, and runs once resumed', async () => {
+      const paused = await request('POST', `${base}/admin/pause?name=build`);
+      expect(paused.status).toBe(200);
+      expect(paused.json).toEqual({ queue: false, names: ['build'] });
+      expect((await request('GET', `${base}/admin/paused`)).json).toEqual({ queue: false, names: ['build'] });
+
+      const { id } = await startBuild(FAST);
+      // A job of another name added after it runs to the end: the worker passed the build over.
+      const report = await jobs.add('report', {});
+      expect((await jobs.waitFor(report.id)).state).toBe('completed');
+      expect((await jobs.get(id))!.state).toBe('waiting');
+
+      expect((await request('POST', `${base}/admin/pause`)).json).toEqual({ queue: true, names: ['build'] });
+      expect((await request('POST', `${base}/admin/resume`)).json).toEqual({ queue: false, names: ['build'] });
+      expect((await request('POST', `${base}/admin/resume?name=bad!name`)).status).toBe(400);
+      const resumed = await request('POST', `${base}/admin/resume?name=build`);
+      expect(resumed.json).toEqual({ queue: false, names: [] });
+      expect((await jobs.waitFor(id)).state).toBe('completed');
+    });
+
+    it('GET /admin/schedules lists the nightly report with its next 03:00 UTC', async () => {
+      const before = Date.now();
+      const res = await request('GET', `${base}/admin/schedules`);
+      expect(res.status).toBe(200);
+      const nightly = res.json.find((s: { id: string }) => s.id === 'nightly-report');
+      expect(nightly).toMatchObject({ name: 'report', data: {}, opts: { cron: '0 3 * * *', tz: 'UTC' }, nextAt: expect.any(Number) });
+      const next = new Date(nightly.nextAt);
+      expect([next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([3, 0, 0]);
+      expect(nightly.nextAt).toBeGreaterThan(before);
+      expect(nightly.nextAt - before).toBeLessThanOrEqual(86_400_000);
+    });
+
+    it('the boot stores the nightly schedule only when it is missing or changed (a stored one keeps its missed tick)', async () => {
+      const registrar = app.get(NightlyReportSchedule);
+      const schedule = jest.spyOn(jobs, 'schedule');
+      try {
+        await registrar.onApplicationBootstrap();
+        expect(schedule).not.toHaveBeenCalled();
+
+        await jobs.schedule(NIGHTLY_REPORT.id, NIGHTLY_REPORT.name, NIGHTLY_REPORT.data, { cron: '0 4 * * *', tz: 'UTC' });
+        schedule.mockClear();
+        await registrar.onApplicationBootstrap();
+        expect(schedule).toHaveBeenCalledTimes(1);
+        expect((await jobs.schedules()).find((s) => s.id === NIGHTLY_REPORT.id)!.opts).toEqual(NIGHTLY_REPORT.opts);
+      } finally {
+        schedule.mockRestore();
+      }
+    });
+
+    it('POST /admin/clean removes finished jobs of a state and answers how many', async () => {
+      await finishedBuild();
+      const completed = (await jobs.counts()).completed;
+      expect(completed).toBeGreaterThanOrEqual(2);
+
+      const some = await request('POST', `${base}/admin/clean`, { state: 'completed', name: 'build', limit: 1 });
+      expect(some.status).toBe(200);
+      expect(some.json).toEqual({ removed: 1 });
+      const rest = await request('POST', `${base}/admin/clean`, { state: 'completed' });
+      expect(rest.json).toEqual({ removed: completed - 1 });
+      expect((await jobs.counts()).completed).toBe(0);
+      expect((await request('GET', `${base}/admin/jobs?state=completed`)).json).toEqual({ jobs: [] });
+
+      expect((await request('POST', `${base}/admin/clean`, { state: 'active' })).status).toBe(400);
+      expect((await request('POST', `${base}/admin/clean`)).status).toBe(400);
+    });
+
+    it('the failure hook logs the failed job with its error', async () => {
+      const logged = new Deferred<string>();
+      const error = jest.spyOn(Logger.prototype, 'error').mockImplementation((message: unknown) => {
+        if (typeof message === 'string' && message.includes('(test-fail) failed')) logged.resolve(message);
+      });
+      try {
+        const job = await jobs.add('test-fail', {});
+        expect((await jobs.waitFor(job.id)).state).toBe('failed');
+        expect(await logged.promise).toBe(`Job ${job.id} (test-fail) failed after 1 of 1 attempt(s): broken on purpose`);
+      } finally {
+        error.mockRestore();
+      }
+    });
   });
 });
