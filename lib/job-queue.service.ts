@@ -279,6 +279,10 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
       rev: randomUUID(),
       count: 0,
     };
+    // Registering the same schedule again (e.g. at every boot) keeps it as it is: its count, its next
+    // tick and a tick missed while every process was down. Only a different schedule replaces it.
+    const existing = (await this.backend.listSchedules()).find((schedule) => schedule.id === scheduleId);
+    if (existing && sameSchedule(existing, stored)) return toJobSchedule(existing);
     const nextAt = firstTick(stored.opts, stored.anchor, now);
     if (nextAt !== undefined) stored.nextAt = nextAt;
     await this.backend.saveSchedule(stored);
@@ -383,4 +387,9 @@ function pauseLevel(name: string | undefined): string {
 
 function toJobSchedule({ id, name, dataJson, opts, nextAt, count }: StoredSchedule): JobSchedule {
   return { id, name, data: JSON.parse(dataJson), opts, ...(nextAt !== undefined && { nextAt }), count };
+}
+
+/** Same name, data and options (the state — rev, count, nextAt, anchor — is not compared). */
+function sameSchedule(a: StoredSchedule, b: StoredSchedule): boolean {
+  return a.name === b.name && a.dataJson === b.dataJson && JSON.stringify(a.opts) === JSON.stringify(b.opts);
 }

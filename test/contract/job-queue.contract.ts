@@ -603,6 +603,17 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         expect(await app.jobs.schedules()).toEqual([]);
       });
 
+      it('keeps a schedule registered again unchanged (count, next tick), and replaces it only when it differs', async () => {
+        const app = await start({ worker: false });
+        await app.jobs.schedule('hourly', 'echo', { v: 1 }, { everyMs: 3_600_000 });
+        // It ticks at once (no startAt): one job, count 1, the next tick an hour on.
+        const fired = await eventually(async () => (await app.jobs.schedules()).find((s) => s.count === 1));
+        const again = await app.jobs.schedule('hourly', 'echo', { v: 1 }, { everyMs: 3_600_000 });
+        expect(again).toEqual(fired);
+        const changed = await app.jobs.schedule('hourly', 'echo', { v: 2 }, { everyMs: 3_600_000 });
+        expect(changed).toMatchObject({ count: 0, data: { v: 2 } });
+      });
+
       it('keeps a schedule past endAt listed with no nextAt', async () => {
         const app = await start({ worker: false });
         const now = Date.now();
