@@ -127,6 +127,7 @@ describe('JobQueueModule', () => {
   });
 
   it('refuses bad handler options where the decorator is applied', () => {
+    expect(() => JobHandler('x', { concurrency: 0 })).toThrow(JobQueueConfigError);
     expect(() => JobHandler('x', { concurrency: 0 })).toThrow(/concurrency must be an integer/);
     expect(() => JobHandler('bad name')).toThrow(/Job name "bad name" is invalid/);
   });

@@ -1,5 +1,7 @@
 import { SetMetadata } from '@nestjs/common';
 import { JOB_HANDLER_METADATA } from '../job-queue.constants';
+import { JobQueueConfigError } from '../errors/job-queue.errors';
+import { Messages } from '../errors/job-queue.messages';
 import { validateJobName } from '../validation/job-input.validator';
 
 /** Options of {@link JobHandler}. */
@@ -34,8 +36,7 @@ const MAX_RATE_WINDOW_MS = 86_400_000;
  */
 export function JobHandler(name: string, options: JobHandlerOptions = {}): MethodDecorator {
   validateJobName(name);
-  const problem = (option: string, rule: string, value: unknown) =>
-    new TypeError(`@JobHandler('${name}'): ${option} must be ${rule}; got ${JSON.stringify(value)}.`);
+  const problem = (option: string, rule: string, value: unknown) => new JobQueueConfigError(Messages.invalidHandlerOption(name, option, rule, value));
   const concurrency = options.concurrency ?? 1;
   if (!isIntIn(concurrency, 1, 10_000)) throw problem('concurrency', 'an integer from 1 to 10000', concurrency);
   const metadata: JobHandlerMetadata = { name, concurrency };

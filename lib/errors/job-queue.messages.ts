@@ -70,6 +70,8 @@ export const Messages = {
     "Option 'metrics.registry' is set but the optional peer dependency 'prom-client' cannot be loaded: run `npm install prom-client` (14.x or 15.x), or omit 'metrics'.",
   metricsTaken: (metric: string) =>
     `The Prometheus registry already has a metric '${metric}' that this job queue did not register (two copies of nestjs-job-queue installed?): dedupe the package, or give this module its own registry with 'metrics: { registry }', or set 'metrics: false'.`,
+  invalidHandlerOption: (name: string, option: string, rule: string, value: unknown) =>
+    `@JobHandler('${name}'): ${option} must be ${rule}; got ${describeValue(value)}.`,
   requestScopedHandler: (source: string) =>
     `@JobHandler on ${source} is ignored: its provider is request-scoped (or depends on one), so there is no instance to run jobs on. Make the provider a singleton (the default scope) and inject request data into the job instead.`,
   // --- operations: queue events, schedules ---
