@@ -2,7 +2,9 @@ import { BeforeApplicationShutdown, Logger, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { JobQueueModule, JobQueueModuleOptions } from '../lib';
+import { JobQueueDashboardModule } from '../lib/dashboard';
 import { BuildsModule } from './builds/builds.module';
+import { DashboardTokenGuard } from './dashboard/dashboard-token.guard';
 import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
 import { JobQueueErrorsFilter } from './job-queue-errors.filter';
@@ -38,6 +40,8 @@ export function sampleQueueOptions(env: NodeJS.ProcessEnv = process.env): JobQue
     HealthModule,
     MetricsModule,
     DemoModule,
+    // The queue's dashboard at /dashboard?token=demo (DASHBOARD_TOKEN overrides): a demo guard.
+    JobQueueDashboardModule.forRoot({ path: 'dashboard', guards: [DashboardTokenGuard] }),
   ],
   providers: [{ provide: APP_FILTER, useClass: JobQueueErrorsFilter }],
 })
