@@ -1,5 +1,5 @@
 import { CanActivate, ExecutionContext, INestApplication, Injectable } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Test, TestingModuleOptions } from '@nestjs/testing';
 import type { AddressInfo } from 'node:net';
 import { JobQueueConfigError, JobQueueModule, JobQueueService } from '../lib';
 import { DASHBOARD_CANCEL_REASON, JobQueueDashboardModule, JobQueueDashboardOptions } from '../lib/dashboard';
@@ -22,9 +22,14 @@ describe('JobQueueDashboardModule', () => {
   let base: string;
 
   async function start(...dashboards: JobQueueDashboardOptions[]): Promise<void> {
-    const moduleRef = await Test.createTestingModule({
-      imports: [JobQueueModule.forRoot(), ...dashboards.map((options) => JobQueueDashboardModule.forRoot(options))],
-    }).compile();
+    await startWith({}, ...dashboards);
+  }
+
+  async function startWith(moduleOptions: TestingModuleOptions, ...dashboards: JobQueueDashboardOptions[]): Promise<void> {
+    const moduleRef = await Test.createTestingModule(
+      { imports: [JobQueueModule.forRoot(), ...dashboards.map((options) => JobQueueDashboardModule.forRoot(options))] },
+      moduleOptions,
+    ).compile();
     app = moduleRef.createNestApplication({ logger: false });
     await app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
@@ -157,8 +162,8 @@ describe('JobQueueDashboardModule', () => {
     });
   });
 
-  it('with guards: [] it runs open, and two dashboards on two paths keep their own guards', async () => {
-    await start({ path: 'open', guards: [] }, { path: 'closed', guards: [AdminHeaderGuard] });
+  it.each(['reference', 'deep-hash'] as const)('with guards: [] it runs open, and two dashboards on two paths keep their own guards (module ids: %s)', async (moduleIdGeneratorAlgorithm) => {
+    await startWith({ moduleIdGeneratorAlgorithm }, { path: 'open', guards: [] }, { path: 'closed', guards: [AdminHeaderGuard] });
     expect((await http('GET', '/open/api/overview', {})).status).toBe(200);
     expect((await http('GET', '/closed/api/overview', {})).status).toBe(403);
     expect((await http('GET', '/closed/api/overview')).status).toBe(200);

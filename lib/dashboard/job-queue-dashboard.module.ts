@@ -29,8 +29,9 @@ export class JobQueueDashboardModule {
       controllers: [JobQueueDashboardController],
       providers: [
         { provide: DASHBOARD_PAGE, useFactory: readDashboardPage },
-        // Nest tells dynamic modules apart by their serialized metadata, in which the derived
-        // controller is just its class name: without the path, a second dashboard would be dropped.
+        // With moduleIdGeneratorAlgorithm 'deep-hash', Nest tells dynamic modules apart by their
+        // serialized metadata, where the derived controller is only its class name: without the
+        // path in it, a second dashboard would be taken for the first and dropped.
         { provide: DASHBOARD_PATH, useValue: path },
       ],
     };
