@@ -109,6 +109,7 @@ describe('JobQueueDashboardModule', () => {
       expect([limit.status, limit.body.message]).toEqual([400, expect.stringContaining("'limit'")]);
       const state = await http('GET', '/admin/jobs/api/jobs?state=lost');
       expect(state.status).toBe(400);
+      expect((await http('GET', '/admin/jobs/api/jobs')).status).toBe(400);
       const cursor = await http('GET', '/admin/jobs/api/jobs?state=waiting&cursor=nonsense');
       expect([cursor.status, cursor.body.message]).toEqual([400, expect.stringContaining('cursor')]);
       expect((await http('POST', '/admin/jobs/api/jobs/bad%20id/cancel')).status).toBe(400);
