@@ -3,7 +3,9 @@ import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { JobQueueModule, JobQueueModuleOptions } from '../lib';
 import { AdminModule } from './admin/admin.module';
+import { JobQueueDashboardModule } from '../lib/dashboard';
 import { BuildsModule } from './builds/builds.module';
+import { DashboardTokenGuard } from './dashboard/dashboard-token.guard';
 import { DemoModule } from './demo/demo.module';
 import { HealthModule } from './health/health.module';
 import { JobQueueErrorsFilter } from './job-queue-errors.filter';
@@ -42,6 +44,8 @@ export function sampleQueueOptions(env: NodeJS.ProcessEnv = process.env): JobQue
     HealthModule,
     MetricsModule,
     DemoModule,
+    // The queue's dashboard at /dashboard?token=demo (DASHBOARD_TOKEN overrides): a demo guard.
+    JobQueueDashboardModule.forRoot({ path: 'dashboard', guards: [DashboardTokenGuard] }),
   ],
   providers: [{ provide: APP_FILTER, useClass: JobQueueErrorsFilter }],
 })

@@ -12,6 +12,9 @@ async function bootstrap(): Promise<void> {
   const redisUrl = process.env.REDIS_URL;
   logger.log(`Listening on http://localhost:${port}`);
   logger.log(redisUrl ? `Job queue on Redis at ${redact(redisUrl)}` : 'Job queue in memory (set REDIS_URL to share it between processes)');
+  // The token itself is logged only when it is the public default.
+  const token = process.env.DASHBOARD_TOKEN ? '<DASHBOARD_TOKEN>' : 'demo';
+  logger.log(`Dashboard: http://localhost:${port}/dashboard?token=${token} (a demo guard: see sample/dashboard)`);
   logger.log(`Try: curl -s -X POST localhost:${port}/builds -H 'content-type: application/json' -d '{}'`);
 }
 

@@ -89,6 +89,11 @@ export const Messages = {
     `Option 'tz' must be an IANA time zone such as 'UTC' or 'Europe/Berlin'; got ${describeValue(tz)}.`,
   invalidCursor: (cursor: unknown) =>
     `List cursor ${describeValue(cursor)} is invalid: pass the 'cursor' of the previous page of the same list (same state and name), or omit it to start over.`,
+  dashboardGuardsMissing: () =>
+    `JobQueueDashboardModule.forRoot() needs the option 'guards': the dashboard can cancel, retry and remove jobs, so pass the guards ` +
+    `that protect it (e.g. guards: [AdminGuard]), or an explicit 'guards: []' to run it open (in development only).`,
+  dashboardPageMissing: (file: string) =>
+    `The dashboard page was not found at ${file}: build with 'npm run build', which copies lib/dashboard/page next to the compiled module.`,
   removed: (id: string) => `Job '${id}' was removed (remove() or clean()): its record and events are gone.`,
 } as const;
 
