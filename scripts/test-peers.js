@@ -15,9 +15,12 @@ const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const rootTsconfig = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.json'), 'utf8'));
 
-/** `^11.0.0` → `11.0.0` (lowest) or `^11.0.0` (npm picks the newest in range). */
+/**
+ * `^11.0.0` → `11.0.0` (lowest) or `^11.0.0` (npm picks the newest in range). A range of
+ * alternatives (`^14.0.0 || ^15.0.0`): the lowest of the first, the newest of the whole.
+ */
 function versionOf(range, which) {
-  const lowest = /^[\^~]?(\d+\.\d+\.\d+)$/.exec(range);
+  const lowest = /^[\^~]?(\d+\.\d+\.\d+)$/.exec(range.split('||')[0].trim());
   if (!lowest) throw new Error(`test-peers: cannot read the lowest version of the range '${range}'; use ^x.y.z or ~x.y.z.`);
   return which === 'lowest' ? lowest[1] : range;
 }
@@ -28,6 +31,9 @@ function check(which) {
   fs.rmSync(path.join(dir, 'lib'), { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   const deps = Object.entries(pkg.peerDependencies).map(([name, range]) => `${name}@${versionOf(range, which)}`);
+  // The package's own dependencies as declared (npm installs them for every user), then the
+  // compiler and Node typings the repository itself uses.
+  for (const [name, range] of Object.entries(pkg.dependencies ?? {})) deps.push(`${name}@${range}`);
   // The compiler and Node typings the repository itself uses.
   deps.push(`typescript@${pkg.devDependencies.typescript}`, `@types/node@${pkg.devDependencies['@types/node']}`);
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `peers-${which}`, private: true }, null, 2));
