@@ -1,4 +1,8 @@
-import { Logger } from '@nestjs/common';
+/** What an EpisodeLogger writes to: a Nest `Logger`, or any object with these two methods. */
+export interface EpisodeLogSink {
+  log(message: string): void;
+  error(message: string): void;
+}
 
 /**
  * Logs a failure once per episode: the first error is logged, repeats are counted silently
@@ -10,7 +14,7 @@ export class EpisodeLogger {
   private suppressed = 0;
 
   constructor(
-    private readonly logger: Logger,
+    private readonly logger: EpisodeLogSink,
     private readonly what: string,
   ) {}
 

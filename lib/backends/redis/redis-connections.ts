@@ -3,7 +3,7 @@ import { JobQueueError } from '../../errors/job-queue.errors';
 import { TIMED_OUT, within } from '../../utils/within';
 import { hashSlot } from './redis-keys';
 import { type NodeAddress, slotOwnerConnector } from './redis-slot-owner-connector';
-import { describeError } from '../../utils/episode-logger';
+import { EpisodeLogger, describeError } from '../../utils/episode-logger';
 
 /** What option `redis` may be: a URL, ioredis options, or a user's ioredis instance. */
 export type RedisSource = string | RedisOptions | Redis | Cluster;
@@ -70,7 +70,7 @@ export class RedisConnections {
   private readonly name: string;
   /** Roles in a failure episode, and errors not logged during it. */
   private readonly failing = new Set<ConnectionRole>();
-  private suppressed = 0;
+  private readonly outage: EpisodeLogger;
   private closed = false;
   private sharded = false;
 
@@ -85,6 +85,7 @@ export class RedisConnections {
     private readonly logger: RedisBackendLogger,
   ) {
     this.name = sourceOptions(source).connectionName ?? 'job-queue';
+    this.outage = new EpisodeLogger(logger, 'Redis connection');
   }
 
   get isCluster(): boolean {
@@ -289,19 +290,13 @@ export class RedisConnections {
    */
   private connectionFailed(role: ConnectionRole, err: unknown): void {
     if (this.closed) return;
-    const first = this.failing.size === 0;
     this.failing.add(role);
-    if (!first) {
-      this.suppressed++;
-      return;
-    }
-    this.logger.error(`Redis ${role} connection failed: ${describeError(err)}; reconnecting (further errors are not logged until it recovers).`);
+    this.outage.failed(`${role}: ${describeError(err)}; reconnecting (further errors are not logged until it recovers)`);
   }
 
   private connectionReady(role: ConnectionRole): void {
     if (!this.failing.delete(role) || this.failing.size > 0 || this.closed) return;
-    this.logger.log(`Redis connections recovered${this.suppressed ? ` (${this.suppressed} more errors were not logged)` : ''}.`);
-    this.suppressed = 0;
+    this.outage.recovered();
   }
 
   /** Reconnects (to the slot's owner: see slotOwnerConnector) each ready slot-owner connection on another node. */

@@ -7,7 +7,7 @@ import type { EventListener } from '../queue-backend.interface';
 import type { RedisBackendLogger, RedisConnections } from './redis-connections';
 import { type CorruptRecordReporter, JOB_REMOVED_MESSAGE, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
 import type { RedisKeys } from './redis-keys';
-import { describeError } from '../../utils/episode-logger';
+import { EpisodeLogger, describeError } from '../../utils/episode-logger';
 
 /** History is read in pages of this many events (XRANGE COUNT). */
 const HISTORY_PAGE = 1_000;
@@ -91,7 +91,7 @@ export class RedisEventReader {
   /** The connection dropped since the last resubscription: resubscribe everything on 'ready'. */
   private dropped = false;
   private closed = false;
-  private failing = false;
+  private readonly readErrors: EpisodeLogger;
   /** A refused SUBSCRIBE was logged; reset by the next confirmed one. */
   private refusing = false;
   private badMessages = 0;
@@ -102,7 +102,9 @@ export class RedisEventReader {
     private readonly keys: RedisKeys,
     private readonly logger: RedisBackendLogger,
     private readonly onCorrupt: CorruptRecordReporter,
-  ) {}
+  ) {
+    this.readErrors = new EpisodeLogger(logger, 'Reading job events');
+  }
 
   /** Sharded pub/sub (Redis >= 7, see RedisConnections.shardedPubSub) delivers 'smessage'. */
   private get messageEvent(): 'message' | 'smessage' {
@@ -458,15 +460,12 @@ export class RedisEventReader {
     });
   }
 
+  /** Logged once per outage (the reader retries until it recovers). */
   private failed(err: unknown): void {
-    if (this.failing || this.closed) return;
-    this.failing = true;
-    this.logger.error(`Reading job events failed: ${describeError(err)}; retrying.`);
+    if (!this.closed) this.readErrors.failed(err);
   }
 
   private recovered(): void {
-    if (!this.failing) return;
-    this.failing = false;
-    this.logger.log('Reading job events recovered.');
+    this.readErrors.recovered();
   }
 }
