@@ -213,8 +213,8 @@ export class RedisConnections {
     const overrides: RedisOptions = {
       keyPrefix: '',
       connectionName: `${this.name}:${role}`,
-      // Off: measured (npm run bench) to add 40-60 µs of CPU to every lone round trip (add, claim,
-      // cancel, emit) and to buy no throughput, since concurrent commands share the socket anyway.
+      // Off: it adds CPU to every lone round trip (add, claim, cancel, emit) and buys no throughput,
+      // since concurrent commands share the socket anyway (README design notes hold the figures).
       enableAutoPipelining: false,
       // Blocking/subscriber commands wait through a reconnect instead of failing after N retries.
       ...(role !== 'command' && { maxRetriesPerRequest: null }),
