@@ -36,7 +36,9 @@ export async function createQueueApp(options: QueueAppOptions): Promise<QueueApp
         ...(options.redis && { redis: { ...options.redis } }),
         prefix: options.prefix,
         worker: providers.length > 0,
-        // Library defaults otherwise; only shutdown is shortened.
+        // Library defaults otherwise; only shutdown is shortened, and Prometheus metrics (on by default
+        // when prom-client is installed, as it is here as a devDependency) are off, like the peers'.
+        metrics: false,
         drainTimeoutMs: 2_000,
         cancelGraceMs: 2_000,
         ...options.module,

@@ -2,6 +2,7 @@ import {
   type Attributes,
   type Context,
   type Span,
+  ProxyTracerProvider,
   SpanKind,
   SpanStatusCode,
   context,
@@ -19,6 +20,19 @@ import type { EndProducerSpans, JobTracer } from './job-tracer.interface';
 const TRACER_NAME = 'nestjs-job-queue';
 const MESSAGING_SYSTEM = 'nestjs-job-queue';
 
+/** The API's no-op provider: what the global provider delegates to while no SDK is registered. */
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
+
+/**
+ * Whether an SDK is registered (checked per call: one may be registered after boot). Without one,
+ * the API would hand out non-recording spans for nothing: skipping them keeps an app that merely has
+ * `@opentelemetry/api` installed (a dependency of prom-client 15, for one) at the cost of no tracing.
+ */
+function sdkRegistered(): boolean {
+  const provider = trace.getTracerProvider() as { getDelegate?: () => unknown };
+  return (provider.getDelegate ? provider.getDelegate() : provider) !== NOOP_PROVIDER;
+}
+
 /** Outcomes that end a consumer span with an error status. */
 const ERROR_OUTCOMES: ReadonlySet<AttemptOutcome> = new Set<AttemptOutcome>(['failed', 'retrying']);
 
@@ -34,7 +48,8 @@ export class OtelJobTracer implements JobTracer {
   /** Consumer spans of the attempts running here, by their claimed job object (one per attempt). */
   private readonly running = new WeakMap<Job, Span>();
 
-  produce(specs: NewJob[]): EndProducerSpans {
+  produce(specs: NewJob[]): EndProducerSpans | undefined {
+    if (!sdkRegistered()) return undefined;
     const spans = specs.map((spec) => {
       const span = this.tracer.startSpan(`${spec.name} publish`, {
         kind: SpanKind.PRODUCER,
@@ -57,6 +72,7 @@ export class OtelJobTracer implements JobTracer {
   }
 
   traced(handler: RegisteredJobHandler, claimed: ClaimedJob): RegisteredJobHandler {
+    if (!sdkRegistered()) return handler;
     const producer = extract(claimed.traceContext);
     const producerSpan = producer && trace.getSpanContext(producer);
     const span = this.tracer.startSpan(
