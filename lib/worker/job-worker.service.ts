@@ -76,9 +76,12 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     if (this.stopping) return;
     this.stopping = true;
     this.wake();
-    // Bounded: with the store unreachable, a blocked claim or wait may not return until it is closed.
+    // One deadline for the whole drain. Bounded: with the store unreachable, a blocked claim or wait
+    // may not return until it is closed; the runs then get what is left (possibly nothing).
+    const deadline = Date.now() + this.options.drainTimeoutMs;
     await within(this.loopDone ?? Promise.resolve(), this.options.drainTimeoutMs);
-    const drained = (await within(Promise.all([...this.running.values()].map((run) => run.done)), this.options.drainTimeoutMs)) !== TIMED_OUT;
+    const runs = Promise.all([...this.running.values()].map((run) => run.done));
+    const drained = (await within(runs, Math.max(0, deadline - Date.now()))) !== TIMED_OUT;
     if (!drained) {
       const left = [...this.running.values()];
       this.logger.warn(`Drain timed out after ${this.options.drainTimeoutMs} ms: handing ${left.length} job(s) back to the queue.`);
