@@ -197,7 +197,8 @@ export class RunningJob {
           this.logger.error(`Could not record the outcome of job '${this.job.id}': ${describeError(err)}; the watchdog will reclaim it.`);
           return 'lost';
         }
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        // Unref'd: a write still retrying must not hold a process that is closing.
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
       }
     }
   }

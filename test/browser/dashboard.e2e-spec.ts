@@ -59,13 +59,14 @@ describe('dashboard in the browser (headless Chromium)', () => {
     expect(await jobs.isPaused()).toBe(true);
     const held = await jobs.add('build', { steps: 2, stepMs: 10 });
     await page.waitForSelector(`#jobs tr[data-id="${held.id}"]`);
-    expect(await count('waiting')).toBe('1');
+    await waitForText('#counts button[data-state=waiting] .count', '1');
 
     // Cancel the held build.
     await page.click(`#jobs tr[data-id="${held.id}"] button.cancel`);
     await waitForText('#status', `cancel ${held.id}: cancelled`);
     expect((await jobs.get(held.id))!.state).toBe('cancelled');
-    expect(await count('cancelled')).toBe('1');
+    // The counts refresh after the button's answer: wait for the new figure rather than race it.
+    await waitForText('#counts button[data-state=cancelled] .count', '1');
 
     // Retry the finished build: back to waiting (the queue is still paused).
     await page.click('#counts button[data-state=completed]');

@@ -54,7 +54,7 @@ export class RedisCancelChannel {
     this.started = true;
     this.connections.get('subscriber').then(
       (client) => {
-        client.on(this.connections.shardedPubSub ? 'smessage' : 'message', (channel: string, message: string) => this.onMessage(channel, message));
+        client.on(this.connections.messageEvent, (channel: string, message: string) => this.onMessage(channel, message));
         client.on('ready', () => this.subscribe(client));
         client.on('close', () => this.setState('down'));
         if (client.status === 'ready') this.subscribe(client);
@@ -67,7 +67,7 @@ export class RedisCancelChannel {
 
   private subscribe(client: RedisClient): void {
     // Sharded (Redis >= 7): the channel lives on the shard of the queue's slot, as the cancel script publishes it.
-    const subscribed = this.connections.shardedPubSub ? client.ssubscribe(this.channel) : client.subscribe(this.channel);
+    const subscribed = this.connections.subscribe(client, this.channel);
     subscribed.then(
       () => this.setState('up'),
       (err: unknown) => {

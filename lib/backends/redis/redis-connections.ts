@@ -120,6 +120,20 @@ export class RedisConnections {
     return this.sharded;
   }
 
+  /** The client event that delivers this queue's messages ('smessage' with sharded pub/sub). */
+  get messageEvent(): 'message' | 'smessage' {
+    return this.sharded ? 'smessage' : 'message';
+  }
+
+  /** Subscribes `client` to channels the way the scripts publish on them (publish() in common.lua). */
+  subscribe(client: RedisClient, ...channels: string[]): Promise<unknown> {
+    return this.sharded ? client.ssubscribe(...channels) : client.subscribe(...channels);
+  }
+
+  unsubscribe(client: RedisClient, ...channels: string[]): Promise<unknown> {
+    return this.sharded ? client.sunsubscribe(...channels) : client.unsubscribe(...channels);
+  }
+
   /** The connection of a role, created on first use. */
   get(role: ConnectionRole): Promise<RedisClient> {
     const existing = this.clients.get(role);

@@ -106,10 +106,6 @@ export class RedisEventReader {
     this.readErrors = new EpisodeLogger(logger, 'Reading job events');
   }
 
-  /** Sharded pub/sub (Redis >= 7, see RedisConnections.shardedPubSub) delivers 'smessage'. */
-  private get messageEvent(): 'message' | 'smessage' {
-    return this.connections.shardedPubSub ? 'smessage' : 'message';
-  }
 
   /** See `QueueBackend.subscribe`. The listener is never called before this returns. */
   subscribe(jobId: string, after: string, listener: EventListener): () => void {
@@ -139,7 +135,7 @@ export class RedisEventReader {
     this.closed = true;
     const client = this.client;
     if (client) {
-      client.off(this.messageEvent, this.onMessage);
+      client.off(this.connections.messageEvent, this.onMessage);
       client.off('close', this.onClose);
       client.off('ready', this.onReady);
     }
@@ -201,7 +197,7 @@ export class RedisEventReader {
         const done = () => {
           for (const channel of chunk) this.unsubscribing.delete(channel);
         };
-        (this.connections.shardedPubSub ? client.sunsubscribe(...chunk) : client.unsubscribe(...chunk)).then(done, done);
+        this.connections.unsubscribe(client, ...chunk).then(done, done);
       }
     }
     if (this.toSubscribe.size === 0) return;
@@ -217,7 +213,7 @@ export class RedisEventReader {
     for (let i = 0; i < groups.length; i += CHANNELS_PER_CALL) {
       const chunk = groups.slice(i, i + CHANNELS_PER_CALL);
       const channels = chunk.map((group) => group.channel);
-      (this.connections.shardedPubSub ? client.ssubscribe(...channels) : client.subscribe(...channels)).then(
+      this.connections.subscribe(client, ...channels).then(
         () => this.confirmed(chunk, epoch),
         (err: unknown) => this.refused(chunk, epoch, err),
       );
@@ -272,7 +268,7 @@ export class RedisEventReader {
         this.connecting = false;
         if (this.closed) return;
         this.client = client as Redis;
-        this.client.on(this.messageEvent, this.onMessage);
+        this.client.on(this.connections.messageEvent, this.onMessage);
         this.client.on('close', this.onClose);
         this.client.on('ready', this.onReady);
         this.flush(); // a no-op until 'ready' (then onReady flushes)

@@ -68,7 +68,7 @@ export class RedisQueueEvents {
         if (this.listeners.size === 0 || this.closed) return;
         if (this.client !== client) {
           this.client = client;
-          client.on('message', this.onMessage);
+          client.on(this.connections.messageEvent, this.onMessage);
           client.on('ready', this.onReady);
         }
         if (client.status === 'ready') this.onReady();
@@ -82,9 +82,9 @@ export class RedisQueueEvents {
   private stop(): void {
     clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
-    if (this.client && this.subscribed) void this.client.unsubscribe(this.channel).catch(() => undefined);
+    if (this.client && this.subscribed) void this.connections.unsubscribe(this.client, this.channel).catch(() => undefined);
     this.subscribed = false;
-    this.client?.off('message', this.onMessage);
+    this.client?.off(this.connections.messageEvent, this.onMessage);
     this.client?.off('ready', this.onReady);
     this.client = undefined;
   }
@@ -93,7 +93,7 @@ export class RedisQueueEvents {
   private readonly onReady = (): void => {
     const client = this.client;
     if (!client || this.listeners.size === 0) return;
-    client.subscribe(this.channel).then(
+    this.connections.subscribe(client, this.channel).then(
       () => {
         if (this.client !== client) return;
         this.subscribed = true;

@@ -98,7 +98,7 @@ local function publishQueueEvent(P, id, eventId, eventType, data)
   local name = redis.call('HGET', P .. 'job:' .. id, 'name') or ''
   local message = id .. ' ' .. name .. ' ' .. eventId .. ' ' .. eventType
   if data then message = message .. ' ' .. data end
-  redis.call('PUBLISH', P .. 'qev', message)
+  publish(P .. 'qev', message)
 end
 
 -- Appends an event to job `id`'s stream (bounded by maxLen) and announces it. Every lifecycle
