@@ -106,7 +106,7 @@ export async function runSoak({ seconds, jobsPerSecond, log = () => undefined }:
   log(`added ${seen.added.size} jobs; settling`);
 
   await settle(admin, seen, SETTLE_MS);
-  const records = await readRecords(admin, [...seen.added.keys()]);
+  const records = await readRecords(admin, jobs, [...seen.added.keys()]);
   const violations = checkInvariants(seen, records, Date.now());
   if (faultError) violations.push(`the soak itself failed injecting a fault: ${faultError instanceof Error ? faultError.message : String(faultError)}`);
 
@@ -239,8 +239,11 @@ async function settle(admin: Redis, seen: SoakObservations, timeoutMs: number): 
   }
 }
 
-/** Everything the checker needs from the server, per job: record, index memberships, full stream. */
-async function readRecords(admin: Redis, ids: string[]): Promise<Map<string, JobRecordOnServer>> {
+/**
+ * Everything the checker needs from the server, per job: record, index memberships, full history
+ * (read with `poll`: a job that only ran has no stream, its events are derived from its record).
+ */
+async function readRecords(admin: Redis, jobs: JobQueueService, ids: string[]): Promise<Map<string, JobRecordOnServer>> {
   const base = `{${PREFIX}}:`;
   const records = new Map<string, JobRecordOnServer>();
   for (const id of ids) {
@@ -249,11 +252,11 @@ async function readRecords(admin: Redis, ids: string[]): Promise<Map<string, Job
     const [waiting, delayed, active, completed, failed, cancelled] = await Promise.all(
       [`waiting:${name}`, `delayed:${name}`, 'active', 'completed', 'failed', 'cancelled'].map((key) => admin.zscore(`${base}${key}`, id)),
     );
-    const stream = (await admin.xrange(`${base}events:${id}`, '-', '+')) as Array<[string, string[]]>;
+    const { events } = await jobs.poll(id, { max: 1000 });
     records.set(id, {
       record: Object.keys(record).length > 0 ? record : null,
       indexes: { waiting, delayed, active, completed, failed, cancelled },
-      events: stream.map(([eventId, fields]) => ({ id: eventId, type: fields[fields.indexOf('t') + 1] })),
+      events: events.map((event) => ({ id: event.id, type: event.type })),
     });
   }
   return records;

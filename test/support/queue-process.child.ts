@@ -113,6 +113,8 @@ async function main(): Promise<void> {
           return reply(command.seq, await jobs.addBulk(command.jobs));
         case 'get':
           return reply(command.seq, await jobs.get(command.jobId));
+        case 'history':
+          return reply(command.seq, (await jobs.poll(command.jobId, { max: 1000 })).events);
         case 'waitFor':
           return reply(command.seq, await jobs.waitFor(command.jobId));
         case 'cancel':

@@ -5,6 +5,8 @@ export type ChildCommand = { seq: number } & (
   | { cmd: 'add'; jobs: Array<{ name: string; data: unknown; opts?: AddOptions }> }
   | { cmd: 'get'; jobId: string }
   | { cmd: 'waitFor'; jobId: string }
+  /** The job's whole history (`poll`, up to 1,000 events). */
+  | { cmd: 'history'; jobId: string }
   | { cmd: 'cancel'; jobId: string; reason?: string }
   | { cmd: 'metrics' }
   | { cmd: 'health' }

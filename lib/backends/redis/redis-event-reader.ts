@@ -5,11 +5,11 @@ import { compareEventIds } from '../../events/event-id';
 import type { JobEvent } from '../../interfaces/job.interface';
 import type { EventListener } from '../queue-backend.interface';
 import type { RedisBackendLogger, RedisConnections } from './redis-connections';
-import { type CorruptRecordReporter, JOB_REMOVED_MESSAGE, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
+import { type CorruptRecordReporter, type HistoryReader, JOB_REMOVED_MESSAGE, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
 import type { RedisKeys } from './redis-keys';
 import { EpisodeLogger, describeError } from '../../utils/episode-logger';
 
-/** History is read in pages of this many events (XRANGE COUNT). */
+/** History is read in pages of this many events (read-events-2.lua COUNT). */
 const HISTORY_PAGE = 1_000;
 /** Most channels per SUBSCRIBE / UNSUBSCRIBE: the first jobs of a large burst start catching up early. */
 const CHANNELS_PER_CALL = 1_000;
@@ -58,7 +58,8 @@ interface Group {
  * see publishEvent in scripts/includes/common.lua), so a live event costs one message to exactly
  * the processes subscribed to that job: no read per event, no work for the other subscriptions
  * of this process, whatever their number. The stream stays the source of truth; it is read
- * (XRANGE on the command connection, in pages) only to catch up: once when a subscription starts,
+ * (read-events-2.lua on the command connection, in pages: the stream, or the events derived from
+ * the record of a job that has none) only to catch up: once when a subscription starts,
  * and after each reconnect of the pub/sub connection.
  *
  * Exactly once, in order, per subscription: a job's channel is subscribed by its first
@@ -102,6 +103,7 @@ export class RedisEventReader {
     private readonly keys: RedisKeys,
     private readonly logger: RedisBackendLogger,
     private readonly onCorrupt: CorruptRecordReporter,
+    private readonly readHistory: HistoryReader,
   ) {
     this.readErrors = new EpisodeLogger(logger, 'Reading job events');
   }
@@ -368,19 +370,16 @@ export class RedisEventReader {
 
   /**
    * False when the job does not exist: removed before the channel was confirmed, so no 'removed'
-   * message will come (later removals send one). Checked when a subscription's first read finds
-   * nothing (a job's stream is never empty from its start, so a fresh subscription pays nothing).
+   * message will come (later removals send one). The read answers whether the record exists; it
+   * matters only when a subscription's first read finds nothing (a job always has an event).
    */
   private async readStream(sub: Subscription): Promise<boolean> {
-    const key = this.keys.events(sub.group.jobId);
     let first = !sub.joined;
     for (;;) {
-      const start = sub.lastId === '0' ? '-' : `(${sub.lastId}`;
-      const entries = (await this.connections.command.xrange(key, start, '+', 'COUNT', HISTORY_PAGE)) as StreamEntry[];
+      const { exists, entries } = await this.readHistory(sub.group.jobId, sub.lastId, HISTORY_PAGE);
       if (sub.closed) return true;
-      if (first && entries.length === 0 && (await this.connections.command.exists(this.keys.job(sub.group.jobId))) === 0) return false;
+      if (first && entries.length === 0 && !exists) return false;
       first = false;
-      if (sub.closed) return true;
       if (entries.length < HISTORY_PAGE) {
         this.deliver(sub, entries);
         return true;

@@ -143,6 +143,18 @@ export function parseClaimed(
 export type StreamEntry = [id: string, fields: string[]];
 
 /**
+ * A page of a job's history (read-events-2.lua: its stream, or the events derived from its record
+ * while it has none). `exists`: the job's record exists.
+ */
+export interface HistoryPage {
+  exists: boolean;
+  entries: StreamEntry[];
+}
+
+/** Reads a page of a job's history: after `after` ('0' = from the start), at most `count` events. */
+export type HistoryReader = (jobId: string, after: string, count: number) => Promise<HistoryPage>;
+
+/**
  * What a job's event channel carries when the job was removed (deleteJob in
  * scripts/includes/operations.lua): no space, so it is never an event message.
  */

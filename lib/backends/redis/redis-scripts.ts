@@ -8,7 +8,7 @@ import { Messages } from '../../errors/job-queue.messages';
  * Bumped whenever a script's KEYS/ARGV/return contract changes. Part of every command name, so two
  * versions of this library sharing one ioredis client never call each other's scripts.
  */
-export const SCRIPT_VERSION = 5;
+export const SCRIPT_VERSION = 6;
 
 /** Script files by role. The number in the file name is its KEYS count (BullMQ convention). */
 const SCRIPT_FILES = {
@@ -16,6 +16,7 @@ const SCRIPT_FILES = {
   claim: 'claim-1',
   heartbeat: 'heartbeat-1',
   complete: 'complete-1',
+  completeClaim: 'complete-claim-1',
   fail: 'fail-2',
   finishCancelled: 'finish-cancelled-2',
   release: 'release-2',
@@ -31,7 +32,8 @@ const SCRIPT_FILES = {
   remove: 'remove-2',
   clean: 'clean-1',
   resume: 'resume-1',
-  // --- events: follow activity ---
+  // --- events: history, follow activity ---
+  readEvents: 'read-events-2',
   follow: 'follow-1',
   pendingByName: 'pending-by-name-1',
 } as const;

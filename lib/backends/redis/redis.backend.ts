@@ -38,7 +38,7 @@ import { MicroBatcher } from '../../utils/micro-batcher';
 import { RedisEventReader } from './redis-event-reader';
 import { RedisQueueEvents } from './redis-queue-events';
 import { jobFromNew } from '../new-job';
-import { type FlatHash, type StreamEntry, newJobArgs, parseClaimed, parseEvent, parseJob } from './redis-job-record';
+import { type FlatHash, type HistoryPage, type StreamEntry, newJobArgs, parseClaimed, parseEvent, parseJob } from './redis-job-record';
 import { RedisKeys } from './redis-keys';
 import { RedisScripts, rethrowAsQueueError, type ScriptName } from './redis-scripts';
 import { RedisWorkWaiter } from './redis-work-waiter';
@@ -115,7 +115,9 @@ export class RedisBackend implements QueueBackend {
     this.connections = new RedisConnections(source, this.keys.base, logger);
     this.waiter = new RedisWorkWaiter(this.connections, this.keys);
     this.cancelChannel = new RedisCancelChannel(this.connections, this.keys.cancelChannel, logger);
-    this.reader = new RedisEventReader(this.connections, this.keys, logger, this.reportCorrupt);
+    this.reader = new RedisEventReader(this.connections, this.keys, logger, this.reportCorrupt, (jobId, after, count) =>
+      this.readHistory(jobId, after, count, false),
+    );
     this.queueEvents = new RedisQueueEvents(this.connections, this.keys.base, logger, this.reportCorrupt);
   }
 
@@ -214,19 +216,36 @@ export class RedisBackend implements QueueBackend {
 
   // --- worker ---------------------------------------------------------------------------------
 
+  /**
+   * Completions of this tick that are not sent yet travel with the claim (complete-claim-1.lua):
+   * a worker whose handlers just finished claims their slots again at once, so one script call
+   * and one round trip serve both.
+   */
   async claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
-    const args: Array<string | number> = [
-      this.keys.base,
-      Date.now(),
-      leaseMs,
-      `${this.tokenPrefix}.${(++this.tokenCounter).toString(36)}`,
-      this.options.events.maxLen,
-    ];
+    const groups: Array<string | number> = [];
     for (const { name, max, globalConcurrency, rateLimit } of requests) {
-      args.push(name, Math.max(0, Math.floor(max)), globalConcurrency ?? '', rateLimit?.max ?? '', rateLimit?.perMs ?? '');
+      groups.push(name, Math.max(0, Math.floor(max)), globalConcurrency ?? '', rateLimit?.max ?? '', rateLimit?.perMs ?? '');
     }
-    if (args.length === 5) return { jobs: [] };
-    const [nextDue, ...claimed] = (await this.run('claim', [this.keys.active], args)) as [string, ...Array<string | FlatHash>];
+    if (groups.length === 0) return { jobs: [] };
+    const now = Date.now();
+    const token = `${this.tokenPrefix}.${(++this.tokenCounter).toString(36)}`;
+    const { maxLen, retentionMs } = this.options.events;
+    const finishing = this.completions.take();
+    let reply: [string, ...Array<string | FlatHash>];
+    if (finishing) {
+      const args = [this.keys.base, now, leaseMs, token, maxLen, retentionMs, finishing.items.length, ...completionArgs(finishing.items), ...groups];
+      try {
+        const [completed, ...claimed] = (await this.run('completeClaim', [this.keys.active], args)) as [Array<0 | 1 | 2>, string, ...Array<string | FlatHash>];
+        finishing.resolve(completed);
+        reply = claimed;
+      } catch (err) {
+        finishing.reject(err);
+        throw err;
+      }
+    } else {
+      reply = (await this.run('claim', [this.keys.active], [this.keys.base, now, leaseMs, token, maxLen, ...groups])) as typeof reply;
+    }
+    const [nextDue, ...claimed] = reply;
     const batch: ClaimBatch = { jobs: [] };
     if (nextDue !== '') batch.nextDueAt = Number(nextDue);
     for (let i = 0; i + 1 < claimed.length; i += 2) {
@@ -265,8 +284,7 @@ export class RedisBackend implements QueueBackend {
   /** One script call for every completion of the same tick (see complete-1.lua). */
   private async completeBatch(items: Array<{ lease: Lease; resultJson: string }>): Promise<Array<0 | 1 | 2>> {
     const { maxLen, retentionMs } = this.options.events;
-    const args: Array<string | number> = [this.keys.base, Date.now(), maxLen, retentionMs];
-    for (const { lease, resultJson } of items) args.push(lease.jobId, lease.token, resultJson);
+    const args = [this.keys.base, Date.now(), maxLen, retentionMs, ...completionArgs(items)];
     return (await this.run('complete', [this.keys.active], args)) as Array<0 | 1 | 2>;
   }
 
@@ -338,13 +356,18 @@ export class RedisBackend implements QueueBackend {
   // --- events ---------------------------------------------------------------------------------
 
   async readEvents(jobId: string, after: string, max: number): Promise<JobEvent[] | null> {
-    const start = after === '0' ? '-' : `(${after}`;
-    const [exists, entries] = await Promise.all([
-      this.command.exists(this.keys.job(jobId)),
-      this.command.xrange(this.keys.events(jobId), start, '+', 'COUNT', max) as Promise<StreamEntry[]>,
-    ]).catch(rethrowAsQueueError);
-    if (exists === 0) return null;
+    const { exists, entries } = await this.readHistory(jobId, after, max, false).catch(rethrowAsQueueError);
+    if (!exists) return null;
     return entries.map((entry) => parseEvent(jobId, entry, this.reportCorrupt));
+  }
+
+  /**
+   * A page of a job's events: from its stream or, while it has none, derived from its record (lazy
+   * streams, see scripts/includes/common.lua). `newest`: the last `count`, newest first.
+   */
+  private async readHistory(jobId: string, after: string, count: number, newest: boolean): Promise<HistoryPage> {
+    const [exists, entries] = (await this.runOnJob('readEvents', jobId, [after, count, newest ? '1' : ''])) as [number, StreamEntry[]];
+    return { exists: exists === 1, entries };
   }
 
   subscribe(jobId: string, after: string, listener: EventListener): () => void {
@@ -494,7 +517,7 @@ export class RedisBackend implements QueueBackend {
   }
 
   async recentEvents(jobId: string, max: number): Promise<JobEvent[]> {
-    const entries = (await this.command.xrevrange(this.keys.events(jobId), '+', '-', 'COUNT', max)) as StreamEntry[];
+    const { entries } = await this.readHistory(jobId, '0', max, true);
     return entries.map((entry) => parseEvent(jobId, entry, this.reportCorrupt));
   }
 
@@ -599,4 +622,11 @@ async function execOrThrow(tx: ReturnType<RedisClient['multi']>): Promise<unknow
   const replies = (await tx.exec()) ?? [];
   for (const [err] of replies) if (err) throw err;
   return replies.map(([, value]) => value);
+}
+
+/** A completion as the complete scripts take it: jobId, token, resultJson (see complete-jobs.lua). */
+function completionArgs(items: Array<{ lease: Lease; resultJson: string }>): string[] {
+  const args: string[] = [];
+  for (const { lease, resultJson } of items) args.push(lease.jobId, lease.token, resultJson);
+  return args;
 }

@@ -20,7 +20,8 @@
   Error: 'JQ_QUEUE_FULL <maxWaiting>' when the new jobs would exceed maxWaiting (nothing written).
 
   Events: `queued` per created job (data {delayMs} when delayed).
-  Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
+  Events are appended to events:<id>, or derived from the record while the job has no stream
+  (lazy streams, common.lua), and published on the channel evc:<id>.
   Also pushes a wake marker on wake:<name> per created job, delayed ones included, so blocked
   workers recompute their timeout, and adds the name to `names` (on every add: claim and cancel
   drop it again once its waiting and delayed zsets are empty).

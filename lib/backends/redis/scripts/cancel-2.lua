@@ -23,7 +23,8 @@
                         wins), the job leaves the client-watch index, and the message is
                         published so the owning process aborts the handler; the owner finishes
                         it (finish-cancelled) or a later heartbeat/reclaim picks the request up.
-  Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
+  Events are appended to events:<id>, or derived from the record while the job has no stream
+  (lazy streams, common.lua), and published on the channel evc:<id>.
 ]]
 -- @include common
 

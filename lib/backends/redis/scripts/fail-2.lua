@@ -21,7 +21,8 @@
     and the name registered in `names` again (it may have been dropped while the job was active).
   - else -> failed, event `failed` {error}.
   A job claimed under a globalConcurrency limit leaves its running set in every case (leaveRunning).
-  Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
+  Events are appended to events:<id>, or derived from the record while the job has no stream
+  (lazy streams, common.lua), and published on the channel evc:<id>.
 ]]
 -- @include common
 

@@ -16,7 +16,8 @@
   Returns 1, or 0 when the token is stale (nothing written).
   Events: `cancelled` {reason}. A job claimed under a globalConcurrency limit leaves its running
   set (leaveRunning).
-  Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
+  Events are appended to events:<id>, or derived from the record while the job has no stream
+  (lazy streams, common.lua), and published on the channel evc:<id>.
 ]]
 -- @include common
 

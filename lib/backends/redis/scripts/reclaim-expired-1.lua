@@ -25,7 +25,8 @@
                                    `failed` {error}
   A job claimed under a globalConcurrency limit leaves its running set (leaveRunning); a nameless
   debris record cannot name its set, and claim-1's countRunning drops it there.
-  Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
+  Events are appended to events:<id>, or derived from the record while the job has no stream
+  (lazy streams, common.lua), and published on the channel evc:<id>.
 
   Returns { requeuedIds, failedIds, cancelledIds }.
 ]]

@@ -19,7 +19,8 @@
   `queued` {released: true}. A job with a pending cancel request is cancelled instead (event
   `cancelled` {reason}): a cancelled job never runs again. Either way a job claimed under a
   globalConcurrency limit leaves its running set (leaveRunning).
-  Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
+  Events are appended to events:<id>, or derived from the record while the job has no stream
+  (lazy streams, common.lua), and published on the channel evc:<id>.
 ]]
 -- @include common
 
@@ -37,11 +38,12 @@ if not rec[4] then
   finishJob(P, id, 'failed', ARGV[4], ARGV[5], ARGV[6], cjson.encode({ error = ARGV[7] }), { 'error', ARGV[7] })
   return 3
 end
+-- Before the record changes: the stream, if created here, starts from the record as it was.
+addEvent(P, id, ARGV[5], 'queued', '{"released":true}')
 redis.call('HINCRBY', KEYS[1], 'attempt', -1)
 redis.call('HDEL', KEYS[1], 'startedAt')
 redis.call('ZREM', P .. 'active', id)
 local qpos = rec[6]
 if not isQueuePos(qpos) then qpos = queuePos(0) end
 enqueueAt(P, id, rec[4], rec[5], '0' .. string.sub(qpos, 2))
-addEvent(P, id, ARGV[5], 'queued', '{"released":true}')
 return 1

@@ -19,7 +19,8 @@
 
   Events: `queued` {retried: true} or {retried: true, delayMs}, after the old run's events, so a
   stream read from the start replays the old run and follows the new one.
-  Every event is appended to events:<id> and published on the channel evc:<id> (addEvent).
+  Events are appended to events:<id>, or derived from the record while the job has no stream
+  (lazy streams, common.lua), and published on the channel evc:<id>.
 ]]
 -- @include common
 
@@ -32,8 +33,10 @@ local state, name = rec[1], rec[2]
 if not state then return 'not_found' end
 if not TERMINAL[state] then return 'not_finished' end
 
+-- The old run's events into a stream before the record forgets them (see lazy streams in common).
+materializeEvents(P, id, ARGV[5])
 redis.call('ZREM', P .. state, id)
-redis.call('HDEL', KEYS[1], 'startedAt', 'finishedAt', 'progress', 'result', 'error', 'cancelReason', 'cancelRequested', 'stalls', 'qpos')
+redis.call('HDEL', KEYS[1], 'startedAt', 'finishedAt', 'progress', 'result', 'error', 'cancelReason', 'cancelRequested', 'stalls', 'qpos', 'delayMs')
 redis.call('HSET', KEYS[1], 'attempt', 0)
 redis.call('PERSIST', KEYS[1])
 redis.call('PERSIST', KEYS[2])

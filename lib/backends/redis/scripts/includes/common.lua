@@ -101,9 +101,10 @@ local function publishQueueEvent(P, id, eventId, eventType, data)
   publish(P .. 'qev', message)
 end
 
--- Appends an event to job `id`'s stream (bounded by maxLen) and announces it. Every lifecycle
--- event goes through here. `data`: JSON string, or false for none. Returns the event id.
-local function addEvent(P, id, maxLen, eventType, data)
+-- Appends an event to job `id`'s stream (bounded by maxLen) and announces it. `data`: JSON string,
+-- or false for none. Returns the event id. For an event the job's record cannot describe (see the
+-- lazy streams below): call materializeEvents first, before the script changes the record.
+local function appendEvent(P, id, maxLen, eventType, data)
   local eventsKey = P .. 'events:' .. id
   local eventId
   if data then
@@ -114,6 +115,99 @@ local function addEvent(P, id, maxLen, eventType, data)
   publishEvent(P, id, eventId, eventType, data)
   publishQueueEvent(P, id, eventId, eventType, data)
   return eventId
+end
+
+--[[ Lazy event streams. The first run of a job (queued, active, then completed, failed or
+  cancelled) is written to its record anyway: createdAt (+ delayMs), startedAt and attempt,
+  finishedAt and result, error or cancelReason. Those events are not appended to a stream: a job
+  whose history is just that never gets one (a new stream costs Redis a 4 KB listpack, ~25 us and
+  4 KB of memory for the whole retention; most jobs are never followed). Their ids are derived from
+  the record's times (derivedEvents), so the publish of such an event, every read of the history
+  (read-events-2.lua) and a later stream all give the same ids. The first event the record cannot
+  describe (progress, a custom event, a retry, a stall, a hand-back, a retry of a finished job)
+  first writes the derived events into a new stream with those ids (materializeEvents), then
+  appends with XADD '*', which never goes below the last id. Invariant: a job without a stream
+  has had exactly derivedEvents(record). ]]
+
+-- Event ids as { ms, seq }: the next one after `prev` at time `at` (at-0 when later, else prev's
+-- ms with seq + 1, as XADD '*' does when the clock is behind).
+local function nextEventId(prev, at)
+  local ms = math.floor(num(at, 0))
+  if ms > prev[1] then return { ms, 0 } end
+  return { prev[1], prev[2] + 1 }
+end
+
+local DERIVED_FIELDS = { 'createdAt', 'delayMs', 'startedAt', 'attempt', 'state', 'finishedAt', 'result', 'error', 'cancelReason' }
+-- Where a terminal transition's own field goes in DERIVED_FIELDS (see finishJob).
+local DERIVED_INDEX = { result = 7, error = 8, cancelReason = 9 }
+
+-- The events of job `id` while it has no stream, from its record: { { eventId, type, data or false }, ... }.
+-- The data strings are built exactly as the scripts that wrote these transitions build them.
+-- `r`: the record's DERIVED_FIELDS, in that order, when the caller knows them (saves the read).
+local function derivedEvents(P, id, r)
+  r = r or redis.call('HMGET', P .. 'job:' .. id, unpack(DERIVED_FIELDS))
+  local events, prev = {}, { 0, 0 }
+  if not r[5] then return events end
+  local function derive(at, eventType, data)
+    prev = nextEventId(prev, at)
+    events[#events + 1] = { string.format('%.0f', prev[1]) .. '-' .. prev[2], eventType, data }
+  end
+  derive(r[1], 'queued', r[2] and ('{"delayMs":' .. r[2] .. '}') or false)
+  if r[3] then derive(r[3], 'active', '{"attempt":' .. (r[4] or '1') .. '}') end
+  if r[5] == 'completed' then
+    derive(r[6], 'completed', '{"result":' .. (r[7] or 'null') .. '}')
+  elseif r[5] == 'failed' then
+    derive(r[6], 'failed', cjson.encode({ error = r[8] }))
+  elseif r[5] == 'cancelled' then
+    derive(r[6], 'cancelled', cjson.encode({ reason = r[9] }))
+  end
+  return events
+end
+
+-- Gives a job without a stream its derived events as a stream (same ids), with the record's TTL.
+-- Call before an event the record cannot describe, and before the script changes the record.
+local function materializeEvents(P, id, maxLen)
+  local eventsKey = P .. 'events:' .. id
+  if redis.call('EXISTS', eventsKey) == 1 then return end
+  local events = derivedEvents(P, id)
+  for _, e in ipairs(events) do
+    if e[3] then
+      redis.call('XADD', eventsKey, 'MAXLEN', '~', maxLen, e[1], 't', e[2], 'd', e[3])
+    else
+      redis.call('XADD', eventsKey, 'MAXLEN', '~', maxLen, e[1], 't', e[2])
+    end
+  end
+  local ttl = redis.call('PTTL', P .. 'job:' .. id)
+  if #events > 0 and ttl > 0 then redis.call('PEXPIRE', eventsKey, ttl) end
+end
+
+-- Appends an event the record cannot describe (progress, custom, retrying, stalled, queued after
+-- a hand-back or a retry), creating the stream from the derived events first. Call before the
+-- script changes the record. Returns the event id.
+local function addEvent(P, id, maxLen, eventType, data)
+  materializeEvents(P, id, maxLen)
+  return appendEvent(P, id, maxLen, eventType, data)
+end
+
+--[[ A lifecycle event of the first run (queued, active, completed/failed/cancelled), called after
+  the script wrote the transition to the record. With a stream (the job's history is more than its
+  record), appended; without one, only announced, with the derived id and data, so live
+  subscribers and later readers agree. Returns the event id and whether the job has a stream.
+  `known`: the record's DERIVED_FIELDS after the transition, when the caller has them (see derivedEvents). ]]
+local function addLifecycleEvent(P, id, maxLen, eventType, data, known)
+  if redis.call('EXISTS', P .. 'events:' .. id) == 1 then
+    return appendEvent(P, id, maxLen, eventType, data), true
+  end
+  local events = derivedEvents(P, id, known)
+  local last = events[#events]
+  if last and last[2] == eventType then
+    publishEvent(P, id, last[1], eventType, last[3])
+    publishQueueEvent(P, id, last[1], eventType, last[3])
+    return last[1], false
+  end
+  -- A damaged record that does not describe this event: keep the history in a stream instead.
+  materializeEvents(P, id, maxLen)
+  return appendEvent(P, id, maxLen, eventType, data), true
 end
 
 --[[ The `names` set holds exactly the names that may have waiting or delayed jobs: counts and
@@ -170,15 +264,17 @@ local function enqueue(P, id, name, priority, now)
   enqueueAt(P, id, name, priority, queuePos(reservePositions(P, 1) + 1))
 end
 
---[[ Every terminal transition goes through here: appends the terminal event (first, so the
-  stream exists when its TTL is set), stamps the record (plus `extra` field/value pairs), drops
+--[[ Every terminal transition goes through here: stamps the record (plus `extra` field/value
+  pairs), then adds the terminal event (addLifecycleEvent: derived from those fields), drops
   it from the live indexes, lets record and stream expire after the retention, and records it in
   the finished zset (trimmed by retention).
   `hasCancel` / `watched`: pass false when the caller read the record and knows there is no
   cancel request / no client watch, to skip the matching cleanup call; nil means "maybe".
   `batch`: a list when the caller finishes several jobs of one state at one `now`: the job's id is
   appended to it, and the index updates (ZREM active, ZADD to the finished zset, the retention trim) are
-  then made once for all by flushFinishBatch, instead of three calls per job. ]]
+  then made once for all by flushFinishBatch, instead of three calls per job.
+  `firstRun`: { createdAt, delayMs, startedAt, attempt } as the caller read them (hot paths), so the
+  terminal event's derivation needs no read of the record. ]]
 local function trimFinished(P, state, now, retentionMs)
   redis.call('ZREMRANGEBYSCORE', P .. state, '-inf', '(' .. string.format('%.0f', tonumber(now) - tonumber(retentionMs)))
 end
@@ -201,18 +297,22 @@ local function flushFinishBatch(P, ids, state, now, retentionMs)
   trimFinished(P, state, now, retentionMs)
 end
 
-local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extra, hasCancel, watched, batch)
+local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extra, hasCancel, watched, batch, firstRun)
   local jobKey = P .. 'job:' .. id
-  local eventsKey = P .. 'events:' .. id
-  addEvent(P, id, maxLen, state, eventData)
   local fields = { 'state', state, 'finishedAt', now }
+  local known
+  if firstRun then known = { firstRun[1], firstRun[2], firstRun[3], firstRun[4], state, now } end
   if extra then
     for i = 1, #extra do fields[#fields + 1] = extra[i] end
+    -- result, error or cancelReason: DERIVED_FIELDS 7 to 9.
+    if known and DERIVED_INDEX[extra[1]] then known[DERIVED_INDEX[extra[1]]] = extra[2] end
   end
   redis.call('HSET', jobKey, unpack(fields))
   if hasCancel ~= false then redis.call('HDEL', jobKey, 'cancelRequested') end
+  -- After the record: a job without a stream derives its terminal event from these fields.
+  local _, streamed = addLifecycleEvent(P, id, maxLen, state, eventData, known)
   redis.call('PEXPIRE', jobKey, retentionMs)
-  redis.call('PEXPIRE', eventsKey, retentionMs)
+  if streamed then redis.call('PEXPIRE', P .. 'events:' .. id, retentionMs) end
   if watched ~= false then redis.call('ZREM', P .. 'clients', id) end
   if batch then
     batch[#batch + 1] = id

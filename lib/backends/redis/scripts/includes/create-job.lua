@@ -33,6 +33,8 @@ local function createJob(P, maxLen, seq, replaced, args, base)
   -- A delayed job gets its queue position when it becomes due (claim promotes it).
   local qpos = queuePos(seq)
   if delayMs == 0 then fields[#fields + 1] = 'qpos'; fields[#fields + 1] = qpos end
+  -- Read back by derivedEvents for the `queued` event's data.
+  if delayMs > 0 then fields[#fields + 1] = 'delayMs'; fields[#fields + 1] = string.format('%.0f', delayMs) end
   if owner ~= '' then fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner end
   if backoff ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
   if timeoutMs ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = timeoutMs end
@@ -45,10 +47,10 @@ local function createJob(P, maxLen, seq, replaced, args, base)
 
   if delayMs > 0 then
     redis.call('ZADD', P .. 'delayed:' .. name, string.format('%.0f', tonumber(createdAt) + delayMs), id)
-    addEvent(P, id, maxLen, 'queued', '{"delayMs":' .. string.format('%.0f', delayMs) .. '}')
   else
     redis.call('ZADD', P .. 'waiting:' .. name, -num(priority, 0), qpos .. id)
-    addEvent(P, id, maxLen, 'queued', false)
   end
+  -- Derived from the record just written: a new job has no stream (see lazy streams in common).
+  addLifecycleEvent(P, id, maxLen, 'queued', false)
   pushWake(P, name)
 end
