@@ -31,4 +31,25 @@ describe('MicroBatcher', () => {
     expect(calls).toEqual([['xx', 'yyy'], ['zzzzzzz'], ['bad']]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
   });
+
+  it('lets a caller take the queued items (one batch worth) and settle them; the rest still go at the drain', async () => {
+    const calls: string[][] = [];
+    const batcher = new MicroBatcher(async (items: string[]) => (calls.push(items), items.map((i) => `flushed ${i}`)), {
+      maxItems: 2,
+      maxSize: 100,
+      sizeOf: (i) => i.length,
+    });
+    expect(batcher.take()).toBeUndefined();
+    const pending = ['a', 'b', 'c'].map((i) => batcher.push(i));
+    const taken = batcher.take()!;
+    expect(taken.items).toEqual(['a', 'b']);
+    taken.resolve(['taken a', 'taken b']);
+    expect(await Promise.all(pending)).toEqual(['taken a', 'taken b', 'flushed c']);
+    expect(calls).toEqual([['c']]);
+
+    const failing = batcher.push('d');
+    batcher.take()!.reject(new Error('sent with another call, which failed'));
+    await expect(failing).rejects.toThrow('which failed');
+    expect(calls).toEqual([['c']]);
+  });
 });

@@ -446,6 +446,20 @@ describe('RedisBackend (private redis-server)', () => {
     expect(got.slice(1).map((e) => e.data)).toEqual([...Array(2500).keys()]);
   });
 
+  it('sends the completions of a tick with the next claim, in one script call', async () => {
+    const b = await backend();
+    const [first] = await b.add([spec('cc'), spec('cc')]);
+    const claimed = await claimOne(b, 'cc');
+    const run = jest.spyOn(b as unknown as { run(name: string): Promise<unknown> }, 'run');
+    // As the worker does: a handler finished (its completion is queued for this tick) and its slot is claimed again.
+    const completed = b.complete({ jobId: first.id, token: claimed.token }, '1');
+    const next = await b.claim([{ name: 'cc', max: 1 }], 30_000);
+    expect(await completed).toBe('completed');
+    expect(next.jobs).toHaveLength(1);
+    expect(run.mock.calls.map(([name]) => name)).toEqual(['completeClaim']);
+    expect((await b.get(first.id))?.state).toBe('completed');
+  });
+
   it('expires a finished job and its events after retentionMs (PEXPIRE), and only then', async () => {
     const b = await backend({ events: { maxLen: 100, retentionMs: 60_000 } });
     const [done, running] = await b.add([spec('ret'), spec('ret')]);
