@@ -27,6 +27,7 @@ const entryPoints = Object.entries(pkg.exports)
   }));
 
 fs.rmSync(dtsDir, { recursive: true, force: true });
+if (update) fs.mkdirSync(path.join(root, 'api'), { recursive: true });
 execFileSync(
   process.execPath,
   [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--emitDeclarationOnly', '--outDir', dtsDir],
@@ -59,7 +60,11 @@ for (const { reportName, dts } of entryPoints) {
       if (message.messageId === 'console-preamble') message.handled = true;
     },
   });
-  if (result.apiReportChanged) changed.push(path.relative(root, config.reportFilePath));
+  if (result.apiReportChanged) {
+    changed.push(
+      ...config.reportConfigs.map((report) => path.relative(root, path.join(config.reportFolder, report.fileName))),
+    );
+  }
   if (!result.succeeded) failed = true;
 }
 
