@@ -1,7 +1,8 @@
 // @ts-check
 // `npm run lint`: the recommended rules of ESLint and typescript-eslint (no type-aware rules, so it
-// stays fast), adjusted to the code's existing style. No formatting rules: layout is not checked,
-// so no file needs a mass reformat.
+// stays fast), adjusted to the code's existing style. No formatting rules: layout is Prettier's
+// (`prettier --check` runs in the same script), and none of these rules conflicts with it, so
+// eslint-config-prettier is not needed.
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

@@ -64,6 +64,7 @@ import { JobScheduler } from './schedules/job-scheduler.service';
   ],
 })
 export class JobQueueModule extends ConfigurableModuleClass implements OnApplicationShutdown {
+  /** @internal Nest injects the dependencies; not constructed by hand. */
   constructor(@Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend) {
     super();
   }

@@ -68,7 +68,7 @@ export interface JobQueueModuleOptions {
   watchdog?: {
     /** Sweep interval, ms. Default 15 000. */
     intervalMs?: number;
-    /** Cancel `watchClient` jobs idle this long, ms; <= 0 disables. Default 90 000. */
+    /** Cancel `watchClient` jobs idle this long, ms; `<= 0` disables. Default 90 000. */
     clientTimeoutMs?: number;
     /**
      * How many times a job whose lease expired (its worker died or froze) is requeued before it fails

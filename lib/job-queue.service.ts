@@ -68,6 +68,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
   /** The streams behind `waitFor()`: they may still see jobs end during the drain. */
   private readonly waits: JobEventStream;
 
+  /** @internal Nest injects the dependencies; not constructed by hand. */
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
@@ -135,7 +136,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
   }
 
   /**
-   * The job's events with id > `after` (all when omitted), then live ones; completes after the
+   * The job's events with id `> after` (all when omitted), then live ones; completes after the
    * terminal event (`completed`, `failed`, `cancelled`). Errors with JobNotFoundError for an unknown id.
    * While subscribed, it counts as client activity for `watchClient`.
    */

@@ -222,10 +222,11 @@ describe('Prometheus metrics (Redis backend, two apps as two processes)', () => 
   it('counts watchdog reclaims, stalls by name and client-gone cancels', async () => {
     const jobs = producer.get(JobQueueService);
     const watched = await jobs.add('unwatched', null, { watchClient: true });
-    // A process claims an orphan and dies: its lease runs out.
+    // A process claims a job no handler here runs, and dies: its lease runs out.
+    const abandoned = await jobs.add('abandoned', null);
     const backend = producer.get<QueueBackend>(JOB_QUEUE_BACKEND);
-    const { jobs: claimed } = await backend.claim([{ name: 'orphan', max: 1 }], 1_000);
-    expect(claimed).toHaveLength(1);
+    const { jobs: claimed } = await backend.claim([{ name: 'abandoned', max: 1 }], 1_000);
+    expect(claimed.map((c) => c.job.id)).toEqual([abandoned.id]);
     // The sweep runs as if the lease and the client timeout were long past.
     const later = Date.now() + 10 * 60_000;
     const now = jest.spyOn(Date, 'now').mockReturnValue(later);
@@ -235,10 +236,10 @@ describe('Prometheus metrics (Redis backend, two apps as two processes)', () => 
     } finally {
       now.mockRestore();
     }
-    expect(sweep.stalledRequeued).toEqual([claimed[0].job.id]);
+    expect(sweep.stalledRequeued).toEqual([abandoned.id]);
     expect(sweep.clientGone).toEqual([watched.id]);
     expect(await value(workerRegistry, 'jobqueue_watchdog_reclaims_total', { outcome: 'requeued' })).toBe(1);
-    expect(await value(workerRegistry, 'jobqueue_jobs_stalled_total', { name: 'orphan' })).toBe(1);
+    expect(await value(workerRegistry, 'jobqueue_jobs_stalled_total', { name: 'abandoned' })).toBe(1);
     expect(await value(workerRegistry, 'jobqueue_client_gone_cancels_total', {})).toBe(1);
     expect(await value(workerRegistry, 'jobqueue_jobs_cancelled_total', { name: 'unwatched' })).toBe(1);
   });

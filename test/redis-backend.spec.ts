@@ -557,13 +557,14 @@ describe('RedisBackend (private redis-server)', () => {
     const connections = (b as unknown as { connections: RedisConnections }).connections;
     const readerClient = (await connections.get('reader')) as Redis;
     const sub = new EventCollector();
-    await new Promise<void>((resolve) =>
+    // The status is asserted after the listener: a failed expect inside it would surface as a timeout.
+    const statusWhenSubscribed = await new Promise<string>((resolve) =>
       readerClient.once('connect', () => {
-        expect(readerClient.status).toBe('connect');
         b.subscribe(job.id, '0', sub);
-        resolve();
+        resolve(readerClient.status);
       }),
     );
+    expect(statusWhenSubscribed).toBe('connect');
     expect((await sub.until(1)).map((e) => e.type)).toEqual(['queued']);
     await emitOn(b, job.id, 'after-ready', undefined);
     expect((await sub.until(2)).map((e) => e.type)).toEqual(['queued', 'after-ready']);

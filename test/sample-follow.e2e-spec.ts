@@ -26,9 +26,16 @@ describe('cancelOnDisconnect across two sample processes (redis)', () => {
     [a, b] = await Promise.all([SampleProcess.start(env, { withTestRoutes: true }), SampleProcess.start(env, { withTestRoutes: true })]);
   }, TEST_TIMEOUT_MS);
 
+  // The builds run until cancelled: each test's builds are cancelled, and have ended, before the next test.
+  afterEach(async () => {
+    const ids = started.splice(0);
+    await Promise.all(ids.map((id) => request('POST', `${a.base}/builds/${id}/cancel`).catch(() => undefined)));
+    for (const client of clients.splice(0)) client.destroy();
+    // A build's event stream ends after its terminal event.
+    await Promise.all(ids.map((id) => SseClient.open(`${a.base}/builds/${id}/events`).then((end) => end.ended)));
+  });
+
   afterAll(async () => {
-    for (const client of clients) client.destroy();
-    await Promise.all(started.map((id) => request('POST', `${a.base}/builds/${id}/cancel`).catch(() => undefined)));
     for (const proc of [a, b]) proc?.kill();
     await Promise.all([a, b].map((proc) => proc?.exited));
     await redis?.stop();

@@ -21,7 +21,7 @@ import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
 import { createSampleApp } from '../sample/app.factory';
 import { AppModule } from '../sample/app.module';
 import { NIGHTLY_REPORT, NightlyReportSchedule } from '../sample/reports/nightly-report.schedule';
-import { Deferred, DeferredMap } from './support/deferred';
+import { Deferred, DeferredMap, eventually } from './support/deferred';
 import { parsePrometheusText, sampleValue } from './support/prometheus-text';
 import { SseClient, SseMessage, request } from './support/sse-client';
 
@@ -119,11 +119,16 @@ describe('sample app over HTTP (in-memory backend)', () => {
     });
   });
 
+  // Each test starts with no build or stream of an earlier one left (the sample runs 4 builds at a
+  // time): whatever a test started is cancelled and ended here, passing or failing.
+  afterEach(async () => {
+    const ids = started.splice(0);
+    await Promise.all(ids.map((id) => jobs.cancel(id).catch(() => undefined)));
+    await Promise.all(ids.map((id) => jobs.waitFor(id).catch(() => undefined)));
+    for (const client of clients.splice(0)) client.destroy();
+  });
+
   afterAll(async () => {
-    for (const client of clients) client.destroy();
-    // Slow builds a test left running would hold the drain on close for drainTimeoutMs.
-    await Promise.all(started.map((id) => jobs.cancel(id).catch(() => undefined)));
-    await Promise.all(started.map((id) => jobs.waitFor(id).catch(() => undefined)));
     await app?.close();
     if (savedRedisUrl !== undefined) process.env.REDIS_URL = savedRedisUrl;
   });
@@ -133,6 +138,25 @@ describe('sample app over HTTP (in-memory backend)', () => {
     expect(res.status).toBe(201);
     started.push(res.json.id);
     return res.json;
+  }
+
+  async function finishedBuild(): Promise<string> {
+    const { id } = await startBuild(FAST);
+    expect((await jobs.waitFor(id)).state).toBe('completed');
+    return id;
+  }
+
+  async function runningBuild(): Promise<string> {
+    const { id } = await startBuild(SLOW);
+    await firstValueFrom(jobs.events(id).pipe(filter((e) => e.type === 'active')));
+    return id;
+  }
+
+  async function cancelledBuild(): Promise<string> {
+    const id = await runningBuild();
+    expect(await jobs.cancel(id)).toBe('cancelling');
+    expect((await jobs.waitFor(id)).state).toBe('cancelled');
+    return id;
   }
 
   async function openStream(path: string, headers?: Record<string, string>): Promise<SseClient> {
@@ -157,13 +181,20 @@ describe('sample app over HTTP (in-memory backend)', () => {
   }
 
   describe('a build from start to finish', () => {
+    /** One build run to its end before these tests (not by one of them), and its events: what they read. */
+    let created: { id: string; state: string; name: string; data: unknown };
     let id: string;
     let all: JobEvent[];
 
-    it('POST /builds → 201 with the job', async () => {
-      const job = await startBuild(FAST);
-      expect(job).toMatchObject({ id: expect.any(String), name: 'build', state: 'waiting', data: FAST });
-      id = job.id;
+    beforeAll(async () => {
+      created = await startBuild(FAST);
+      id = created.id;
+      await jobs.waitFor(id);
+      all = (await jobs.poll(id, { max: 1000 })).events;
+    });
+
+    it('POST /builds → 201 with the job', () => {
+      expect(created).toMatchObject({ id: expect.any(String), name: 'build', state: 'waiting', data: FAST });
     });
 
     it('GET /builds/:id → the job; unknown id → 404; malformed id → 400', async () => {
@@ -179,23 +210,26 @@ describe('sample app over HTTP (in-memory backend)', () => {
     });
 
     it('GET /builds/:id/events streams every event in order and ends after completed', async () => {
+      // A build of its own, streamed while it runs.
+      const { id } = await startBuild(FAST);
       const client = await openStream(`/builds/${id}/events`);
       expect(client.status).toBe(200);
       expect(client.contentType).toMatch(/^text\/event-stream/);
       await client.ended;
 
-      all = jobEventsOf(client.events, id);
-      expectStrictlyIncreasing(all.map((e) => e.id));
+      const streamed = jobEventsOf(client.events, id);
+      expectStrictlyIncreasing(streamed.map((e) => e.id));
       const steps = Array.from({ length: FAST.steps }, () => ['token', 'progress']).flat();
-      expect(all.map((e) => e.type)).toEqual(['queued', 'active', ...steps, 'completed']);
-      expect(all.filter((e) => e.type === 'progress').map((e) => e.data)).toEqual([0.2, 0.4, 0.6, 0.8, 1]);
-      expect(all.filter((e) => e.type === 'token').map((e) => (e.data as { text: string }).text)).toEqual([
+      expect(streamed.map((e) => e.type)).toEqual(['queued', 'active', ...steps, 'completed']);
+      expect(streamed.filter((e) => e.type === 'progress').map((e) => e.data)).toEqual([0.2, 0.4, 0.6, 0.8, 1]);
+      expect(streamed.filter((e) => e.type === 'token').map((e) => (e.data as { text: string }).text)).toEqual([
         '[1/5] resolve dependencies',
         '[2/5] compile',
         '[3/5] bundle',
         '[4/5] run tests',
         '[5/5] package',
       ]);
+      expect(streamed).toEqual((await jobs.poll(id, { max: 1000 })).events);
       const job = (await request('GET', `${base}/builds/${id}`)).json;
       expect(job).toMatchObject({ state: 'completed', result: { ok: true, steps: 5 }, progress: 1 });
     });
@@ -494,47 +528,57 @@ describe('sample app over HTTP (in-memory backend)', () => {
     }
   });
 
+  // The metrics are the app's since it started: these tests check how much they moved across what they did.
   it('GET /health → up; GET /metrics → JSON snapshot', async () => {
     const health = await request('GET', `${base}/health`);
     expect(health.status).toBe(200);
     expect(health.json).toMatchObject({ status: 'ok', info: { 'job-queue': { status: 'up', backend: 'memory' } } });
 
+    const { json: before } = await request('GET', `${base}/metrics`);
+    await finishedBuild();
+    await cancelledBuild();
     const metrics = await request('GET', `${base}/metrics`);
     expect(metrics.status).toBe(200);
     expect(metrics.headers['content-type']).toMatch(/^application\/json/);
-    expect(metrics.json).toMatchObject({ backend: 'memory', shuttingDown: false, added: started.length });
+    expect(metrics.json).toMatchObject({ backend: 'memory', shuttingDown: false, added: before.added + 2 });
     expect(Object.keys(metrics.json.counts).sort()).toEqual([...JOB_STATES].sort());
-    expect(metrics.json.counts.completed).toBeGreaterThanOrEqual(3);
-    expect(metrics.json.counts.cancelled).toBe(3);
+    expect(metrics.json.counts.completed).toBe(before.counts.completed + 1);
+    expect(metrics.json.counts.cancelled).toBe(before.counts.cancelled + 1);
   });
 
   it('GET /metrics/prometheus → the text format, with the counters of what happened', async () => {
+    async function scrape() {
+      const res = await request('GET', `${base}/metrics/prometheus`);
+      expect(res.status).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
+      const samples = parsePrometheusText(res.text);
+      const total = (name: string) =>
+        samples.filter((s) => s.name === name && s.labels.queue === 'jq-sample').reduce((sum, s) => sum + s.value, 0);
+      return {
+        samples,
+        added: total('jobqueue_jobs_added_total'),
+        completed: total('jobqueue_jobs_completed_total'),
+        cancelled: total('jobqueue_jobs_cancelled_total'),
+      };
+    }
+
+    const before = await scrape();
+    await finishedBuild();
+    await cancelledBuild();
+    // The worker counts an outcome once its write returned, which may be just after waitFor saw it.
+    await eventually(async () => {
+      const now = await scrape();
+      return now.completed > before.completed && now.cancelled > before.cancelled;
+    });
+    const after = await scrape();
+    expect([after.added, after.completed, after.cancelled]).toEqual([before.added + 2, before.completed + 1, before.cancelled + 1]);
     const { json: snapshot } = await request('GET', `${base}/metrics`);
-    const scrape = await request('GET', `${base}/metrics/prometheus`);
-    expect(scrape.status).toBe(200);
-    expect(scrape.headers['content-type']).toMatch(/^text\/plain;.*version=0\.0\.4/);
-    const samples = parsePrometheusText(scrape.text);
-    const total = (name: string) =>
-      samples.filter((s) => s.name === name && s.labels.queue === 'jq-sample').reduce((sum, s) => sum + s.value, 0);
-    expect(total('jobqueue_jobs_added_total')).toBe(snapshot.added);
-    expect(total('jobqueue_jobs_completed_total')).toBe(snapshot.worker.outcomes.completed);
-    expect(total('jobqueue_jobs_cancelled_total')).toBe(snapshot.counts.cancelled);
-    expect(sampleValue(samples, 'jobqueue_dispatcher_reconnects_total', { queue: 'jq-sample' })).toBe(0);
+    expect(after.added).toBe(snapshot.added);
+    expect(after.completed).toBe(snapshot.worker.outcomes.completed);
+    expect(sampleValue(after.samples, 'jobqueue_dispatcher_reconnects_total', { queue: 'jq-sample' })).toBe(0);
   });
-  // Last: these remove, retry and pause jobs, which the counts checked above must not see.
+
   describe('the admin routes', () => {
-    async function finishedBuild(): Promise<string> {
-      const { id } = await startBuild(FAST);
-      expect((await jobs.waitFor(id)).state).toBe('completed');
-      return id;
-    }
-
-    async function runningBuild(): Promise<string> {
-      const { id } = await startBuild(SLOW);
-      await firstValueFrom(jobs.events(id).pipe(filter((e) => e.type === 'active')));
-      return id;
-    }
-
     it('GET /admin/jobs lists finished builds newest first, pages with a cursor, and answers 400 for bad input', async () => {
       const older = await finishedBuild();
       const id = await finishedBuild();
@@ -599,23 +643,29 @@ describe('sample app over HTTP (in-memory backend)', () => {
     });
 
     it('POST /admin/pause and /admin/resume: a paused name waits while others run, and runs once resumed', async () => {
-      const paused = await request('POST', `${base}/admin/pause?name=build`);
-      expect(paused.status).toBe(200);
-      expect(paused.json).toEqual({ queue: false, names: ['build'] });
-      expect((await request('GET', `${base}/admin/paused`)).json).toEqual({ queue: false, names: ['build'] });
+      try {
+        const paused = await request('POST', `${base}/admin/pause?name=build`);
+        expect(paused.status).toBe(200);
+        expect(paused.json).toEqual({ queue: false, names: ['build'] });
+        expect((await request('GET', `${base}/admin/paused`)).json).toEqual({ queue: false, names: ['build'] });
 
-      const { id } = await startBuild(FAST);
-      // A job of another name added after it runs to the end: the worker passed the build over.
-      const report = await jobs.add('report', {});
-      expect((await jobs.waitFor(report.id)).state).toBe('completed');
-      expect((await jobs.get(id))!.state).toBe('waiting');
+        const { id } = await startBuild(FAST);
+        // A job of another name added after it runs to the end: the worker passed the build over.
+        const report = await jobs.add('report', {});
+        expect((await jobs.waitFor(report.id)).state).toBe('completed');
+        expect((await jobs.get(id))!.state).toBe('waiting');
 
-      expect((await request('POST', `${base}/admin/pause`)).json).toEqual({ queue: true, names: ['build'] });
-      expect((await request('POST', `${base}/admin/resume`)).json).toEqual({ queue: false, names: ['build'] });
-      expect((await request('POST', `${base}/admin/resume?name=bad!name`)).status).toBe(400);
-      const resumed = await request('POST', `${base}/admin/resume?name=build`);
-      expect(resumed.json).toEqual({ queue: false, names: [] });
-      expect((await jobs.waitFor(id)).state).toBe('completed');
+        expect((await request('POST', `${base}/admin/pause`)).json).toEqual({ queue: true, names: ['build'] });
+        expect((await request('POST', `${base}/admin/resume`)).json).toEqual({ queue: false, names: ['build'] });
+        expect((await request('POST', `${base}/admin/resume?name=bad!name`)).status).toBe(400);
+        const resumed = await request('POST', `${base}/admin/resume?name=build`);
+        expect(resumed.json).toEqual({ queue: false, names: [] });
+        expect((await jobs.waitFor(id)).state).toBe('completed');
+      } finally {
+        // The next tests need a running queue even when an assertion above failed.
+        await jobs.resume();
+        await jobs.resume('build');
+      }
     });
 
     it('GET /admin/schedules lists the nightly report with its next 03:00 UTC', async () => {
@@ -648,6 +698,7 @@ describe('sample app over HTTP (in-memory backend)', () => {
     });
 
     it('POST /admin/clean removes finished jobs of a state and answers how many', async () => {
+      await finishedBuild();
       await finishedBuild();
       const completed = (await jobs.counts()).completed;
       expect(completed).toBeGreaterThanOrEqual(2);

@@ -49,6 +49,7 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   private firstUp?: () => void;
   private downSince?: number = Date.now();
 
+  /** @internal Nest injects the dependencies; not constructed by hand. */
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     private readonly worker: JobWorker,

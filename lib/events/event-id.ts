@@ -10,7 +10,7 @@ export function parseEventId(id: string): ParsedEventId {
   return { ms: Number(id.slice(0, dash)), seq: Number(id.slice(dash + 1)) };
 }
 
-/** Negative when a < b, zero when equal, positive when a > b. */
+/** Negative when `a < b`, zero when equal, positive when `a > b`. */
 export function compareEventIds(a: string, b: string): number {
   const pa = parseEventId(a);
   const pb = parseEventId(b);

@@ -17,7 +17,7 @@ export interface JobQueueHealthOptions {
 }
 
 /**
- * A @nestjs/terminus indicator: backend reachability (PING with a timeout, latency), the
+ * A `@nestjs/terminus` indicator: backend reachability (PING with a timeout, latency), the
  * connections for pickup and live events (when this process uses them), the cancel subscription,
  * the watchdog's last sweep and the jobs active here. Never throws: every problem is a `down`
  * result with a reason. Reports "shutting down" once shutdown began.
@@ -25,6 +25,7 @@ export interface JobQueueHealthOptions {
  */
 @Injectable()
 export class JobQueueHealthIndicator {
+  /** @internal Nest injects the dependencies; not constructed by hand. */
   constructor(
     private readonly health: HealthIndicatorService,
     private readonly collector: JobQueueMetricsCollector,

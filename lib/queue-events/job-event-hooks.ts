@@ -19,7 +19,7 @@ export interface RegisteredJobEventHook {
 const RECENT_EVENTS = 32;
 
 /**
- * Runs the @OnJobEvent hooks of this process. The code that performed a transition (service,
+ * Runs the `@OnJobEvent` hooks of this process. The code that performed a transition (service,
  * worker, dispatcher, watchdog) calls {@link notify} with what it wrote; since each transition is
  * performed by exactly one process, each hook runs once per event across all processes, and
  * no pub/sub delivery (which drops messages on a reconnect) is involved.

@@ -21,7 +21,7 @@ export interface JobEventHookMetadata {
  * Marks a provider method as a hook for events of `type` (a lifecycle type such as 'failed', or a
  * custom one). It is called as `(event: JobEvent, job: Job)`: once per event across all processes,
  * in the process where the event happened, with the job as it is after the event. A hook that
- * throws is logged; it never changes the job. Several @OnJobEvent on one method are allowed.
+ * throws is logged; it never changes the job. Several `@OnJobEvent` on one method are allowed.
  */
 export function OnJobEvent(type: string, options: OnJobEventOptions = {}): MethodDecorator {
   validateHookEventType(type);

@@ -3,6 +3,7 @@ import { InvalidJobError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import type { ScheduleOptions } from './job-schedule.interface';
 import { describeError } from '../utils/episode-logger';
+import { requireInt } from '../validation/job-input.validator';
 
 const SCHEDULE_ID_PATTERN = /^[A-Za-z0-9._:-]{1,150}$/;
 const SCHEDULE_KEYS = ['cron', 'tz', 'everyMs', 'startAt', 'endAt', 'limit', 'job'] as const;
@@ -64,11 +65,5 @@ function validateTimeZone(tz: unknown): void {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
     throw new InvalidJobError(Messages.invalidTimeZone(tz));
-  }
-}
-
-function requireInt(option: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidJobError(Messages.invalidOption(option, `an integer from ${min} to ${max}`, value));
   }
 }

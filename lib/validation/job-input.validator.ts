@@ -2,6 +2,7 @@ import { InvalidJobError } from '../errors/job-queue.errors';
 import { Messages, describeValue } from '../errors/job-queue.messages';
 import { AddOptions, LIFECYCLE_EVENT_TYPES } from '../interfaces/job.interface';
 import { MAX_TIMER_MS } from '../utils/timer-delay';
+import { integerRuleBroken } from './require-integer';
 
 const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
@@ -111,10 +112,10 @@ function normalizeBackoff(backoff: unknown): NonNullable<NormalizedAddOptions['b
   return { type: b.type, delayMs: b.delayMs as number, maxDelayMs: b.maxDelayMs as number | undefined };
 }
 
+/** Checks an integer input of a call (job options, queries, schedules): InvalidJobError, not a config error. */
 export function requireInt(option: string, value: unknown, min: number, max: number): void {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new InvalidJobError(Messages.invalidOption(option, `an integer from ${min} to ${max}`, value));
-  }
+  const rule = integerRuleBroken(value, min, max);
+  if (rule) throw new InvalidJobError(Messages.invalidOption(option, rule, value));
 }
 
 /**

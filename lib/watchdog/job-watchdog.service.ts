@@ -47,6 +47,7 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly counters = { sweeps: 0, stalledRequeued: 0, stalledFailed: 0, stalledCancelled: 0, clientGoneCancelled: 0, errors: 0 };
   private lastSweepAt?: number;
 
+  /** @internal Nest injects the dependencies; not constructed by hand. */
   constructor(
     @Inject(JOB_QUEUE_BACKEND) private readonly backend: QueueBackend,
     @Inject(JOB_QUEUE_OPTIONS) private readonly options: ResolvedJobQueueOptions,
