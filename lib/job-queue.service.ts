@@ -103,7 +103,8 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
       validateJobName(name);
       const normalized = normalizeAddOptions(opts);
       const dataJson = serializePayload(data, this.options.maxPayloadBytes);
-      return { id: normalized.jobId ?? randomUUID(), name, dataJson, opts: normalized, createdAt: now };
+      const generatedId = normalized.jobId === undefined;
+      return { id: normalized.jobId ?? randomUUID(), name, dataJson, opts: normalized, createdAt: now, generatedId };
     });
     if (specs.length === 0) return [];
     const endSpans = this.tracing.produce(specs);

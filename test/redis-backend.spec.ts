@@ -446,6 +446,21 @@ describe('RedisBackend (private redis-server)', () => {
     expect(got.slice(1).map((e) => e.data)).toEqual([...Array(2500).keys()]);
   });
 
+  it('skips the idempotency read and the clean-up for a generated id, and keeps both for a given one', async () => {
+    const b = await backend();
+    await admin.config('RESETSTAT');
+    const [fresh] = await b.add([{ ...spec('gen'), generatedId: true }]);
+    const stats = String(await admin.info('commandstats'));
+    // (One EXISTS remains: the queue-events flag, see publishQueueEvent.)
+    expect(stats).not.toMatch(/cmdstat_(hget|hmget|del):/);
+    expect(/cmdstat_exists:calls=(\d+)/.exec(stats)?.[1]).toBe('1');
+    expect((await b.readEvents(fresh.id, '0', 10))?.map((e) => e.type)).toEqual(['queued']);
+    const given = spec('gen', {}, { jobId: 'given-id' });
+    await b.add([given]);
+    const [again] = await b.add([{ ...given, dataJson: '"other"' }]);
+    expect(again.data).toEqual({});
+  });
+
   it('sends the completions of a tick with the next claim, in one script call', async () => {
     const b = await backend();
     const [first] = await b.add([spec('cc'), spec('cc')]);

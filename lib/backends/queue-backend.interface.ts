@@ -225,6 +225,11 @@ export interface NewJob {
   createdAt: number;
   /** Trace context of the producer span (serialized propagation carrier), when tracing is on. */
   traceContext?: string;
+  /**
+   * The id is a random UUID made for this add (no `jobId` given): no job can have it yet, so a
+   * backend may skip the idempotency check.
+   */
+  generatedId?: boolean;
 }
 
 export interface ClaimRequest {

@@ -17,7 +17,7 @@ export type CorruptRecordReporter = (jobId: string, why: string) => void;
 
 const STATES: ReadonlySet<string> = new Set(JOB_STATES);
 
-/** The 11 ARGV fields of one job for add-6.lua, in script order. */
+/** The 13 ARGV fields of one job for add-6.lua, in script order (fire-schedule-3.lua reads the first 12). */
 export function newJobArgs(spec: NewJob): string[] {
   const { opts } = spec;
   return [
@@ -33,6 +33,7 @@ export function newJobArgs(spec: NewJob): string[] {
     opts.timeoutMs === undefined ? '' : String(opts.timeoutMs),
     opts.watchClient ? '1' : '0',
     spec.traceContext ?? '',
+    spec.generatedId ? '1' : '',
   ];
 }
 

@@ -9,10 +9,13 @@
   ARGV[1] P           key prefix, e.g. '{jq}:'
   ARGV[2] maxWaiting  '' = unbounded
   ARGV[3] maxLen      event stream bound
-  ARGV[4..] 12 fields per job:
-    id, name, data, priority, attempts, createdAt, delayMs, owner, backoff, timeoutMs, watchClient, trace
+  ARGV[4..] 13 fields per job:
+    id, name, data, priority, attempts, createdAt, delayMs, owner, backoff, timeoutMs, watchClient, trace,
+    generated
     ('' = absent for owner, backoff, timeoutMs, trace; watchClient '1' or '0'; trace is the
-    producer's serialized trace context, stored as field `trace` for the consumer span)
+    producer's serialized trace context, stored as field `trace` for the consumer span; generated
+    '1' when the id is a random UUID made for this add: no job can have it, so neither the
+    idempotency read nor the clean-up of a replaced job is needed)
 
   Returns one entry per job: 1 when it was created, or the existing record (HGETALL) when a job
   with that id exists and is not finished (idempotency). A finished job with that id is replaced:
@@ -32,17 +35,21 @@
 local P = ARGV[1]
 local maxWaiting = ARGV[2]
 local maxLen = ARGV[3]
-local STRIDE = 12
+local STRIDE = 13
 local count = (#ARGV - 3) / STRIDE
 
 -- Pass 1: which jobs are new (decides maxWaiting before anything is written).
--- isNew[i] = the replaced job's state (a finished one, or '' when there was none).
+-- isNew[i] = the replaced job's state (a finished one, '' when there was none, false for a
+-- generated id: nothing to replace; see createJob).
 local isNew = {}
 local seen = {}
 local newCount = 0
 for i = 0, count - 1 do
   local id = ARGV[4 + i * STRIDE]
-  if not seen[id] then
+  if ARGV[4 + i * STRIDE + 12] == '1' then
+    isNew[i] = false
+    newCount = newCount + 1
+  elseif not seen[id] then
     seen[id] = true
     local state = redis.call('HGET', P .. 'job:' .. id, 'state')
     if (not state) or TERMINAL[state] then
@@ -65,7 +72,7 @@ end
 -- Due delayed jobs of these names became ready before the new ones: they queue first.
 local promoted = {}
 for i = 0, count - 1 do
-  if isNew[i] then
+  if isNew[i] ~= nil then
     local name = ARGV[4 + i * STRIDE + 1]
     if not promoted[name] then
       promoted[name] = true
@@ -83,7 +90,7 @@ for i = 0, count - 1 do
   local base = 4 + i * STRIDE
   local id = ARGV[base]
   local jobKey = P .. 'job:' .. id
-  if isNew[i] then
+  if isNew[i] ~= nil then
     local name = ARGV[base + 1]
     seq = seq + 1
     createJob(P, maxLen, seq, isNew[i], ARGV, base)

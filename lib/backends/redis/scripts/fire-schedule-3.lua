@@ -12,7 +12,8 @@
   ARGV[4] rev          the version the caller computed the tick from
   ARGV[5] expectedAt   the tick being fired: the nextAt the caller read
   ARGV[6] nextAt       the following tick ('' = none: the schedule is exhausted)
-  ARGV[7..17] the tick's job: the 11 fields of add-6 (its id is derived from schedule and tick)
+  ARGV[7..19] the tick's job: the 13 fields of add-6 (its id is derived from schedule and tick;
+               createJob reads the first 12)
 
   Returns 0 when the state no longer has rev and expectedAt (another process fired the tick, or
   the schedule was replaced or removed: nothing written); else advances and counts the tick and

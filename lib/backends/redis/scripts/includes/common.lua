@@ -193,9 +193,10 @@ end
   the script wrote the transition to the record. With a stream (the job's history is more than its
   record), appended; without one, only announced, with the derived id and data, so live
   subscribers and later readers agree. Returns the event id and whether the job has a stream.
-  `known`: the record's DERIVED_FIELDS after the transition, when the caller has them (see derivedEvents). ]]
-local function addLifecycleEvent(P, id, maxLen, eventType, data, known)
-  if redis.call('EXISTS', P .. 'events:' .. id) == 1 then
+  `known`: the record's DERIVED_FIELDS after the transition, when the caller has them (see derivedEvents);
+  `noStream`: true when the caller knows the job has no stream (it is being created). ]]
+local function addLifecycleEvent(P, id, maxLen, eventType, data, known, noStream)
+  if not noStream and redis.call('EXISTS', P .. 'events:' .. id) == 1 then
     return appendEvent(P, id, maxLen, eventType, data), true
   end
   local events = derivedEvents(P, id, known)

@@ -4,7 +4,7 @@
   createJob(P, maxLen, seq, replaced, args, base): writes job args[base] from the 12 values
   args[base .. base + 11] (id, name, data, priority, attempts, createdAt, delayMs, owner, backoff,
   timeoutMs, watchClient, trace: the layout of add-6's ARGV; trace '' = none): drops a replaced finished job (`replaced`:
-  its state, '' for none), then the record, the waiting (position `seq`) or delayed zset entry, the
+  its state, '' for none, false for a generated id, which no key can hold yet), then the record, the waiting (position `seq`) or delayed zset entry, the
   watchClient registration, the `queued` event and a wake marker. The caller checked that no
   unfinished job has the id, reserved `seq` and registers the name in `names` (once per batch).
 ]]
@@ -20,12 +20,19 @@ local function createJob(P, maxLen, seq, replaced, args, base)
   local watchClient = args[base + 10]
   local trace = args[base + 11]
   local jobKey = P .. 'job:' .. id
-  -- Drop every trace of a replaced job (or of an unreadable record without a state).
-  redis.call('DEL', jobKey, P .. 'events:' .. id)
-  if replaced ~= '' then redis.call('ZREM', P .. replaced, id) end
+  if replaced ~= false then
+    -- Drop every trace of a replaced job (or of an unreadable record without a state).
+    redis.call('DEL', jobKey, P .. 'events:' .. id)
+    if replaced ~= '' then redis.call('ZREM', P .. replaced, id) end
+  end
 
   local state = 'waiting'
-  if delayMs > 0 then state = 'delayed' end
+  -- As the record stores it (read back by derivedEvents for the `queued` event's data).
+  local delayField = nil
+  if delayMs > 0 then
+    state = 'delayed'
+    delayField = string.format('%.0f', delayMs)
+  end
   local fields = {
     'id', id, 'name', name, 'data', args[base + 2], 'state', state, 'attempt', 0,
     'attempts', args[base + 4], 'priority', priority, 'createdAt', createdAt,
@@ -33,8 +40,7 @@ local function createJob(P, maxLen, seq, replaced, args, base)
   -- A delayed job gets its queue position when it becomes due (claim promotes it).
   local qpos = queuePos(seq)
   if delayMs == 0 then fields[#fields + 1] = 'qpos'; fields[#fields + 1] = qpos end
-  -- Read back by derivedEvents for the `queued` event's data.
-  if delayMs > 0 then fields[#fields + 1] = 'delayMs'; fields[#fields + 1] = string.format('%.0f', delayMs) end
+  if delayField then fields[#fields + 1] = 'delayMs'; fields[#fields + 1] = delayField end
   if owner ~= '' then fields[#fields + 1] = 'owner'; fields[#fields + 1] = owner end
   if backoff ~= '' then fields[#fields + 1] = 'backoff'; fields[#fields + 1] = backoff end
   if timeoutMs ~= '' then fields[#fields + 1] = 'timeoutMs'; fields[#fields + 1] = timeoutMs end
@@ -51,6 +57,7 @@ local function createJob(P, maxLen, seq, replaced, args, base)
     redis.call('ZADD', P .. 'waiting:' .. name, -num(priority, 0), qpos .. id)
   end
   -- Derived from the record just written: a new job has no stream (see lazy streams in common).
-  addLifecycleEvent(P, id, maxLen, 'queued', false)
+  local known = { createdAt, delayField, nil, nil, state }
+  addLifecycleEvent(P, id, maxLen, 'queued', false, known, true)
   pushWake(P, name)
 end
