@@ -44,7 +44,14 @@ export interface RunningJobHooks {
 export class RunningJob {
   readonly lease: Lease;
   readonly job: Job;
-  private readonly controller = new AbortController();
+  /**
+   * Created when the handler first reads `ctx.signal` (an AbortController is the costliest object
+   * of an attempt, and a short handler often never looks at it); aborted at once if the attempt
+   * was aborted before.
+   */
+  private controller?: AbortController;
+  /** Why the attempt was aborted (cancel, timeout, shutdown, lost lease); set once. */
+  private abortedWith?: JobAbortedError;
   private timeoutTimer?: NodeJS.Timeout;
   private graceTimer?: NodeJS.Timeout;
   private ended = false;
@@ -103,7 +110,7 @@ export class RunningJob {
   /** Shutdown: aborts the handler and hands the job back to the queue at once. */
   async release(): Promise<void> {
     if (this.ended) return;
-    this.controller.abort(new JobAbortedError('shutdown', 'the process is shutting down'));
+    this.abort(new JobAbortedError('shutdown', 'the process is shutting down'));
     // No retries at shutdown: a hand-back that cannot be written is reclaimed after the lease.
     await this.end(() => this.backend.release(this.lease), false);
   }
@@ -111,17 +118,32 @@ export class RunningJob {
   /** The lease was taken over elsewhere: stop without writing anything. */
   lost(): void {
     if (this.ended) return;
-    this.controller.abort(new JobAbortedError('lease-lost', 'the lease expired and the job was reclaimed'));
+    this.abort(new JobAbortedError('lease-lost', 'the lease expired and the job was reclaimed'));
     void this.end(async () => 'lost');
   }
 
+  /** The handler's signal (see `controller`). */
+  private get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedWith) this.controller.abort(this.abortedWith);
+    }
+    return this.controller.signal;
+  }
+
+  private abort(reason: JobAbortedError): void {
+    if (this.abortedWith) return;
+    this.abortedWith = reason;
+    this.controller?.abort(reason);
+  }
+
   private get abortReason(): JobAbortedError | undefined {
-    return this.controller.signal.aborted ? (this.controller.signal.reason as JobAbortedError) : undefined;
+    return this.abortedWith;
   }
 
   private abortFor(kind: JobAbortKind, reason: string): boolean {
-    if (this.ended || this.controller.signal.aborted) return false;
-    this.controller.abort(new JobAbortedError(kind, reason));
+    if (this.ended || this.abortedWith) return false;
+    this.abort(new JobAbortedError(kind, reason));
     // A handler that ignores its signal must not hold the job forever.
     this.graceTimer = setTimeout(() => void this.end(() => this.writeAbortOutcome()), this.options.cancelGraceMs);
     return true;
@@ -206,7 +228,9 @@ export class RunningJob {
   private context(): JobContext {
     const run = this;
     return {
-      signal: this.controller.signal,
+      get signal(): AbortSignal {
+        return run.signal;
+      },
       attempt: this.job.attempt,
       emit(type: string, data?: unknown): Promise<void> {
         validateCustomEventType(type);
