@@ -87,8 +87,11 @@ export class RedisBackend implements QueueBackend {
   private scripts?: RedisScripts;
   private starting?: Promise<void>;
   private closing?: Promise<void>;
-  /** Claim tokens: a per-process random part plus a counter; the script appends the job's index. */
-  private readonly tokenPrefix = randomBytes(9).toString('base64url');
+  /**
+   * Claim tokens: a per-instance random part (no '.'), then '.', a counter, '.' and the job's index
+   * (appended by the script). The sharded backend routes a lease by it.
+   */
+  readonly tokenPrefix = randomBytes(9).toString('base64url');
   private tokenCounter = 0;
   private readonly corruptLogged = new Set<string>();
   private readonly adds = new MicroBatcher((calls: NewJob[][]) => this.addBatch(calls), {
@@ -102,17 +105,22 @@ export class RedisBackend implements QueueBackend {
     sizeOf: (item) => item.resultJson.length,
   });
 
+  /**
+   * @param shard one shard of a sharded queue (see RedisShardedBackend): its keys, and connections
+   *   that share the queue's command connection; by default the queue's own, from `options`
+   */
   constructor(
     private readonly options: ResolvedJobQueueOptions,
     private readonly logger: RedisBackendLogger = new Logger('JobQueueRedis'),
+    shard?: { keys: RedisKeys; connections: RedisConnections },
   ) {
     if (options.redis === undefined) {
       throw new JobQueueConfigError("The Redis backend needs option 'redis' (a URL, ioredis options or an ioredis instance).");
     }
     // The option's public type describes ioredis structurally (the typings must not need ioredis).
     const source = options.redis as RedisSource;
-    this.keys = new RedisKeys(options.prefix, keyPrefixOf(source));
-    this.connections = new RedisConnections(source, this.keys.base, logger);
+    this.keys = shard?.keys ?? new RedisKeys(options.prefix, keyPrefixOf(source));
+    this.connections = shard?.connections ?? new RedisConnections(source, this.keys.base, logger);
     this.waiter = new RedisWorkWaiter(this.connections, this.keys);
     this.cancelChannel = new RedisCancelChannel(this.connections, this.keys.cancelChannel, logger);
     this.reader = new RedisEventReader(this.connections, this.keys, logger, this.reportCorrupt);
@@ -239,7 +247,12 @@ export class RedisBackend implements QueueBackend {
     return batch;
   }
 
-  waitForWork(names: string[], untilAt: number | undefined): Promise<void> {
+  async waitForWork(names: string[], untilAt: number | undefined): Promise<void> {
+    await this.waiter.wait(names, untilAt);
+  }
+
+  /** {@link waitForWork}, resolving with the wake list a marker was taken from, if one was (the sharded backend reads it). */
+  waitForWake(names: string[], untilAt: number | undefined): Promise<string | undefined> {
     return this.waiter.wait(names, untilAt);
   }
 
@@ -577,11 +590,6 @@ export class RedisBackend implements QueueBackend {
     const at = Number(await this.command.hget(this.keys.job(jobId), 'followedAt'));
     return at > 0 ? at : undefined;
   }
-}
-
-/** Builds the Redis backend from resolved options (`options.redis` must be set). */
-export function createRedisBackend(options: ResolvedJobQueueOptions, logger?: RedisBackendLogger): RedisBackend {
-  return new RedisBackend(options, logger);
 }
 
 /** What `{jq}:schedules` stores per schedule: everything but the tick state. */
