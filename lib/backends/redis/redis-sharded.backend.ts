@@ -77,7 +77,10 @@ export class RedisShardedBackend implements QueueBackend {
   start(): Promise<void> {
     this.starting ??= (async () => {
       try {
-        await this.connections.open();
+        const command = await this.connections.open();
+        // Each shard's connections listen to the shared client (slot-map refreshes, errors): one listener per shard.
+        const max = command.getMaxListeners();
+        if (max > 0) command.setMaxListeners(max + this.parts.length);
       } catch (err) {
         await this.connections.close().catch(() => undefined);
         throw new JobQueueError(Messages.redisUnreachable(describeError(err)));
