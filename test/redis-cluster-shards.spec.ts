@@ -175,7 +175,7 @@ describe('a queue over 3 shards on a 3-master cluster', () => {
       const [id] = idsOn(backend, shard, 1, `idle-${shard}`);
       await backend.add([spec('idle', shard, id)]);
       expect(await within(wait, 4_000)).not.toBe(TIMED_OUT);
-      const claimSpy = backend.parts.map((part) => jest.spyOn(part, 'claim'));
+      const claimSpy = backend.parts.map((part) => jest.spyOn(part, 'claimNow'));
       const batch = await backend.claim([{ name: 'idle', max: 4 }], 30_000);
       expect(batch.jobs.map((c) => c.job.id)).toEqual([id]);
       // Only the shard that signalled was asked; the others are drained and watched by their BLPOPs.

@@ -53,6 +53,8 @@ export const Messages = {
     `addBulk() takes an array of { name, data, opts? } objects; ${what}.`,
   wrongKeyType: (detail: string) =>
     `A queue key in Redis holds a value of the wrong type (${detail}): another program wrote to the queue's keys; give the queue its own 'prefix' or remove the foreign key.`,
+  slotMigrating: (detail: string) =>
+    `The queue's Redis Cluster slot is being migrated to another master (${detail}): its scripts cannot run until the migration ends; retry then.`,
   scriptFailed: (detail: string) =>
     `A queue script failed in Redis (${detail}), most likely on a damaged job record: remove the record, or report it if it was written by this library.`,
   jobIdsQuery: (param: string) =>

@@ -1,8 +1,10 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EpisodeLogger } from '../../utils/episode-logger';
 import { timerDelay } from '../../utils/timer-delay';
 import type { ClaimBatch, ClaimRequest, ClaimedJob } from '../queue-backend.interface';
 import type { RedisBackendLogger } from './redis-connections';
 import type { RedisShardRouter } from './redis-shard-router';
+import { MIGRATION_PAUSE_MAX_MS, isSlotMigrating } from './redis-slot-migration';
 import type { RedisBackend } from './redis.backend';
 
 /** A shard whose claim or wait failed is left alone this long; the other shards go on meanwhile. */
@@ -44,6 +46,8 @@ export class RedisShardClaims {
   /** Per shard: bumped on every sign of work; a claim reply that started before one must not mark the shard drained. */
   private readonly signals: number[];
   private readonly armed: Array<ArmedWait | undefined>;
+  /** Per shard: while its slot migrates, the watcher that says when it is done (see `failed`). */
+  private readonly migrating: Array<Promise<void> | undefined>;
   private readonly errors: EpisodeLogger[];
   /** Names this process has free slots for, as of its last claim or wait: markers of others are pushed back. */
   private interest = new Set<string>();
@@ -68,6 +72,7 @@ export class RedisShardClaims {
     this.retryAt = new Array<number>(n).fill(0);
     this.signals = new Array<number>(n).fill(0);
     this.armed = new Array<ArmedWait | undefined>(n).fill(undefined);
+    this.migrating = new Array<Promise<void> | undefined>(n).fill(undefined);
     this.errors = parts.map((part) => new EpisodeLogger(logger, `Claiming jobs on shard ${part.keys.hashTag}`));
   }
 
@@ -82,7 +87,7 @@ export class RedisShardClaims {
     for (let i = 0; i < n && [...budget.values()].some((left) => left > 0); i++) {
       const shard = (first + i) % n;
       const now = Date.now();
-      if (this.retryAt[shard] > now) continue;
+      if (this.retryAt[shard] > now || this.migrating[shard]) continue;
       const asks = this.router
         .namesOn(shard, requests)
         .filter((r) => this.mayHaveWork(shard, r.name, now) && budget.get(r.name)! > 0)
@@ -91,12 +96,11 @@ export class RedisShardClaims {
       const signal = this.signals[shard];
       let batch: ClaimBatch;
       try {
-        batch = await this.parts[shard].claim(asks, leaseMs);
+        batch = await this.parts[shard].claimNow(asks, leaseMs);
         this.errors[shard].recovered();
       } catch (err) {
-        this.errors[shard].failed(err);
-        this.retryAt[shard] = Date.now() + SHARD_RETRY_MS;
-        failure ??= err;
+        // A migrating shard is left to its watcher: the others go on, and nothing is thrown for it.
+        if (!this.failed(shard, err)) failure ??= err;
         continue;
       }
       const got = new Map<string, number>();
@@ -163,8 +167,41 @@ export class RedisShardClaims {
   /** A shard that is not failing may have a claimable job of one of `names`. */
   private anyWork(names: string[], now: number): boolean {
     return this.parts.some(
-      (_, shard) => this.retryAt[shard] <= now && this.namesOn(shard, names).some((name) => this.mayHaveWork(shard, name, now)),
+      (_, shard) =>
+        this.retryAt[shard] <= now && !this.migrating[shard] && this.namesOn(shard, names).some((name) => this.mayHaveWork(shard, name, now)),
     );
+  }
+
+  /**
+   * A claim or wait on `shard` failed: logged once per episode. While its slot migrates (a reshard) a
+   * watcher retries a read-only script until it runs again, then wakes the claims (true); other failures
+   * leave the shard alone for SHARD_RETRY_MS (false).
+   */
+  private failed(shard: number, err: unknown): boolean {
+    this.errors[shard].failed(err);
+    if (!isSlotMigrating(err)) {
+      this.retryAt[shard] = Date.now() + SHARD_RETRY_MS;
+      return false;
+    }
+    // The script calls of a migrating slot are refused before they run (see RedisScripts), and ioredis
+    // retries them for a while before giving up: a claim sweep must not wait on that.
+    this.migrating[shard] ??= (async () => {
+      while (!this.closed) {
+        try {
+          await this.parts[shard].pendingByName();
+          return;
+        } catch (probeErr) {
+          if (!isSlotMigrating(probeErr)) return;
+          await sleep(MIGRATION_PAUSE_MAX_MS);
+        }
+      }
+    })().finally(() => {
+      this.migrating[shard] = undefined;
+      this.drained[shard].clear();
+      this.signals[shard]++;
+      this.wake?.();
+    });
+    return true;
   }
 
   private namesOn(shard: number, names: string[]): string[] {
@@ -191,7 +228,7 @@ export class RedisShardClaims {
       current.cancelled = true;
       this.parts[shard].interruptWait();
     }
-    if (here.length === 0 || this.retryAt[shard] > Date.now()) {
+    if (here.length === 0 || this.retryAt[shard] > Date.now() || this.migrating[shard]) {
       this.armed[shard] = undefined;
       return;
     }
@@ -202,8 +239,7 @@ export class RedisShardClaims {
       try {
         this.woke(shard, armed, await this.parts[shard].waitForWake(here, undefined));
       } catch (err) {
-        this.errors[shard].failed(err);
-        this.retryAt[shard] = Date.now() + SHARD_RETRY_MS;
+        this.failed(shard, err);
         this.woke(shard, armed, undefined);
       }
     });

@@ -1,6 +1,8 @@
 import type Redis from 'ioredis';
 import type { RedisKeys } from './redis-keys';
 import type { RedisConnections } from './redis-connections';
+import { MIGRATION_PAUSE_MAX_MS, isSlotMigrating } from './redis-slot-migration';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Longest single BLPOP: waits resolve at least this often (callers loop; spurious wake-ups are allowed). */
 const MAX_BLOCK_MS = 5_000;
@@ -63,6 +65,12 @@ export class RedisWorkWaiter {
       // On a Cluster, a failover or a reshard moved the queue's slot: the connection follows it, and
       // the caller claims again (a spurious wake-up) before waiting there.
       if (this.closed || this.connections.redirected('blocking', err)) return undefined;
+      // A reshard is moving the slot (ASK, TRYAGAIN): nothing blocks there until it ends. A short pause,
+      // then a spurious wake-up: the claim waits the migration out.
+      if (isSlotMigrating(err)) {
+        await sleep(MIGRATION_PAUSE_MAX_MS);
+        return undefined;
+      }
       throw err;
     } finally {
       this.inflight = undefined;

@@ -41,6 +41,7 @@ import { jobFromNew } from '../new-job';
 import { type FlatHash, type StreamEntry, newJobArgs, parseClaimed, parseEvent, parseJob } from './redis-job-record';
 import { RedisKeys } from './redis-keys';
 import { RedisScripts, rethrowAsQueueError, type ScriptName } from './redis-scripts';
+import { retryWhileMigrating } from './redis-slot-migration';
 import { RedisWorkWaiter } from './redis-work-waiter';
 import { describeError } from '../../utils/episode-logger';
 
@@ -130,7 +131,7 @@ export class RedisBackend implements QueueBackend {
   start(): Promise<void> {
     this.starting ??= (async () => {
       const command = await this.connections.open();
-      this.scripts = new RedisScripts(command);
+      this.scripts = new RedisScripts(command, this.keys.migrationGuard);
     })().catch(async (err: unknown) => {
       this.starting = undefined;
       // Leave no reconnecting client behind, so a failed boot lets the process exit.
@@ -193,7 +194,8 @@ export class RedisBackend implements QueueBackend {
     const k = this.keys;
     const args: Array<string | number> = [k.base, this.options.maxWaiting ?? '', this.options.events.maxLen];
     for (const spec of jobs) args.push(...newJobArgs(spec));
-    return (await this.run('add', [k.seq, k.names, k.clients, k.completed, k.failed, k.cancelled], args)) as Array<1 | FlatHash>;
+    const keys = [k.seq, k.names, k.clients, k.completed, k.failed, k.cancelled];
+    return (await retryWhileMigrating(() => this.run('add', keys, args))) as Array<1 | FlatHash>;
   }
 
   async get(jobId: string): Promise<Job | null> {
@@ -222,7 +224,13 @@ export class RedisBackend implements QueueBackend {
 
   // --- worker ---------------------------------------------------------------------------------
 
-  async claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
+  /** Waits out a migration of the queue's slot (a reshard), up to MIGRATION_RETRY_MS. */
+  claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
+    return retryWhileMigrating(() => this.claimNow(requests, leaseMs));
+  }
+
+  /** One claim script call: fails at once while the slot migrates (the sharded backend claims elsewhere meanwhile). */
+  async claimNow(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
     const args: Array<string | number> = [
       this.keys.base,
       Date.now(),
