@@ -102,7 +102,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
       validateJobName(name);
       const normalized = normalizeAddOptions(opts);
       const dataJson = serializePayload(data, this.options.maxPayloadBytes);
-      return { id: normalized.jobId ?? randomUUID(), name, dataJson, opts: normalized, createdAt: now };
+      return { id: normalized.jobId ?? this.backend.newJobId?.(name) ?? randomUUID(), name, dataJson, opts: normalized, createdAt: now };
     });
     if (specs.length === 0) return [];
     const endSpans = this.tracing.produce(specs);

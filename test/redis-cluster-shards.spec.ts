@@ -116,6 +116,10 @@ describe('a queue over 3 shards on a 3-master cluster', () => {
     }
     expect(await backend.cancel('unknown', 'x', 'test')).toBe('not_found');
     expect(await backend.counts()).toMatchObject({ waiting: 0, cancelled: 0 });
+    // Ids the queue generates for a pinned name hash to the pinned shard: one lookup, like any job's.
+    const generated = Array.from({ length: 30 }, () => backend.newJobId('pinned'));
+    expect(generated.map((id) => backend.router.candidates(id))).toEqual(generated.map(() => [PIN_SHARD]));
+    expect(new Set(Array.from({ length: 30 }, () => backend.router.candidates(backend.newJobId('routed'))[0])).size).toBe(3);
   });
 
   it('keeps a pinned name on one shard, so its rate limit holds across processes exactly', async () => {

@@ -128,6 +128,7 @@ export class RedisShardClaims {
     const now = Date.now();
     const ends = untilAt === undefined ? undefined : untilAt - now;
     if ((ends !== undefined && ends <= 0) || this.anyWork(names, now)) return;
+    this.wake?.(); // one wait at a time: an earlier one ends now (a spurious wake-up)
     let timer: NodeJS.Timeout | undefined;
     let wake!: () => void;
     const woke = new Promise<void>((resolve) => {

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { JobNotFoundError, JobQueueConfigError, JobQueueError } from '../../errors/job-queue.errors';
 import { Messages } from '../../errors/job-queue.messages';
 import type { RemoveResult, RetryResult } from '../../interfaces/job-operations.interface';
@@ -28,7 +29,7 @@ import { RedisConnections, keyPrefixOf, type RedisBackendLogger, type RedisSourc
 import { RedisKeys } from './redis-keys';
 import { RedisShardClaims } from './redis-shard-claims';
 import { listAcrossShards } from './redis-shard-list';
-import { RedisShardRouter } from './redis-shard-router';
+import { PIN_SHARD, RedisShardRouter } from './redis-shard-router';
 import { RedisBackend } from './redis.backend';
 
 /**
@@ -135,6 +136,17 @@ export class RedisShardedBackend implements QueueBackend {
       }),
     );
     return added;
+  }
+
+  /**
+   * A random UUID; for a pinned name one that also hashes to the pinned shard (N draws on average), so
+   * looking its job up by id takes one round trip, like any other job's.
+   */
+  newJobId(name: string): string {
+    for (;;) {
+      const id = randomUUID();
+      if (!this.router.isPinned(name) || this.router.candidates(id)[0] === PIN_SHARD) return id;
+    }
   }
 
   get(jobId: string): Promise<Job | null> {
