@@ -76,6 +76,7 @@ async function main(): Promise<void> {
   const summary = Object.fromEntries(
     [1, 3].map((shards) => {
       const of = rounds.filter((r) => r.shards === shards);
+      const cpu = median(of.map((r) => r.add.cpuUsPerJob + r.process.cpuUsPerJob));
       return [
         `shards${shards}`,
         {
@@ -83,6 +84,11 @@ async function main(): Promise<void> {
           processJobsPerSec: median(of.map((r) => r.process.jobsPerSec)),
           processRedisCpuUsPerJob: median(of.map((r) => r.process.cpuUsPerJob)),
           addRedisCpuUsPerJob: median(of.map((r) => r.add.cpuUsPerJob)),
+          // A job's whole life (add + claim + complete), all masters together.
+          redisCpuUsPerJob: round(cpu),
+          // What one master's core can carry of that when the clients are not the bottleneck.
+          jobsPerSecPerMasterCore: Math.round(1e6 / cpu),
+          processCommandsPerJob: median(of.map((r) => round(r.process.masters.reduce((sum, m) => sum + m.commands, 0) / JOBS))),
           processCommandSpread: median(of.map((r) => r.process.commandSpread)),
           addCommandSpread: median(of.map((r) => r.add.commandSpread)),
         },
