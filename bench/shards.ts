@@ -1,13 +1,14 @@
 /**
  * One queue over several Redis Cluster masters (option `shards`): starts a private 3-master cluster
  * (no replicas), then per round and for `shards: 1` and `shards: 3` in turn: adds a backlog of
- * BENCH_SHARDS_JOBS no-op jobs (addBulk, chunks of 1,000) from this process, and times 2 worker
+ * BENCH_SHARDS_JOBS (40,000) no-op jobs (addBulk, chunks of 1,000) from this process, and times 2 worker
  * processes (concurrency 16 each) working it off. Per master it reads INFO commandstats and INFO cpu
  * around each phase: commands per master (are they even?) and Redis CPU per job (what a master costs).
  * Medians over BENCH_SHARDS_ROUNDS rounds. Not part of `npm run bench` (it needs its own cluster):
  * `npm run bench:shards`. Prints JSON; the README's Redis Cluster section has the figures.
  */
 import { Cluster } from 'ioredis';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { ChildHandle } from './child-handle';
@@ -19,9 +20,13 @@ import { RedisProbe } from './redis-probe';
 import { CONCURRENCY } from './scenarios/compare';
 import { rate } from './stats';
 
-const JOBS = Number(process.env.BENCH_SHARDS_JOBS ?? 20_000);
+const JOBS = Number(process.env.BENCH_SHARDS_JOBS ?? 40_000);
+/** counts() of a sharded queue is a script call per shard: polled sparingly, so the polls cost little. */
+const POLL_MS = 25;
 const ROUNDS = Number(process.env.BENCH_SHARDS_ROUNDS ?? 3);
 const WORKERS = 2;
+/** USER_HZ: the unit of /proc/<pid>/stat times (100 on Linux). */
+const CLOCK_TICKS = 100;
 const MASTERS = 3;
 const TIMEOUT_MS = 120_000;
 
@@ -33,10 +38,14 @@ interface MasterCost {
   /** Script calls (evalsha + eval). */
   scripts: number;
   cpuUsPerJob: number;
+  /** Time inside scripts per job (INFO commandstats usec of evalsha/eval), µs: most of the rest of the CPU is I/O and the event loop. */
+  scriptUsPerJob: number;
 }
 
 interface PhaseResult {
   jobsPerSec: number;
+  /** CPU of the worker processes together per job (user + sys, /proc/<pid>/stat), µs. */
+  workerCpuUsPerJob: number;
   masters: MasterCost[];
   /** Redis CPU of all masters together per job, µs. */
   cpuUsPerJob: number;
@@ -83,6 +92,8 @@ async function main(): Promise<void> {
           addJobsPerSec: median(of.map((r) => r.add.jobsPerSec)),
           processJobsPerSec: median(of.map((r) => r.process.jobsPerSec)),
           processRedisCpuUsPerJob: median(of.map((r) => r.process.cpuUsPerJob)),
+          processWorkerCpuUsPerJob: median(of.map((r) => r.process.workerCpuUsPerJob)),
+          processScriptUsPerJob: median(of.map((r) => round(r.process.masters.reduce((sum, m) => sum + m.scriptUsPerJob, 0)))),
           addRedisCpuUsPerJob: median(of.map((r) => r.add.cpuUsPerJob)),
           // A job's whole life (add + claim + complete), all masters together.
           redisCpuUsPerJob: round(cpu),
@@ -114,15 +125,16 @@ async function measure(
       const redis = { connectionName: `bench-worker${i}` };
       children.push(await ChildHandle.start({ redis, cluster: seeds, shards, prefix, handlers: { noop: CONCURRENCY } }));
     }
-    const add = await phase(probes, async () => {
+    const workers = children.map((child) => child.pid);
+    const add = await phase(probes, workers, async () => {
       const t0 = performance.now();
       await addBacklog(producer.jobs, 'noop', JOBS);
       return performance.now() - t0;
     });
-    const processed = await phase(probes, async () => {
+    const processed = await phase(probes, workers, async () => {
       const t0 = performance.now();
       for (const child of children) child.send({ type: 'open-gate' });
-      return (await waitCompleted(producer.jobs, JOBS, TIMEOUT_MS)) - t0;
+      return (await waitCompleted(producer.jobs, JOBS, TIMEOUT_MS, POLL_MS)) - t0;
     });
     return { shards, add, process: processed };
   } finally {
@@ -132,22 +144,37 @@ async function measure(
   }
 }
 
-/** Runs `work` (returning its duration, ms) between two readings of every master's stats. */
-async function phase(probes: Array<{ port: number; probe: RedisProbe }>, work: () => Promise<number>): Promise<PhaseResult> {
+/** Runs `work` (returning its duration, ms) between two readings of every master's stats and the workers' CPU. */
+async function phase(probes: Array<{ port: number; probe: RedisProbe }>, workers: number[], work: () => Promise<number>): Promise<PhaseResult> {
   const read = () => Promise.all(probes.map(async ({ port, probe }) => ({ port, cpu: await probe.cpuSeconds(), stats: await probe.commandStats() })));
   const before = await read();
+  const workersBefore = workers.map(processCpuUs);
   const ms = await work();
+  const workerCpuUsPerJob = round(workers.reduce((sum, pid, i) => sum + processCpuUs(pid) - workersBefore[i], 0) / JOBS);
   const after = await read();
   const masters = after.map(({ port, cpu, stats }, i) => {
     const calls = (name: string) => (stats[name]?.calls ?? 0) - (before[i].stats[name]?.calls ?? 0);
+    const usec = (name: string) => (stats[name]?.usec ?? 0) - (before[i].stats[name]?.usec ?? 0);
     // The probes' own INFO calls are not the queue's.
     const commands = Object.keys(stats).reduce((sum, name) => sum + (name === 'info' ? 0 : calls(name)), 0);
-    return { port, commands, scripts: calls('evalsha') + calls('eval'), cpuUsPerJob: round(((cpu - before[i].cpu) * 1e6) / JOBS) };
+    return {
+      port,
+      commands,
+      scripts: calls('evalsha') + calls('eval'),
+      cpuUsPerJob: round(((cpu - before[i].cpu) * 1e6) / JOBS),
+      scriptUsPerJob: round((usec('evalsha') + usec('eval')) / JOBS),
+    };
   });
   const busy = masters.filter((m) => m.scripts > 0);
   const mean = busy.reduce((sum, m) => sum + m.commands, 0) / (busy.length || 1);
   const commandSpread = round(Math.max(...busy.map((m) => Math.abs(m.commands - mean) / mean)));
-  return { jobsPerSec: rate(JOBS, ms), masters, cpuUsPerJob: round(masters.reduce((sum, m) => sum + m.cpuUsPerJob, 0)), commandSpread };
+  return { jobsPerSec: rate(JOBS, ms), workerCpuUsPerJob, masters, cpuUsPerJob: round(masters.reduce((sum, m) => sum + m.cpuUsPerJob, 0)), commandSpread };
+}
+
+/** User + system CPU of a process so far, µs (Linux: fields 14 and 15 of /proc/<pid>/stat, in clock ticks). */
+function processCpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
 }
 
 function median(values: number[]): number {

@@ -54,7 +54,8 @@ export class RedisShardClaims {
   /** The names of the wait in progress, if one is. */
   private waitingOn?: string[];
   private wake?: () => void;
-  private rotation = 0;
+  /** Where the next claim starts; a random first shard, so processes started together do not claim in step. */
+  private rotation: number;
   private closed = false;
 
   /**
@@ -74,6 +75,7 @@ export class RedisShardClaims {
     this.armed = new Array<ArmedWait | undefined>(n).fill(undefined);
     this.migrating = new Array<Promise<void> | undefined>(n).fill(undefined);
     this.errors = parts.map((part) => new EpisodeLogger(logger, `Claiming jobs on shard ${part.keys.hashTag}`));
+    this.rotation = Math.floor(Math.random() * n);
   }
 
   /** See QueueBackend.claim. Throws only when no job was claimed and a shard failed. */
