@@ -3,6 +3,7 @@
  * the handlers named in env BENCH_CHILD, reporting to the parent over IPC (bench/protocol.ts).
  * Started by bench/child-handle.ts as `node -r ts-node/register/transpile-only bench/child-worker.ts`.
  */
+import { Cluster } from 'ioredis';
 import type { Job, JobContext } from '../lib';
 import { now, sleep } from './clock';
 import type { ChildConfig, ChildHandlerName, ChildMessage, EmitterData, ParentMessage } from './protocol';
@@ -44,7 +45,8 @@ async function main(): Promise<void> {
   for (const [name, concurrency] of Object.entries(config.handlers)) {
     handlers[name] = { concurrency: concurrency!, run: bodies[name as ChildHandlerName] };
   }
-  const queue: QueueApp = await createQueueApp({ redis: config.redis, prefix: config.prefix, handlers });
+  const redis = config.cluster ? new Cluster(config.cluster, { redisOptions: { connectionName: config.redis.connectionName } }) : config.redis;
+  const queue: QueueApp = await createQueueApp({ redis, prefix: config.prefix, handlers, module: { shards: config.shards ?? 1 } });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => process.exit(0), 5_000);
     force.unref();
     await queue.close().catch(() => undefined);
+    if (redis instanceof Cluster) redis.disconnect();
     process.exit(0);
   };
   process.on('message', (message: ParentMessage) => {

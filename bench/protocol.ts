@@ -3,6 +3,10 @@ import type { RedisOptions } from 'ioredis';
 /** What bench/child-worker.ts runs (passed as JSON in env BENCH_CHILD). */
 export interface ChildConfig {
   redis: RedisOptions;
+  /** Seeds of a Redis Cluster: the child connects with an ioredis Cluster (named `redis.connectionName`) instead. */
+  cluster?: Array<{ host: string; port: number }>;
+  /** Option `shards` of the queue (default 1). */
+  shards?: number;
   prefix: string;
   /** Handler names to register, with their concurrency. */
   handlers: Partial<Record<ChildHandlerName, number>>;

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { INestApplicationContext, Injectable, Module, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { RedisOptions } from 'ioredis';
+import { Cluster, type RedisOptions } from 'ioredis';
 import { Job, JobContext, JobHandler, JobQueueModule, JobQueueModuleOptions, JobQueueService } from '../lib';
 
 /** A handler body plus its concurrency, registered with @JobHandler under a name chosen at run time. */
@@ -11,8 +11,11 @@ export interface HandlerSpec {
 }
 
 export interface QueueAppOptions {
-  /** Omit for the in-memory backend. `connectionName` marks this process's connections in CLIENT LIST. */
-  redis?: RedisOptions;
+  /**
+   * Omit for the in-memory backend. `connectionName` marks this process's connections in CLIENT LIST
+   * (on a Cluster instance: its `redisOptions.connectionName`).
+   */
+  redis?: RedisOptions | Cluster;
   prefix: string;
   handlers?: Record<string, HandlerSpec>;
   /** Extra module options (leaseMs, events, ...). */
@@ -33,7 +36,7 @@ export async function createQueueApp(options: QueueAppOptions): Promise<QueueApp
   @Module({
     imports: [
       JobQueueModule.forRoot({
-        ...(options.redis && { redis: { ...options.redis } }),
+        ...(options.redis && { redis: options.redis instanceof Cluster ? options.redis : { ...options.redis } }),
         prefix: options.prefix,
         worker: providers.length > 0,
         // Library defaults otherwise; only shutdown is shortened, and Prometheus metrics (on by default

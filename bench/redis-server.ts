@@ -20,9 +20,13 @@ export interface BenchRedis {
 const WRAPPER = 'exec 3<&0; redis-server "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill $pid 2>/dev/null) & exec 3<&-; wait $pid';
 
 export async function startRedisServer(): Promise<BenchRedis> {
-  const port = await freePort();
+  return spawnRedisServer(await freePort());
+}
+
+/** A private redis-server on `port`, with `extraArgs` (e.g. cluster mode), as {@link startRedisServer} describes. */
+export async function spawnRedisServer(port: number, extraArgs: string[] = []): Promise<BenchRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'jq-bench-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...extraArgs];
   const child: ChildProcess = spawn('sh', ['-c', WRAPPER, 'sh', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

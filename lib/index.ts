@@ -10,6 +10,7 @@ export type {
   JobQueueRedisOptions,
   JobQueueRedisConnectionOptions,
   JobQueueRedisClient,
+  JobQueueShardsOptions,
   JobQueueMetricsOptions,
   JobQueueMetricsRegistry,
 } from './job-queue.options';

@@ -2,6 +2,7 @@ import { JobQueueConfigError } from './errors/job-queue.errors';
 import { Messages } from './errors/job-queue.messages';
 import type { JobQueueModuleOptions, ResolvedJobQueueOptions } from './job-queue.options';
 import { MAX_TIMER_MS } from './utils/timer-delay';
+import { isValidJobName } from './validation/job-input.validator';
 import { requireInteger } from './validation/require-integer';
 
 const PREFIX_PATTERN = /^[A-Za-z0-9._:-]{1,50}$/;
@@ -14,6 +15,7 @@ export function resolveJobQueueOptions(options: JobQueueModuleOptions = {}): Res
   const resolved: ResolvedJobQueueOptions = {
     redis: options.redis,
     prefix: options.prefix ?? 'jq',
+    shards: resolveShards(options.shards),
     leaseMs: options.leaseMs ?? 30_000,
     drainTimeoutMs: options.drainTimeoutMs ?? 30_000,
     cancelGraceMs: options.cancelGraceMs ?? 10_000,
@@ -55,6 +57,22 @@ export function resolveJobQueueOptions(options: JobQueueModuleOptions = {}): Res
   }
   requireMetricsOptions(resolved.metrics);
   return resolved;
+}
+
+/** Most shards of one queue: each costs a few connections per process (README "Redis Cluster"). */
+export const MAX_SHARDS = 128;
+
+function resolveShards(shards: JobQueueModuleOptions['shards']): ResolvedJobQueueOptions['shards'] {
+  const spec = typeof shards === 'number' || shards === undefined ? { count: shards ?? 1 } : shards;
+  if (typeof spec !== 'object' || spec === null) {
+    throw new JobQueueConfigError(Messages.invalidOption('shards', 'a number or an object { count, pin? }', shards));
+  }
+  requireInteger('shards.count', spec.count, 1, MAX_SHARDS);
+  const pin = spec.pin ?? [];
+  if (!Array.isArray(pin) || !pin.every((name) => isValidJobName(name))) {
+    throw new JobQueueConfigError(Messages.invalidOption('shards.pin', 'an array of job names', pin));
+  }
+  return { count: spec.count, pin: [...new Set(pin)] };
 }
 
 function requireMetricsOptions(metrics: unknown): void {

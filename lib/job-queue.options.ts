@@ -50,6 +50,21 @@ export interface JobQueueMetricsOptions {
   registry?: JobQueueMetricsRegistry;
 }
 
+/**
+ * Option `shards` as an object: how many hash tags one queue is spread over, and the names kept on
+ * one of them (README "Redis Cluster: one queue over several masters").
+ */
+export interface JobQueueShardsOptions {
+  /** Number of shards (hash tags), 1-128. 1 is the single-tag layout `{prefix}`. */
+  count: number;
+  /**
+   * Job names whose jobs all live on the queue's first shard: required for every name with a
+   * `rateLimit` or `globalConcurrency` (its limits stay exact across processes); priority and FIFO
+   * order hold across these names as on one Redis. Every process must list the same names.
+   */
+  pin?: readonly string[];
+}
+
 /** Options of `JobQueueModule.forRoot()`; every field is optional. */
 export interface JobQueueModuleOptions {
   /**
@@ -59,6 +74,12 @@ export interface JobQueueModuleOptions {
   redis?: string | JobQueueRedisOptions | JobQueueRedisClient;
   /** Key prefix (hash tag of every key), default 'jq'. */
   prefix?: string;
+  /**
+   * Redis (Cluster): spreads one queue's jobs over N hash tags, so over several masters; a number is
+   * `{ count: N }`. Default 1 (every key under `{prefix}`). Every process of a queue must use the same
+   * value; changing it moves the keys (drain first). Ignored by the in-memory backend.
+   */
+  shards?: number | JobQueueShardsOptions;
   /** Active-job lease in ms; renewed by heartbeat every leaseMs/3. Default 30 000. */
   leaseMs?: number;
   /** Graceful drain on shutdown, ms. Default 30 000. */
@@ -99,6 +120,7 @@ export interface JobQueueModuleOptions {
 export interface ResolvedJobQueueOptions {
   redis?: JobQueueModuleOptions['redis'];
   prefix: string;
+  shards: { count: number; pin: readonly string[] };
   leaseMs: number;
   drainTimeoutMs: number;
   cancelGraceMs: number;

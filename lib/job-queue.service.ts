@@ -104,7 +104,8 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
       const normalized = normalizeAddOptions(opts);
       const dataJson = serializePayload(data, this.options.maxPayloadBytes);
       const generatedId = normalized.jobId === undefined;
-      return { id: normalized.jobId ?? randomUUID(), name, dataJson, opts: normalized, createdAt: now, generatedId };
+      const id = normalized.jobId ?? this.backend.newJobId?.(name) ?? randomUUID();
+      return { id, name, dataJson, opts: normalized, createdAt: now, generatedId };
     });
     if (specs.length === 0) return [];
     const endSpans = this.tracing.produce(specs);

@@ -16,6 +16,7 @@ import { JOB_QUEUE_BACKEND, JOB_QUEUE_OPTIONS } from '../lib/job-queue.constants
 import type { ResolvedJobQueueOptions } from '../lib/job-queue.options';
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { retryDelayMs } from '../lib/worker/backoff';
+import { JobHandlerRegistry, type RegisteredJobHandler } from '../lib/discovery/job-handler.registry';
 import { reconnectDelayMs } from '../lib/backends/redis/redis-connections';
 
 @Injectable()
@@ -126,6 +127,19 @@ describe('JobQueueModule', () => {
     await expect(failure).rejects.toThrow(/EchoProcessor\.echo and DuplicateEchoProcessor\.again/);
   });
 
+  it('on a sharded Redis queue, refuses a handler with cross-process limits whose name is not pinned', () => {
+    const handler = (name: string, limits: Partial<RegisteredJobHandler>) => ({ name, concurrency: 1, source: `P.${name}`, run: async () => null, ...limits });
+    const sharded = new JobHandlerRegistry(resolveJobQueueOptions({ redis: 'redis://127.0.0.1:1', shards: { count: 3, pin: ['pinned'] } }));
+    expect(() => sharded.register(handler('email', { rateLimit: { max: 1, perMs: 1_000 } }))).toThrow(/'email' is not in shards\.pin/);
+    expect(() => sharded.register(handler('capped', { globalConcurrency: 2 }))).toThrow(JobQueueConfigError);
+    sharded.register(handler('pinned', { globalConcurrency: 2 }));
+    sharded.register(handler('free', {}));
+    expect(sharded.all().map((h) => h.name)).toEqual(['pinned', 'free']);
+    // One shard, or the in-memory backend (which ignores `shards`): nothing to pin.
+    new JobHandlerRegistry(resolveJobQueueOptions({ redis: 'redis://127.0.0.1:1' })).register(handler('email', { globalConcurrency: 1 }));
+    new JobHandlerRegistry(resolveJobQueueOptions({ shards: 3 })).register(handler('email', { globalConcurrency: 1 }));
+  });
+
   it('refuses bad handler options where the decorator is applied', () => {
     expect(() => JobHandler('x', { concurrency: 0 })).toThrow(JobQueueConfigError);
     expect(() => JobHandler('x', { concurrency: 0 })).toThrow(/concurrency must be an integer/);
@@ -150,6 +164,7 @@ describe('resolveJobQueueOptions', () => {
     expect(resolveJobQueueOptions()).toEqual({
       redis: undefined,
       prefix: 'jq',
+      shards: { count: 1, pin: [] },
       leaseMs: 30_000,
       drainTimeoutMs: 30_000,
       cancelGraceMs: 10_000,
@@ -170,6 +185,9 @@ describe('resolveJobQueueOptions', () => {
     ['events.maxLen', { events: { maxLen: 1.5 } }, /Option 'events.maxLen'/],
     ['watchdog.maxStalls', { watchdog: { maxStalls: -1 } }, /Option 'watchdog.maxStalls' must be an integer from 0 to 1000/],
     ['worker', { worker: 'yes' as never }, /Option 'worker' must be a boolean/],
+    ['shards', { shards: 0 }, /Option 'shards.count' must be an integer from 1 to 128/],
+    ['shards.count', { shards: { count: 129 } }, /Option 'shards.count' must be an integer from 1 to 128/],
+    ['shards.pin', { shards: { count: 2, pin: ['has space'] } }, /Option 'shards.pin' must be an array of job names/],
   ])('refuses a bad %s with a message naming it', (_name, options, message) => {
     expect(() => resolveJobQueueOptions(options)).toThrow(JobQueueConfigError);
     expect(() => resolveJobQueueOptions(options)).toThrow(message);

@@ -13,9 +13,9 @@ export async function createBackend(options: ResolvedJobQueueOptions): Promise<Q
 }
 
 /** ioredis is an optional peer: without it, say what to install instead of "Cannot find module". */
-async function loadRedisBackend(): Promise<typeof import('./redis/redis.backend')> {
+async function loadRedisBackend(): Promise<typeof import('./redis/create-redis-backend')> {
   try {
-    return await import('./redis/redis.backend');
+    return await import('./redis/create-redis-backend');
   } catch (err) {
     const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /'ioredis'/.test((err as Error).message);
     if (missing) throw new JobQueueConfigError(Messages.ioredisMissing());

@@ -34,6 +34,11 @@ export interface QueueBackend {
    * job it created (not the existing ones it returns) to `onCreated` (for @OnJobEvent hooks).
    */
   add(jobs: NewJob[], onCreated?: (job: Job) => void): Promise<Job[]>;
+  /**
+   * An id for a new job of `name` added without a `jobId`, when the backend prefers to choose it (a
+   * sharded queue picks one that routes to where the name's jobs live); absent: a random UUID.
+   */
+  newJobId?(name: string): string;
   get(jobId: string): Promise<Job | null>;
   counts(): Promise<Record<JobState, number>>;
   /** Waiting and delayed jobs per name, for the names that have any (cost bounded by the number of names). */

@@ -31,6 +31,9 @@ export const Messages = {
     `No job with id '${id}': it was never added, or it was removed after its retention period.`,
   duplicateHandler: (name: string, first: string, second: string) =>
     `Two @JobHandler('${name}') methods were found (${first} and ${second}): give each job name exactly one handler.`,
+  limitedNameNotPinned: (name: string, source: string) =>
+    `@JobHandler('${name}') (${source}) has a rateLimit or globalConcurrency, but the queue is sharded and '${name}' is not in ` +
+    `shards.pin: its jobs would be spread over shards that each count its limits. Add '${name}' to shards.pin in every process of the queue.`,
   waitForTimeout: (id: string, ms: number) => `Job '${id}' did not finish within ${ms} ms.`,
   overdueHandler: (jobId: string, name: string, why: string) =>
     `The handler of job '${jobId}' ('${name}') still runs although its attempt ended (${why}): it keeps its concurrency slot ` +
@@ -50,6 +53,8 @@ export const Messages = {
     `addBulk() takes an array of { name, data, opts? } objects; ${what}.`,
   wrongKeyType: (detail: string) =>
     `A queue key in Redis holds a value of the wrong type (${detail}): another program wrote to the queue's keys; give the queue its own 'prefix' or remove the foreign key.`,
+  slotMigrating: (detail: string) =>
+    `The queue's Redis Cluster slot is being migrated to another master (${detail}): its scripts cannot run until the migration ends; retry then.`,
   scriptFailed: (detail: string) =>
     `A queue script failed in Redis (${detail}), most likely on a damaged job record: remove the record, or report it if it was written by this library.`,
   jobIdsQuery: (param: string) =>

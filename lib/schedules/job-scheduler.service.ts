@@ -7,6 +7,7 @@ import { EpisodeLogger } from '../utils/episode-logger';
 import { timerDelay } from '../utils/timer-delay';
 import { within } from '../utils/within';
 import { normalizeAddOptions } from '../validation/job-input.validator';
+import { scheduleJobId } from './schedule-job-id';
 import { tickAfter } from './schedule-ticks';
 
 /**
@@ -24,7 +25,7 @@ const ERROR_PAUSE_MS = 1_000;
  * {@link SCHEDULE_POLL_MS}), whether it runs workers or not: firing only adds jobs, which any
  * producer may do, and a fleet whose only long-lived process is an API still ticks.
  *
- * Exactly one job per tick however many processes fire: the job's id is `sched:<id>:<tick ms>`
+ * Exactly one job per tick however many processes fire: the job's id is `sched:<id>:<tick ms>` (scheduleJobId)
  * and the backend advances `nextAt` with a compare-and-set in the same atomic step, so the
  * other processes' attempts are refused. Ticks missed while every process was down are
  * collapsed: the overdue tick fires once, and the next one is the first after now.
@@ -92,7 +93,7 @@ export class JobScheduler implements OnApplicationBootstrap, BeforeApplicationSh
     const count = schedule.count + 1;
     const exhausted = schedule.opts.limit !== undefined && count >= schedule.opts.limit;
     const nextAt = exhausted ? undefined : tickAfter(schedule.opts, schedule.anchor, Math.max(tick, now));
-    const jobId = `sched:${schedule.id}:${tick}`;
+    const jobId = scheduleJobId(schedule.id, tick);
     const opts = normalizeAddOptions({ ...schedule.opts.job, jobId });
     const result = await this.backend.fireSchedule(schedule, nextAt, {
       id: jobId,

@@ -20,8 +20,12 @@ export const MAX_DELAY_MS = 365 * 24 * 3_600_000;
  */
 export const MAX_PAYLOAD_DEPTH = 1_000;
 
+export function isValidJobName(name: unknown): name is string {
+  return typeof name === 'string' && NAME_PATTERN.test(name);
+}
+
 export function validateJobName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) throw new InvalidJobError(Messages.invalidName(name));
+  if (!isValidJobName(name)) throw new InvalidJobError(Messages.invalidName(name));
 }
 
 export function validateJobId(id: unknown): asserts id is string {

@@ -6,7 +6,8 @@ import type { JobState } from '../interfaces/job.interface';
 /** Bumped if the cursor layout changes, so an old cursor is refused instead of misread. */
 const CURSOR_VERSION = 1;
 const SCORE = /^-?\d{1,16}$/;
-const MEMBER = /^[A-Za-z0-9._:-]{1,220}$/;
+/** A queue position and a job id (220), and room for a shard in front (see redis-shard-list.ts). */
+const MEMBER = /^[A-Za-z0-9._:-]{1,224}$/;
 
 /**
  * The opaque `cursor` of `list()`: the position of a page's last entry, tied to the list it came

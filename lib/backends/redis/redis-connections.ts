@@ -78,11 +78,13 @@ export class RedisConnections {
    * @param source option `redis`
    * @param slotKey any key of the queue: in Cluster mode the blocking connections go straight to
    *   the master that owns its slot, so CLIENT UNBLOCK can reach them
+   * @param commandOwner set by {@link forSlot}: whose `command` connection this one uses (and leaves open)
    */
   constructor(
     private readonly source: RedisSource,
     private readonly slotKey: string,
     private readonly logger: RedisBackendLogger,
+    private readonly commandOwner?: RedisConnections,
   ) {
     this.name = sourceOptions(source).connectionName ?? 'job-queue';
     this.outage = new EpisodeLogger(logger, 'Redis connection');
@@ -92,8 +94,18 @@ export class RedisConnections {
     return isClusterInstance(this.source);
   }
 
+  /**
+   * Connections for another slot (a shard of a sharded queue: see RedisShardRouter) that share this
+   * object's `command` connection and have their own slot-owner roles; `close()` of the result
+   * closes only those. The shared one must be opened first.
+   */
+  forSlot(slotKey: string): RedisConnections {
+    return new RedisConnections(this.source, slotKey, this.logger, this);
+  }
+
   /** The command connection; created by `open()`. */
   get command(): RedisClient {
+    if (this.commandOwner) return this.commandOwner.command;
     const client = this.clients.get('command');
     if (!client) {
       throw new JobQueueError(this.closed ? 'The Redis backend is closed.' : 'The Redis backend is not started: call start() first.');
@@ -136,6 +148,7 @@ export class RedisConnections {
 
   /** The connection of a role, created on first use. */
   get(role: ConnectionRole): Promise<RedisClient> {
+    if (role === 'command' && this.commandOwner) return this.commandOwner.get(role);
     const existing = this.clients.get(role);
     if (existing) return Promise.resolve(existing);
     let pending = this.pending.get(role);
@@ -329,6 +342,7 @@ export class RedisConnections {
   }
 
   private async state(role: ConnectionRole): Promise<ConnectionState> {
+    if (role === 'command' && this.commandOwner) return this.commandOwner.state(role);
     const client = this.clients.get(role);
     if (!client) return 'unused';
     if (client.status !== 'ready') return 'down';

@@ -21,6 +21,7 @@
  * | `{jq}:running:<name>`        | set    | jobs of a name with a globalConcurrency limit that are active (claim adds, every exit removes) |
  * | `{jq}:rl:<name>`             | zset   | start times within a name's rate-limit window, member = claim token; expires a minute after its newest window |
  * | `{jq}:cancel`                | pub/sub channel | cancel announcements                               |
+ * | `{jq}:migration-guard`       | (none)  | never written: declared by every script call (see RedisScripts) |
  *
  * The stream is the source of truth (history, resuming with `after`, catching up after a
  * reconnect); the event channel only carries the same events live, published by the script that
@@ -38,6 +39,8 @@ export class RedisKeys {
   readonly cancelled: string;
   readonly cancelChannel: string;
   readonly paused: string;
+  /** Declared by every script call, never written: keeps scripts from running while the slot migrates (RedisScripts). */
+  readonly migrationGuard: string;
   /** The hash tag alone (`{jq}`): what Redis Cluster hashes to pick the slot. */
   readonly hashTag: string;
   private readonly eventsBase: string;
@@ -61,6 +64,7 @@ export class RedisKeys {
     this.cancelled = `${this.base}cancelled`;
     this.cancelChannel = `${this.base}cancel`;
     this.paused = `${this.base}paused`;
+    this.migrationGuard = `${this.base}migration-guard`;
     this.eventsBase = `${this.base}events:`;
     this.eventChannelBase = `${this.base}evc:`;
   }

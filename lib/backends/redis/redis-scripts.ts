@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { JobQueueError, QueueFullError } from '../../errors/job-queue.errors';
 import { Messages } from '../../errors/job-queue.messages';
+import { isSlotMigrating } from './redis-slot-migration';
 
 /**
  * Bumped whenever a script's KEYS/ARGV/return contract changes. Part of every command name, so two
@@ -93,17 +94,29 @@ export function loadScripts(): Record<ScriptName, LoadedScript> {
 /**
  * The queue's scripts bound to one client. `defineCommand` makes ioredis use EVALSHA and fall
  * back to EVAL (loading the script) on NOSCRIPT, e.g. after a server restart.
+ *
+ * Every call declares one more key after the script's own: the queue's migration guard, a key of its
+ * slot that never exists (no script reads it). While a reshard migrates the slot, Redis Cluster refuses
+ * a call declaring several keys of which some are missing (TRYAGAIN), on the old master and on the new
+ * one alike, so no script ever runs while the slot's keys are split between two masters: without it, a
+ * call whose declared keys had all moved already would be redirected (ASK) and run on the new master,
+ * where the keys it builds from the prefix (a job record, a waiting list) may not have arrived yet.
+ * ioredis retries TRYAGAIN a few times; adds and claims then wait the migration out (redis-slot-migration.ts).
  */
 export class RedisScripts {
   private readonly commands: Record<ScriptName, ScriptCommand>;
 
-  constructor(client: Redis | Cluster) {
+  /** @param guardKey the migration guard: a key of the queue's slot that is never written */
+  constructor(
+    client: Redis | Cluster,
+    private readonly guardKey: string,
+  ) {
     const scripts = loadScripts();
     const target = client as unknown as Record<string, ScriptCommand>;
     this.commands = {} as Record<ScriptName, ScriptCommand>;
     for (const role of Object.keys(scripts) as ScriptName[]) {
       const { command, numberOfKeys, lua } = scripts[role];
-      if (typeof target[command] !== 'function') client.defineCommand(command, { numberOfKeys, lua });
+      if (typeof target[command] !== 'function') client.defineCommand(command, { numberOfKeys: numberOfKeys + 1, lua });
       this.commands[role] = target[command].bind(client);
     }
   }
@@ -111,7 +124,7 @@ export class RedisScripts {
   /** Runs a script; script error codes come back as the library's typed errors. */
   async run(name: ScriptName, keys: string[], args: ScriptArg[]): Promise<unknown> {
     try {
-      return await this.commands[name](...keys, ...args);
+      return await this.commands[name](...keys, this.guardKey, ...args);
     } catch (err) {
       throw toQueueError(err);
     }
@@ -126,6 +139,7 @@ export class RedisScripts {
  */
 export function toQueueError(err: unknown): unknown {
   const message = err instanceof Error ? err.message.split('\n')[0] : '';
+  if (isSlotMigrating(err)) return new JobQueueError(Messages.slotMigrating(message));
   if (message.includes('WRONGTYPE')) return new JobQueueError(Messages.wrongKeyType(message));
   if (/user_script|Error running script/.test(message)) return new JobQueueError(Messages.scriptFailed(message));
   const match = /^(?:ERR )?JQ_([A-Z_]+)(?: (.*))?$/.exec(message);

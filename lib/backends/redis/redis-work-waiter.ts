@@ -1,6 +1,8 @@
 import type Redis from 'ioredis';
 import type { RedisKeys } from './redis-keys';
 import type { RedisConnections } from './redis-connections';
+import { MIGRATION_PAUSE_MAX_MS, isSlotMigrating } from './redis-slot-migration';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Longest single BLPOP: waits resolve at least this often (callers loop; spurious wake-ups are allowed). */
 const MAX_BLOCK_MS = 5_000;
@@ -34,31 +36,41 @@ export class RedisWorkWaiter {
     });
   }
 
-  /** Resolves when a wake marker for one of `names` arrives, at `untilAt`, after 5 s, or on `interrupt()`. */
-  async wait(names: string[], untilAt: number | undefined): Promise<void> {
-    if (this.closed || names.length === 0) return;
+  /**
+   * Resolves when a wake marker for one of `names` arrives (with the wake list it was taken from), at
+   * `untilAt`, after 5 s, or on `interrupt()` (with undefined).
+   */
+  async wait(names: string[], untilAt: number | undefined): Promise<string | undefined> {
+    if (this.closed || names.length === 0) return undefined;
     if (this.inflight) {
       // One blocking connection, one BLPOP: end the previous wait first (resolving now is allowed).
       this.interrupt();
       await this.inflight.catch(() => undefined);
-      return;
+      return undefined;
     }
     const timeoutMs = untilAt === undefined ? MAX_BLOCK_MS : Math.min(MAX_BLOCK_MS, untilAt - Date.now());
-    if (timeoutMs <= 0) return;
+    if (timeoutMs <= 0) return undefined;
     this.waiting = true;
     this.interruptedEarly = false;
     try {
       const client = (await this.connections.get('blocking')) as Redis;
-      if (this.closed || this.interruptedEarly) return;
+      if (this.closed || this.interruptedEarly) return undefined;
       const args: Array<string | number> = names.map((name) => this.keys.wake(name));
       args.push((Math.max(1, timeoutMs) / 1000).toFixed(3));
       this.generation++;
       this.inflight = client.call('BLPOP', args);
-      await this.inflight;
+      const popped = (await this.inflight) as [string, string] | null;
+      return popped?.[0];
     } catch (err) {
       // On a Cluster, a failover or a reshard moved the queue's slot: the connection follows it, and
       // the caller claims again (a spurious wake-up) before waiting there.
-      if (this.closed || this.connections.redirected('blocking', err)) return;
+      if (this.closed || this.connections.redirected('blocking', err)) return undefined;
+      // A reshard is moving the slot (ASK, TRYAGAIN): nothing blocks there until it ends. A short pause,
+      // then a spurious wake-up: the claim waits the migration out.
+      if (isSlotMigrating(err)) {
+        await sleep(MIGRATION_PAUSE_MAX_MS);
+        return undefined;
+      }
       throw err;
     } finally {
       this.inflight = undefined;

@@ -41,6 +41,7 @@ import { jobFromNew } from '../new-job';
 import { type FlatHash, type HistoryPage, type StreamEntry, newJobArgs, parseClaimed, parseEvent, parseJob } from './redis-job-record';
 import { RedisKeys } from './redis-keys';
 import { RedisScripts, rethrowAsQueueError, type ScriptName } from './redis-scripts';
+import { retryWhileMigrating } from './redis-slot-migration';
 import { RedisWorkWaiter } from './redis-work-waiter';
 import { describeError } from '../../utils/episode-logger';
 
@@ -87,8 +88,11 @@ export class RedisBackend implements QueueBackend {
   private scripts?: RedisScripts;
   private starting?: Promise<void>;
   private closing?: Promise<void>;
-  /** Claim tokens: a per-process random part plus a counter; the script appends the job's index. */
-  private readonly tokenPrefix = randomBytes(9).toString('base64url');
+  /**
+   * Claim tokens: a per-instance random part (no '.'), then '.', a counter, '.' and the job's index
+   * (appended by the script). The sharded backend routes a lease by it.
+   */
+  readonly tokenPrefix = randomBytes(9).toString('base64url');
   private tokenCounter = 0;
   private readonly corruptLogged = new Set<string>();
   private readonly adds = new MicroBatcher((calls: NewJob[][]) => this.addBatch(calls), {
@@ -102,17 +106,22 @@ export class RedisBackend implements QueueBackend {
     sizeOf: (item) => item.resultJson.length,
   });
 
+  /**
+   * @param shard one shard of a sharded queue (see RedisShardedBackend): its keys, and connections
+   *   that share the queue's command connection; by default the queue's own, from `options`
+   */
   constructor(
     private readonly options: ResolvedJobQueueOptions,
     private readonly logger: RedisBackendLogger = new Logger('JobQueueRedis'),
+    shard?: { keys: RedisKeys; connections: RedisConnections },
   ) {
     if (options.redis === undefined) {
       throw new JobQueueConfigError("The Redis backend needs option 'redis' (a URL, ioredis options or an ioredis instance).");
     }
     // The option's public type describes ioredis structurally (the typings must not need ioredis).
     const source = options.redis as RedisSource;
-    this.keys = new RedisKeys(options.prefix, keyPrefixOf(source));
-    this.connections = new RedisConnections(source, this.keys.base, logger);
+    this.keys = shard?.keys ?? new RedisKeys(options.prefix, keyPrefixOf(source));
+    this.connections = shard?.connections ?? new RedisConnections(source, this.keys.base, logger);
     this.waiter = new RedisWorkWaiter(this.connections, this.keys);
     this.cancelChannel = new RedisCancelChannel(this.connections, this.keys.cancelChannel, logger);
     this.reader = new RedisEventReader(this.connections, this.keys, logger, this.reportCorrupt, (jobId, after, count) =>
@@ -124,7 +133,7 @@ export class RedisBackend implements QueueBackend {
   start(): Promise<void> {
     this.starting ??= (async () => {
       const command = await this.connections.open();
-      this.scripts = new RedisScripts(command);
+      this.scripts = new RedisScripts(command, this.keys.migrationGuard);
     })().catch(async (err: unknown) => {
       this.starting = undefined;
       // Leave no reconnecting client behind, so a failed boot lets the process exit.
@@ -187,7 +196,8 @@ export class RedisBackend implements QueueBackend {
     const k = this.keys;
     const args: Array<string | number> = [k.base, this.options.maxWaiting ?? '', this.options.events.maxLen];
     for (const spec of jobs) args.push(...newJobArgs(spec));
-    return (await this.run('add', [k.seq, k.names, k.clients, k.completed, k.failed, k.cancelled], args)) as Array<1 | FlatHash>;
+    const keys = [k.seq, k.names, k.clients, k.completed, k.failed, k.cancelled];
+    return (await retryWhileMigrating(() => this.run('add', keys, args))) as Array<1 | FlatHash>;
   }
 
   async get(jobId: string): Promise<Job | null> {
@@ -216,12 +226,19 @@ export class RedisBackend implements QueueBackend {
 
   // --- worker ---------------------------------------------------------------------------------
 
+  /** Waits out a migration of the queue's slot (a reshard), up to MIGRATION_RETRY_MS. */
+  claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
+    return retryWhileMigrating(() => this.claimNow(requests, leaseMs));
+  }
+
   /**
-   * Completions of this tick that are not sent yet travel with the claim (complete-claim-1.lua):
-   * a worker whose handlers just finished claims their slots again at once, so one script call
-   * and one round trip serve both.
+   * One claim script call: fails at once while the slot migrates (the sharded backend claims
+   * elsewhere meanwhile). Completions of this tick that are not sent yet travel with it
+   * (complete-claim-1.lua): a worker whose handlers just finished claims their slots again at
+   * once, so one script call and one round trip serve both. (A refused call wrote nothing: its
+   * completions are rejected, and their writers retry them.)
    */
-  async claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
+  async claimNow(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
     const groups: Array<string | number> = [];
     for (const { name, max, globalConcurrency, rateLimit } of requests) {
       groups.push(name, Math.max(0, Math.floor(max)), globalConcurrency ?? '', rateLimit?.max ?? '', rateLimit?.perMs ?? '');
@@ -258,7 +275,12 @@ export class RedisBackend implements QueueBackend {
     return batch;
   }
 
-  waitForWork(names: string[], untilAt: number | undefined): Promise<void> {
+  async waitForWork(names: string[], untilAt: number | undefined): Promise<void> {
+    await this.waiter.wait(names, untilAt);
+  }
+
+  /** {@link waitForWork}, resolving with the wake list a marker was taken from, if one was (the sharded backend reads it). */
+  waitForWake(names: string[], untilAt: number | undefined): Promise<string | undefined> {
     return this.waiter.wait(names, untilAt);
   }
 
@@ -600,11 +622,6 @@ export class RedisBackend implements QueueBackend {
     const at = Number(await this.command.hget(this.keys.job(jobId), 'followedAt'));
     return at > 0 ? at : undefined;
   }
-}
-
-/** Builds the Redis backend from resolved options (`options.redis` must be set). */
-export function createRedisBackend(options: ResolvedJobQueueOptions, logger?: RedisBackendLogger): RedisBackend {
-  return new RedisBackend(options, logger);
 }
 
 /** What `{jq}:schedules` stores per schedule: everything but the tick state. */
