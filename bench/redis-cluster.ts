@@ -24,13 +24,17 @@ export async function startRedisCluster(masters: number): Promise<BenchCluster> 
     await Promise.all(servers.map((server) => server.stop()));
   };
   try {
-    for (const port of ports) servers.push(await spawnRedisServer(port, ['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`]));
-    const created = spawnSync(
-      'redis-cli',
-      ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'],
-      { encoding: 'utf8', timeout: READY_TIMEOUT_MS },
-    );
-    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`);
+    for (const port of ports) servers.push(await spawnRedisServer(port, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1']));
+    // `--cluster create` wants 3 masters at least; one takes every slot by itself.
+    const created =
+      masters === 1
+        ? spawnSync('redis-cli', ['-p', String(ports[0]), 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383'], { encoding: 'utf8' })
+        : spawnSync(
+            'redis-cli',
+            ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'],
+            { encoding: 'utf8', timeout: READY_TIMEOUT_MS },
+          );
+    if (created.status !== 0 || /ERR/.test(created.stdout)) throw new Error(`creating the bench cluster failed: ${created.stdout}\n${created.stderr}`);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!ports.every((port) => /cluster_state:ok/.test(cli(port, 'CLUSTER', 'INFO')))) {
       if (Date.now() > deadline) throw new Error(`the bench cluster on ${ports.join(', ')} did not become ok`);

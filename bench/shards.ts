@@ -27,7 +27,8 @@ const ROUNDS = Number(process.env.BENCH_SHARDS_ROUNDS ?? 3);
 const WORKERS = 2;
 /** USER_HZ: the unit of /proc/<pid>/stat times (100 on Linux). */
 const CLOCK_TICKS = 100;
-const MASTERS = 3;
+/** BENCH_SHARDS_MASTERS=1 is the control: the same shards on one server, so what sharding itself costs shows apart from running 3 servers. */
+const MASTERS = Number(process.env.BENCH_SHARDS_MASTERS ?? 3);
 const TIMEOUT_MS = 120_000;
 
 /** One master's deltas over a phase. */
@@ -61,7 +62,15 @@ interface RoundResult {
 
 const log = (message: string) => process.stderr.write(`bench:shards: ${message}\n`);
 
+/** Everything must be over by then, whatever hangs: exit kills the children and the servers. */
+const HARD_TIMEOUT_MS = 900_000;
+
 async function main(): Promise<void> {
+  setTimeout(() => {
+    log(`hard timeout after ${HARD_TIMEOUT_MS / 1000} s: stopping`);
+    process.exit(2);
+  }, HARD_TIMEOUT_MS).unref();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(130));
   const load = { before: loadavg().map((v) => Math.round(v * 100) / 100), cpuBusyBefore: await cpuBusy() };
   log(`load average ${load.before.join(' ')}, CPU busy ${Math.round(load.cpuBusyBefore * 100)} % before start`);
   const cluster = await startRedisCluster(MASTERS);
