@@ -6,7 +6,14 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nodeGlobals = { module: 'writable', require: 'readonly', process: 'readonly', console: 'readonly', __dirname: 'readonly', URL: 'readonly' };
+const nodeGlobals = {
+  module: 'writable',
+  require: 'readonly',
+  process: 'readonly',
+  console: 'readonly',
+  __dirname: 'readonly',
+  URL: 'readonly',
+};
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'docs/', 'coverage/'] },
@@ -37,7 +44,16 @@ export default tseslint.config(
     files: ['lib/events/browser/**/*.mjs'],
     languageOptions: {
       sourceType: 'module',
-      globals: { fetch: 'readonly', location: 'readonly', EventSource: 'readonly', URL: 'readonly', URLSearchParams: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', console: 'readonly' },
+      globals: {
+        fetch: 'readonly',
+        location: 'readonly',
+        EventSource: 'readonly',
+        URL: 'readonly',
+        URLSearchParams: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        console: 'readonly',
+      },
     },
   },
 );

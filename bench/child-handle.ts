@@ -26,18 +26,24 @@ export class ChildHandle {
       this.stderr = (this.stderr + chunk.toString()).slice(-4_000);
       if (process.env.BENCH_VERBOSE) process.stderr.write(chunk);
     });
-    this.exited = new Promise((resolve) => child.once('exit', () => {
-      live.delete(child);
-      resolve();
-    }));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        live.delete(child);
+        resolve();
+      }),
+    );
   }
 
   static async start(config: ChildConfig, timeoutMs = 30_000): Promise<ChildHandle> {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'child-worker.ts')], {
-      cwd: join(__dirname, '..'),
-      env: { ...process.env, BENCH_CHILD: JSON.stringify(config) },
-      stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', join(__dirname, 'child-worker.ts')],
+      {
+        cwd: join(__dirname, '..'),
+        env: { ...process.env, BENCH_CHILD: JSON.stringify(config) },
+        stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
+      },
+    );
     const handle = new ChildHandle(child);
     const died = handle.exited.then(() => {
       throw new Error(`bench child exited during start-up: ${handle.stderr.trim()}`);
@@ -46,9 +52,11 @@ export class ChildHandle {
     try {
       await withTimeout(
         Promise.race([
-          handle.next((m) => m.type === 'ready' || m.type === 'fatal').then((m) => {
-            if (m.type === 'fatal') throw new Error(`bench child failed: ${m.message}`);
-          }),
+          handle
+            .next((m) => m.type === 'ready' || m.type === 'fatal')
+            .then((m) => {
+              if (m.type === 'fatal') throw new Error(`bench child failed: ${m.message}`);
+            }),
           died,
         ]),
         timeoutMs,
@@ -95,7 +103,9 @@ export class ChildHandle {
   async syncClock(rounds = 50): Promise<void> {
     let best = { rtt: Infinity, offset: 0 };
     for (let seq = 0; seq < rounds; seq++) {
-      const reply = this.next((m) => m.type === 'pong' && m.seq === seq) as Promise<Extract<ChildMessage, { type: 'pong' }>>;
+      const reply = this.next((m) => m.type === 'pong' && m.seq === seq) as Promise<
+        Extract<ChildMessage, { type: 'pong' }>
+      >;
       const sent = now();
       this.send({ type: 'ping', seq });
       const pong = await withTimeout(reply, 5_000, 'clock sync');

@@ -21,10 +21,14 @@ const bodies: Record<ChildHandlerName, HandlerSpec['run']> = {
   },
   async hold(job: Job, ctx: JobContext) {
     await new Promise<void>((resolve) => {
-      ctx.signal.addEventListener('abort', () => {
-        send({ type: 'aborted', jobId: job.id, at: now() });
-        resolve();
-      }, { once: true });
+      ctx.signal.addEventListener(
+        'abort',
+        () => {
+          send({ type: 'aborted', jobId: job.id, at: now() });
+          resolve();
+        },
+        { once: true },
+      );
       send({ type: 'started', jobId: job.id, at: now() });
     });
     throw ctx.signal.reason;
@@ -45,8 +49,15 @@ async function main(): Promise<void> {
   for (const [name, concurrency] of Object.entries(config.handlers)) {
     handlers[name] = { concurrency: concurrency!, run: bodies[name as ChildHandlerName] };
   }
-  const redis = config.cluster ? new Cluster(config.cluster, { redisOptions: { connectionName: config.redis.connectionName } }) : config.redis;
-  const queue: QueueApp = await createQueueApp({ redis, prefix: config.prefix, handlers, module: { shards: config.shards ?? 1 } });
+  const redis = config.cluster
+    ? new Cluster(config.cluster, { redisOptions: { connectionName: config.redis.connectionName } })
+    : config.redis;
+  const queue: QueueApp = await createQueueApp({
+    redis,
+    prefix: config.prefix,
+    handlers,
+    module: { shards: config.shards ?? 1 },
+  });
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -69,6 +80,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  send({ type: 'fatal', message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  send({ type: 'fatal', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   process.exit(1);
 });

@@ -37,7 +37,10 @@ async function scriptDurations(admin: Redis): Promise<{ clean: LatencySummary; a
   const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
   const [clean, add] = [sha(scripts.clean.lua), sha(scripts.add.lua)];
   const entries = (await admin.slowlog('GET', 1_000_000)) as Array<[number, number, number, string[]]>;
-  const of = (hash: string) => entries.filter(([, , , args]) => args[0]?.toLowerCase() === 'evalsha' && args[1] === hash).map(([, , us]) => us / 1000);
+  const of = (hash: string) =>
+    entries
+      .filter(([, , , args]) => args[0]?.toLowerCase() === 'evalsha' && args[1] === hash)
+      .map(([, , us]) => us / 1000);
   return { clean: summarize(of(clean)), add: summarize(of(add)) };
 }
 
@@ -54,9 +57,19 @@ async function main(): Promise<void> {
       const opts = normalizeAddOptions({});
       for (let i = 0; i < JOBS; i += FILL_CHUNK) {
         const n = Math.min(FILL_CHUNK, JOBS - i);
-        await backend.add(Array.from({ length: n }, (_, j) => ({ id: `done-${i + j}`, name: 'fill', dataJson: '{}', opts, createdAt: Date.now() })));
+        await backend.add(
+          Array.from({ length: n }, (_, j) => ({
+            id: `done-${i + j}`,
+            name: 'fill',
+            dataJson: '{}',
+            opts,
+            createdAt: Date.now(),
+          })),
+        );
         const { jobs } = await backend.claim([{ name: 'fill', max: n }], 60_000);
-        await Promise.all(jobs.map((claimed) => backend.complete({ jobId: claimed.job.id, token: claimed.token }, 'null')));
+        await Promise.all(
+          jobs.map((claimed) => backend.complete({ jobId: claimed.job.id, token: claimed.token }, 'null')),
+        );
       }
     } finally {
       await backend.close();
@@ -66,7 +79,13 @@ async function main(): Promise<void> {
     const adder = await createQueueApp({ redis: connection, prefix: 'clean' });
     const cleaner = await createQueueApp({ redis: connection, prefix: 'clean' });
     apps.push(adder, cleaner);
-    await addLatencies(adder, ((n) => () => n-- <= 0)(500)); // warm-up
+    await addLatencies(
+      adder,
+      (
+        (n) => () =>
+          n-- <= 0
+      )(500),
+    ); // warm-up
 
     const baselineEnd = performance.now() + BASELINE_MS;
     const baseline = await addLatencies(adder, () => performance.now() >= baselineEnd);
@@ -91,7 +110,12 @@ async function main(): Promise<void> {
     const addDuringClean = summarize(during);
     const report = {
       fill: { jobs: JOBS, ms: Math.round(fillMs), jobsPerSec: rate(JOBS, fillMs) },
-      clean: { removed: cleaned, ms: Math.round(cleanMs), jobsPerSec: rate(cleaned!, cleanMs), left: (await cleaner.jobs.counts()).completed },
+      clean: {
+        removed: cleaned,
+        ms: Math.round(cleanMs),
+        jobsPerSec: rate(cleaned!, cleanMs),
+        left: (await cleaner.jobs.counts()).completed,
+      },
       addBefore,
       addDuringClean,
       serverMsPerCleanCall: serverMs.clean,

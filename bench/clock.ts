@@ -28,7 +28,12 @@ export async function withTimeout<T>(promise: Promise<T>, ms: number, what: stri
 }
 
 /** Polls `check` every `everyMs` until it returns true; throws after `timeoutMs`. */
-export async function waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 10): Promise<void> {
+export async function waitUntil(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+  everyMs = 10,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what}: not reached within ${timeoutMs} ms`);

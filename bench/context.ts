@@ -31,13 +31,20 @@ export async function addBacklog(jobs: JobQueueService, name: string, count: num
 }
 
 /** Resolves when `counts().completed` reaches `target`; polls every `everyMs`. Returns the time it was seen. */
-export async function waitCompleted(jobs: JobQueueService, target: number, timeoutMs: number, everyMs = 10): Promise<number> {
+export async function waitCompleted(
+  jobs: JobQueueService,
+  target: number,
+  timeoutMs: number,
+  everyMs = 10,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const counts = await jobs.counts();
     if (counts.completed >= target) return performance.now();
     if (Date.now() > deadline) {
-      throw new Error(`only ${counts.completed}/${target} jobs completed within ${timeoutMs} ms (counts: ${JSON.stringify(counts)})`);
+      throw new Error(
+        `only ${counts.completed}/${target} jobs completed within ${timeoutMs} ms (counts: ${JSON.stringify(counts)})`,
+      );
     }
     await sleep(everyMs);
   }

@@ -39,7 +39,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     args.set(match[1], match[2] ?? '');
   }
   for (const key of args.keys()) {
-    if (!['quick', 'rounds', 'only', 'peers', 'jobs', 'help'].includes(key)) throw new Error(`unknown option '--${key}'\n${USAGE}`);
+    if (!['quick', 'rounds', 'only', 'peers', 'jobs', 'help'].includes(key))
+      throw new Error(`unknown option '--${key}'\n${USAGE}`);
   }
   if (args.has('help')) throw new Error(USAGE);
   const quick = args.has('quick');
@@ -54,10 +55,19 @@ export function parseOptions(argv: string[]): BenchOptions {
   };
 }
 
-function list<T extends string>(value: string | undefined, known: readonly T[], fallback: readonly T[], what: string): T[] {
+function list<T extends string>(
+  value: string | undefined,
+  known: readonly T[],
+  fallback: readonly T[],
+  what: string,
+): T[] {
   if (value === undefined) return [...fallback];
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const item of items) if (!known.includes(item as T)) throw new Error(`unknown ${what} '${item}' (known: ${known.join(', ')})`);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items)
+    if (!known.includes(item as T)) throw new Error(`unknown ${what} '${item}' (known: ${known.join(', ')})`);
   return items as T[];
 }
 

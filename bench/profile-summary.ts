@@ -48,7 +48,9 @@ function main(): void {
   }
   const busy = total - (byArea.get('(idle)') ?? 0);
   const pct = (us: number, of: number) => `${((us * 100) / of).toFixed(1).padStart(5)} %`;
-  console.log(`${file}: ${(total / 1000).toFixed(0)} ms sampled, ${(busy / 1000).toFixed(0)} ms busy (not idle)\n\nself time by area (% of busy):`);
+  console.log(
+    `${file}: ${(total / 1000).toFixed(0)} ms sampled, ${(busy / 1000).toFixed(0)} ms busy (not idle)\n\nself time by area (% of busy):`,
+  );
   for (const [area, us] of [...byArea].sort((a, b) => b[1] - a[1])) {
     if (area !== '(idle)') console.log(`${pct(us, busy)}  ${area}`);
   }

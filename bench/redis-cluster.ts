@@ -24,17 +24,37 @@ export async function startRedisCluster(masters: number): Promise<BenchCluster> 
     await Promise.all(servers.map((server) => server.stop()));
   };
   try {
-    for (const port of ports) servers.push(await spawnRedisServer(port, ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-announce-ip', '127.0.0.1']));
+    for (const port of ports)
+      servers.push(
+        await spawnRedisServer(port, [
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-announce-ip',
+          '127.0.0.1',
+        ]),
+      );
     // `--cluster create` wants 3 masters at least; one takes every slot by itself.
     const created =
       masters === 1
-        ? spawnSync('redis-cli', ['-p', String(ports[0]), 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383'], { encoding: 'utf8' })
+        ? spawnSync('redis-cli', ['-p', String(ports[0]), 'CLUSTER', 'ADDSLOTSRANGE', '0', '16383'], {
+            encoding: 'utf8',
+          })
         : spawnSync(
             'redis-cli',
-            ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'],
+            [
+              '--cluster',
+              'create',
+              ...ports.map((port) => `127.0.0.1:${port}`),
+              '--cluster-replicas',
+              '0',
+              '--cluster-yes',
+            ],
             { encoding: 'utf8', timeout: READY_TIMEOUT_MS },
           );
-    if (created.status !== 0 || /ERR/.test(created.stdout)) throw new Error(`creating the bench cluster failed: ${created.stdout}\n${created.stderr}`);
+    if (created.status !== 0 || /ERR/.test(created.stdout))
+      throw new Error(`creating the bench cluster failed: ${created.stdout}\n${created.stderr}`);
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (!ports.every((port) => /cluster_state:ok/.test(cli(port, 'CLUSTER', 'INFO')))) {
       if (Date.now() > deadline) throw new Error(`the bench cluster on ${ports.join(', ')} did not become ok`);
@@ -48,5 +68,8 @@ export async function startRedisCluster(masters: number): Promise<BenchCluster> 
 }
 
 function cli(port: number, ...args: string[]): string {
-  return spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 5_000 }).stdout ?? '';
+  return (
+    spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 5_000 })
+      .stdout ?? ''
+  );
 }

@@ -84,7 +84,11 @@ export interface ServerCost<T> {
 }
 
 /** Measures the Redis CPU, Redis commands and this process's CPU spent while `work` runs. */
-export async function measureCost<T>(probe: RedisProbe | undefined, jobs: number, work: () => Promise<T>): Promise<ServerCost<T>> {
+export async function measureCost<T>(
+  probe: RedisProbe | undefined,
+  jobs: number,
+  work: () => Promise<T>,
+): Promise<ServerCost<T>> {
   const meter = new CostMeter(probe);
   await meter.started;
   const value = await work();
@@ -112,7 +116,9 @@ export class CostMeter {
     const after = await snapshot(this.probe);
     const before = await this.before;
     const perJob = (total: number) => Math.round((total * 100) / jobs) / 100;
-    const cost: Omit<ServerCost<never>, 'value'> = { processCpuUsPerJob: perJob(processUsed.user + processUsed.system) };
+    const cost: Omit<ServerCost<never>, 'value'> = {
+      processCpuUsPerJob: perJob(processUsed.user + processUsed.system),
+    };
     if (!before || !after) return cost;
     cost.cpuUsPerJob = perJob((after.cpuSeconds - before.cpuSeconds) * 1e6);
     const calls: Record<string, number> = {};

@@ -17,7 +17,8 @@ export interface BenchRedis {
  * closes, so the server goes with the bench however the bench ends (even on SIGKILL).
  */
 // (An asynchronous list's stdin is /dev/null in sh: the pipe is handed over as fd 3.)
-const WRAPPER = 'exec 3<&0; redis-server "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill $pid 2>/dev/null) & exec 3<&-; wait $pid';
+const WRAPPER =
+  'exec 3<&0; redis-server "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill $pid 2>/dev/null) & exec 3<&-; wait $pid';
 
 export async function startRedisServer(): Promise<BenchRedis> {
   return spawnRedisServer(await freePort());
@@ -26,7 +27,21 @@ export async function startRedisServer(): Promise<BenchRedis> {
 /** A private redis-server on `port`, with `extraArgs` (e.g. cluster mode), as {@link startRedisServer} describes. */
 export async function spawnRedisServer(port: number, extraArgs: string[] = []): Promise<BenchRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'jq-bench-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...extraArgs];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+    '--loglevel',
+    'warning',
+    ...extraArgs,
+  ];
   const child: ChildProcess = spawn('sh', ['-c', WRAPPER, 'sh', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -41,7 +56,9 @@ export async function spawnRedisServer(port: number, extraArgs: string[] = []): 
   process.once('exit', kill);
 
   const early = exited.then(() => {
-    throw new Error(`redis-server did not start on port ${port} (is it installed? apt-get install redis-server): ${stderr.trim()}`);
+    throw new Error(
+      `redis-server did not start on port ${port} (is it installed? apt-get install redis-server): ${stderr.trim()}`,
+    );
   });
   early.catch(() => undefined);
   try {

@@ -58,7 +58,14 @@ const FIGURES: Array<{ key: FigureKey; label: string; decimals: number }> = [
 ];
 
 /** Issue 13's targets, as ratios (median over rounds of the per-round ratio) or absolute values. */
-const TARGETS: Array<{ label: string; key: FigureKey; peer?: PeerId; atLeast?: number; atMost?: number; moreThan?: number }> = [
+const TARGETS: Array<{
+  label: string;
+  key: FigureKey;
+  peer?: PeerId;
+  atLeast?: number;
+  atMost?: number;
+  moreThan?: number;
+}> = [
   { label: 'process c=16 ≥ 2× BullMQ', key: 'processC16', peer: 'bullmq', atLeast: 2 },
   { label: 'process c=16 ahead of bee-queue', key: 'processC16', peer: 'bee', moreThan: 1 },
   { label: 'process c=1 ≥ 1.5× BullMQ', key: 'processC1', peer: 'bullmq', atLeast: 1.5 },
@@ -76,7 +83,9 @@ export function printReport(r: BenchResults, print: (line: string) => void): voi
   printExtras(r, print);
   const busy = r.meta.cpuBusyBeforeStart as number | undefined;
   if (busy !== undefined && busy > 0.2) {
-    print(`\nwarning: ${Math.round(busy * 100)}% of the CPUs were busy with other processes just before the bench: numbers are noisy.`);
+    print(
+      `\nwarning: ${Math.round(busy * 100)}% of the CPUs were busy with other processes just before the bench: numbers are noisy.`,
+    );
   }
   for (const [step, message] of Object.entries(r.errors)) print(`\n${step} FAILED: ${message}`);
 }
@@ -85,9 +94,15 @@ function printComparison(c: NonNullable<BenchResults['compare']>, print: (line: 
   const ours = c.peers.find((p) => p.id === 'ours');
   const others = c.peers.filter((p) => p.id !== 'ours');
   const n = c.rounds.length;
-  print(`side by side: one private Redis, ${c.sizes.jobs.toLocaleString('en-US')} no-op jobs, median of ${n} round${n > 1 ? 's' : ''} [min–max]; ratio = ours / peer, median of the per-round ratios`);
+  print(
+    `side by side: one private Redis, ${c.sizes.jobs.toLocaleString('en-US')} no-op jobs, median of ${n} round${n > 1 ? 's' : ''} [min–max]; ratio = ours / peer, median of the per-round ratios`,
+  );
   print('(throughput: > 1 is better for ours; latency, CPU and commands: < 1 is better for ours)\n');
-  const header = ['figure', ...c.peers.map((p) => p.label), ...(ours ? others.map((p) => `ours / ${p.label.split(' ')[0]}`) : [])];
+  const header = [
+    'figure',
+    ...c.peers.map((p) => p.label),
+    ...(ours ? others.map((p) => `ours / ${p.label.split(' ')[0]}`) : []),
+  ];
   const rows: string[][] = [header];
   for (const f of FIGURES) {
     const cells = c.peers.map((p) => spread(values(c, p.id, f.key), f.decimals));
@@ -104,7 +119,10 @@ function printComparison(c: NonNullable<BenchResults['compare']>, print: (line: 
       if (t.peer && !c.peers.some((p) => p.id === t.peer)) continue;
       const value = t.peer ? ratio(c, t.key, t.peer) : median(values(c, 'ours', t.key));
       if (value === undefined) continue;
-      const met = (t.atLeast === undefined || value >= t.atLeast) && (t.atMost === undefined || value <= t.atMost) && (t.moreThan === undefined || value > t.moreThan);
+      const met =
+        (t.atLeast === undefined || value >= t.atLeast) &&
+        (t.atMost === undefined || value <= t.atMost) &&
+        (t.moreThan === undefined || value > t.moreThan);
       targetRows.push([t.label, t.peer ? `${fmtRatio(value)}×` : `${value.toFixed(2)} ms`, met ? 'yes' : 'NO']);
     }
     printTable(targetRows, print);
@@ -134,7 +152,8 @@ function median(xs: number[]): number | undefined {
 function spread(xs: number[], decimals: number): string {
   const m = median(xs);
   if (m === undefined) return '-';
-  const f = (v: number) => v.toLocaleString('en-US', { maximumFractionDigits: decimals, minimumFractionDigits: decimals });
+  const f = (v: number) =>
+    v.toLocaleString('en-US', { maximumFractionDigits: decimals, minimumFractionDigits: decimals });
   return xs.length > 1 ? `${f(m)} [${f(Math.min(...xs))}–${f(Math.max(...xs))}]` : f(m);
 }
 
@@ -162,13 +181,22 @@ function printExtras(r: BenchResults, print: (line: string) => void): void {
   const subs = x.subscriptions;
   if (subs) {
     row(`${subs.subscriptions} subscriptions: open time (ms)`, subs.openMs);
-    row(`${subs.subscriptions} subscriptions: connections this process / server total`, `${subs.redisConnections.thisProcess} / ${subs.redisConnections.total}`);
+    row(
+      `${subs.subscriptions} subscriptions: connections this process / server total`,
+      `${subs.redisConnections.thisProcess} / ${subs.redisConnections.total}`,
+    );
     // Deltas: a GC during the run can make them negative (no --expose-gc here to force one first).
     const signed = (mb: number | undefined) => (mb === undefined ? '?' : `${mb >= 0 ? '+' : ''}${mb}`);
-    row(`${subs.subscriptions} subscriptions: memory (MB)`, `rss ${signed(subs.memory.rssMB)}, heap ${signed(subs.memory.heapUsedMB)}, redis ${signed(subs.memory.redisUsedMB)}`);
+    row(
+      `${subs.subscriptions} subscriptions: memory (MB)`,
+      `rss ${signed(subs.memory.rssMB)}, heap ${signed(subs.memory.heapUsedMB)}, redis ${signed(subs.memory.redisUsedMB)}`,
+    );
     row(`${subs.subscriptions} subscriptions: cancel→'cancelled' event (ms)`, lat(subs.liveEventLatency));
     const cost = subs.liveEventCost;
-    row(`${subs.subscriptions} subscriptions: CPU per live event (µs)`, `redis ${fmt(cost.redisCpuUs)}, this process ${fmt(cost.processCpuUs)}`);
+    row(
+      `${subs.subscriptions} subscriptions: CPU per live event (µs)`,
+      `redis ${fmt(cost.redisCpuUs)}, this process ${fmt(cost.processCpuUs)}`,
+    );
   }
   if (rows.length === 1) return;
   print('');

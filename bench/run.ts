@@ -77,7 +77,12 @@ async function main(): Promise<void> {
       results.meta.redis = { version, port: server.port };
       log(`private redis-server ${version} on port ${server.port}`);
     }
-    const ctx: BenchContext = { redis: server && { host: server.host, port: server.port }, probe, jobs: options.jobs, log };
+    const ctx: BenchContext = {
+      redis: server && { host: server.host, port: server.port },
+      probe,
+      jobs: options.jobs,
+      log,
+    };
     const flush = async () => void (await probe?.flush().catch(() => undefined));
     const step: StepRunner = async (id, work, { flush: flushAfter = true } = {}) => {
       log(`${id} ...`);
@@ -96,10 +101,16 @@ async function main(): Promise<void> {
     if (wants('compare')) await compare(ctx, options, results, step, flush);
     const x = results.extras;
     if (wants('baseline')) await step('baseline (plain ioredis)', async () => void (x.baseline = await baseline(ctx)));
-    if (wants('memory')) await step('throughput, in-memory', async () => void (x.throughputMemory = await throughputInMemory(ctx)));
-    if (wants('throughput2')) await step('throughput, 2 processes', async () => void (x.throughput2Processes = await throughputMultiProcess(ctx, 2)));
+    if (wants('memory'))
+      await step('throughput, in-memory', async () => void (x.throughputMemory = await throughputInMemory(ctx)));
+    if (wants('throughput2'))
+      await step(
+        'throughput, 2 processes',
+        async () => void (x.throughput2Processes = await throughputMultiProcess(ctx, 2)),
+      );
     if (wants('cross')) await crossProcess(ctx, results, step);
-    if (wants('subs')) await step('open subscriptions', async () => void (x.subscriptions = await openSubscriptions(ctx)));
+    if (wants('subs'))
+      await step('open subscriptions', async () => void (x.subscriptions = await openSubscriptions(ctx)));
   } finally {
     await probe?.close();
     await server?.stop();
@@ -113,13 +124,39 @@ async function main(): Promise<void> {
 }
 
 /** The side-by-side rounds; the peers' order rotates each round so drift on a busy machine spreads evenly. */
-async function compare(ctx: BenchContext, options: BenchOptions, results: BenchResults, step: StepRunner, flush: () => Promise<void>): Promise<void> {
+async function compare(
+  ctx: BenchContext,
+  options: BenchOptions,
+  results: BenchResults,
+  step: StepRunner,
+  flush: () => Promise<void>,
+): Promise<void> {
   const { peers, notes } = loadPeers(ctx.redis!, options.peers);
   for (const note of notes) log(note);
   const sizes: CompareSizes = options.quick
-    ? { jobs: options.jobs, jobsC1: Math.ceil(options.jobs / 4), sequentialMax: 2_000, sequentialMs: 1_000, inFlightJobs: 5_000, latencySamples: 200 }
-    : { jobs: options.jobs, jobsC1: Math.ceil(options.jobs / 4), sequentialMax: 5_000, sequentialMs: 3_000, inFlightJobs: 10_000, latencySamples: 1_000 };
-  const compared: NonNullable<BenchResults['compare']> = { peers: peers.map(({ id, label }) => ({ id, label })), sizes, rounds: [], commands: [], notes };
+    ? {
+        jobs: options.jobs,
+        jobsC1: Math.ceil(options.jobs / 4),
+        sequentialMax: 2_000,
+        sequentialMs: 1_000,
+        inFlightJobs: 5_000,
+        latencySamples: 200,
+      }
+    : {
+        jobs: options.jobs,
+        jobsC1: Math.ceil(options.jobs / 4),
+        sequentialMax: 5_000,
+        sequentialMs: 3_000,
+        inFlightJobs: 10_000,
+        latencySamples: 1_000,
+      };
+  const compared: NonNullable<BenchResults['compare']> = {
+    peers: peers.map(({ id, label }) => ({ id, label })),
+    sizes,
+    rounds: [],
+    commands: [],
+    notes,
+  };
   results.compare = compared;
   for (let round = 0; round < options.rounds; round++) {
     const figures: (typeof compared.rounds)[number] = {};
@@ -147,7 +184,11 @@ async function oursCancel(ctx: BenchContext): Promise<{ p50: number; p99: number
   const producer = await createQueueApp({ redis: redisOptions(ctx, 'bench-producer'), prefix: 'cancel' });
   let child: ChildHandle | undefined;
   try {
-    child = await ChildHandle.start({ redis: redisOptions(ctx, 'bench-worker')!, prefix: 'cancel', handlers: { hold: 16 } });
+    child = await ChildHandle.start({
+      redis: redisOptions(ctx, 'bench-worker')!,
+      prefix: 'cancel',
+      handlers: { hold: 16 },
+    });
     return (await cancelLatency(producer.jobs, child)).cancelToAborted;
   } finally {
     await child?.stop();
@@ -161,12 +202,24 @@ async function crossProcess(ctx: BenchContext, results: BenchResults, step: Step
     let child: ChildHandle | undefined;
     const producer = await createQueueApp({ redis: redisOptions(ctx, 'bench-producer'), prefix: 'cross' });
     try {
-      child = await ChildHandle.start({ redis: redisOptions(ctx, 'bench-worker')!, prefix: 'cross', handlers: { probe: 4, emitter: 4 } });
+      child = await ChildHandle.start({
+        redis: redisOptions(ctx, 'bench-worker')!,
+        prefix: 'cross',
+        handlers: { probe: 4, emitter: 4 },
+      });
       ctx.log(`worker child pid ${child.pid}, clock offset ${child.offsetMs.toFixed(3)} ms`);
       const c = child;
       const keep = { flush: false }; // the apps are still running on these keys
-      await step('add→start latency', async () => void (results.extras.pickupLatency = await pickupLatency(producer.jobs, c)), keep);
-      await step('emit→subscriber latency', async () => void (results.extras.emitLatency = await emitLatency(producer.jobs, c)), keep);
+      await step(
+        'add→start latency',
+        async () => void (results.extras.pickupLatency = await pickupLatency(producer.jobs, c)),
+        keep,
+      );
+      await step(
+        'emit→subscriber latency',
+        async () => void (results.extras.emitLatency = await emitLatency(producer.jobs, c)),
+        keep,
+      );
     } finally {
       await child?.stop();
       await producer.close();

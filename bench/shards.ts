@@ -81,8 +81,10 @@ async function main(): Promise<void> {
       // Alternating order, so a burst of load from elsewhere hits both layouts alike.
       for (const shards of round % 2 === 0 ? [1, 3] : [3, 1]) {
         const result = await measure(cluster.seeds, probes, shards, `r${round}s${shards}`);
-        log(`round ${round + 1}, shards ${shards}: ${result.process.jobsPerSec} jobs/s, ${result.process.cpuUsPerJob} µs Redis CPU/job, ` +
-          `commands per master ${result.process.masters.map((m) => m.commands).join(' / ')}`);
+        log(
+          `round ${round + 1}, shards ${shards}: ${result.process.jobsPerSec} jobs/s, ${result.process.cpuUsPerJob} µs Redis CPU/job, ` +
+            `commands per master ${result.process.masters.map((m) => m.commands).join(' / ')}`,
+        );
         rounds.push(result);
         await Promise.all(probes.map(({ probe }) => probe.flush()));
       }
@@ -102,13 +104,17 @@ async function main(): Promise<void> {
           processJobsPerSec: median(of.map((r) => r.process.jobsPerSec)),
           processRedisCpuUsPerJob: median(of.map((r) => r.process.cpuUsPerJob)),
           processWorkerCpuUsPerJob: median(of.map((r) => r.process.workerCpuUsPerJob)),
-          processScriptUsPerJob: median(of.map((r) => round(r.process.masters.reduce((sum, m) => sum + m.scriptUsPerJob, 0)))),
+          processScriptUsPerJob: median(
+            of.map((r) => round(r.process.masters.reduce((sum, m) => sum + m.scriptUsPerJob, 0))),
+          ),
           addRedisCpuUsPerJob: median(of.map((r) => r.add.cpuUsPerJob)),
           // A job's whole life (add + claim + complete), all masters together.
           redisCpuUsPerJob: round(cpu),
           // What one master's core can carry of that when the clients are not the bottleneck.
           jobsPerSecPerMasterCore: Math.round(1e6 / cpu),
-          processCommandsPerJob: median(of.map((r) => round(r.process.masters.reduce((sum, m) => sum + m.commands, 0) / JOBS))),
+          processCommandsPerJob: median(
+            of.map((r) => round(r.process.masters.reduce((sum, m) => sum + m.commands, 0) / JOBS)),
+          ),
           processCommandSpread: median(of.map((r) => r.process.commandSpread)),
           addCommandSpread: median(of.map((r) => r.add.commandSpread)),
         },
@@ -116,7 +122,21 @@ async function main(): Promise<void> {
     }),
   );
   const after = loadavg().map((v) => Math.round(v * 100) / 100);
-  console.log(JSON.stringify({ jobs: JOBS, workers: WORKERS, concurrency: CONCURRENCY, masters: MASTERS, load: { ...load, after }, summary, rounds }, null, 2));
+  console.log(
+    JSON.stringify(
+      {
+        jobs: JOBS,
+        workers: WORKERS,
+        concurrency: CONCURRENCY,
+        masters: MASTERS,
+        load: { ...load, after },
+        summary,
+        rounds,
+      },
+      null,
+      2,
+    ),
+  );
 }
 
 /** One round of one layout: backlog added, then worked off by the worker processes. */
@@ -132,7 +152,9 @@ async function measure(
   try {
     for (let i = 0; i < WORKERS; i++) {
       const redis = { connectionName: `bench-worker${i}` };
-      children.push(await ChildHandle.start({ redis, cluster: seeds, shards, prefix, handlers: { noop: CONCURRENCY } }));
+      children.push(
+        await ChildHandle.start({ redis, cluster: seeds, shards, prefix, handlers: { noop: CONCURRENCY } }),
+      );
     }
     const workers = children.map((child) => child.pid);
     const add = await phase(probes, workers, async () => {
@@ -154,12 +176,25 @@ async function measure(
 }
 
 /** Runs `work` (returning its duration, ms) between two readings of every master's stats and the workers' CPU. */
-async function phase(probes: Array<{ port: number; probe: RedisProbe }>, workers: number[], work: () => Promise<number>): Promise<PhaseResult> {
-  const read = () => Promise.all(probes.map(async ({ port, probe }) => ({ port, cpu: await probe.cpuSeconds(), stats: await probe.commandStats() })));
+async function phase(
+  probes: Array<{ port: number; probe: RedisProbe }>,
+  workers: number[],
+  work: () => Promise<number>,
+): Promise<PhaseResult> {
+  const read = () =>
+    Promise.all(
+      probes.map(async ({ port, probe }) => ({
+        port,
+        cpu: await probe.cpuSeconds(),
+        stats: await probe.commandStats(),
+      })),
+    );
   const before = await read();
   const workersBefore = workers.map(processCpuUs);
   const ms = await work();
-  const workerCpuUsPerJob = round(workers.reduce((sum, pid, i) => sum + processCpuUs(pid) - workersBefore[i], 0) / JOBS);
+  const workerCpuUsPerJob = round(
+    workers.reduce((sum, pid, i) => sum + processCpuUs(pid) - workersBefore[i], 0) / JOBS,
+  );
   const after = await read();
   const masters = after.map(({ port, cpu, stats }, i) => {
     const calls = (name: string) => (stats[name]?.calls ?? 0) - (before[i].stats[name]?.calls ?? 0);
@@ -177,7 +212,13 @@ async function phase(probes: Array<{ port: number; probe: RedisProbe }>, workers
   const busy = masters.filter((m) => m.scripts > 0);
   const mean = busy.reduce((sum, m) => sum + m.commands, 0) / (busy.length || 1);
   const commandSpread = round(Math.max(...busy.map((m) => Math.abs(m.commands - mean) / mean)));
-  return { jobsPerSec: rate(JOBS, ms), workerCpuUsPerJob, masters, cpuUsPerJob: round(masters.reduce((sum, m) => sum + m.cpuUsPerJob, 0)), commandSpread };
+  return {
+    jobsPerSec: rate(JOBS, ms),
+    workerCpuUsPerJob,
+    masters,
+    cpuUsPerJob: round(masters.reduce((sum, m) => sum + m.cpuUsPerJob, 0)),
+    commandSpread,
+  };
 }
 
 /** User + system CPU of a process so far, µs (Linux: fields 14 and 15 of /proc/<pid>/stat, in clock ticks). */

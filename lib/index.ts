@@ -20,7 +20,12 @@ export { JobQueueService } from './job-queue.service';
 export type { JobQueueMetrics } from './metrics/job-queue-metrics.interface';
 export type { PausedState } from './backends/pause-levels';
 export { JobCancelDispatcher, type JobCancelDispatcherStats } from './cancel/job-cancel.dispatcher';
-export { JobWatchdog, CLIENT_GONE_REASON, type JobWatchdogStats, type JobWatchdogSweep } from './watchdog/job-watchdog.service';
+export {
+  JobWatchdog,
+  CLIENT_GONE_REASON,
+  type JobWatchdogStats,
+  type JobWatchdogSweep,
+} from './watchdog/job-watchdog.service';
 export type { JobWorkerStats } from './worker/job-worker.service';
 export type { AttemptOutcome } from './worker/running-job';
 

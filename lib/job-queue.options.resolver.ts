@@ -44,7 +44,11 @@ export function resolveJobQueueOptions(options: JobQueueModuleOptions = {}): Res
   requireInteger('watchdog.intervalMs', resolved.watchdog.intervalMs, 10);
   if (!Number.isInteger(resolved.watchdog.clientTimeoutMs) || resolved.watchdog.clientTimeoutMs > MAX_TIMER_MS) {
     throw new JobQueueConfigError(
-      Messages.invalidOption('watchdog.clientTimeoutMs', 'an integer (<= 0 disables)', resolved.watchdog.clientTimeoutMs),
+      Messages.invalidOption(
+        'watchdog.clientTimeoutMs',
+        'an integer (<= 0 disables)',
+        resolved.watchdog.clientTimeoutMs,
+      ),
     );
   }
   requireInteger('watchdog.maxStalls', resolved.watchdog.maxStalls, 0, 1_000);
@@ -81,8 +85,16 @@ function requireMetricsOptions(metrics: unknown): void {
     throw new JobQueueConfigError(Messages.invalidOption('metrics', 'false or an object { registry? }', metrics));
   }
   const { registry } = metrics as { registry?: Partial<Record<'getSingleMetric' | 'registerMetric', unknown>> | null };
-  if (registry !== undefined && (typeof registry?.getSingleMetric !== 'function' || typeof registry.registerMetric !== 'function')) {
-    throw new JobQueueConfigError(Messages.invalidOption('metrics.registry', "a prom-client Registry (e.g. `new Registry()` or prom-client's `register`)", registry));
+  if (
+    registry !== undefined &&
+    (typeof registry?.getSingleMetric !== 'function' || typeof registry.registerMetric !== 'function')
+  ) {
+    throw new JobQueueConfigError(
+      Messages.invalidOption(
+        'metrics.registry',
+        "a prom-client Registry (e.g. `new Registry()` or prom-client's `register`)",
+        registry,
+      ),
+    );
   }
 }
-

@@ -26,8 +26,7 @@ export interface JobQueueRedisConnectionOptions {
  * member; an object literal with further ioredis options (e.g. `maxRetriesPerRequest`) fits the second.
  */
 export type JobQueueRedisOptions =
-  | JobQueueRedisConnectionOptions
-  | (JobQueueRedisConnectionOptions & { readonly [ioredisOption: string]: unknown });
+  JobQueueRedisConnectionOptions | (JobQueueRedisConnectionOptions & { readonly [ioredisOption: string]: unknown });
 
 /** What the queue needs of a user's ioredis `Redis` or `Cluster` instance: it is only ever duplicated. */
 export interface JobQueueRedisClient {
@@ -144,7 +143,10 @@ export interface JobQueueOptionsFactory {
  * Options of `JobQueueModule.forRootAsync()`: `useFactory` (with `inject`), `useClass` or
  * `useExisting` (a {@link JobQueueOptionsFactory}), `imports`, and `isGlobal` (default true).
  */
-export type JobQueueModuleAsyncOptions = ConfigurableModuleAsyncOptions<JobQueueModuleOptions, keyof JobQueueOptionsFactory> & {
+export type JobQueueModuleAsyncOptions = ConfigurableModuleAsyncOptions<
+  JobQueueModuleOptions,
+  keyof JobQueueOptionsFactory
+> & {
   /** false: import JobQueueModule into each module that injects its providers. Default true. */
   isGlobal?: boolean;
 };

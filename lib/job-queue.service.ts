@@ -111,7 +111,10 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     const endSpans = this.tracing.produce(specs);
     let added: Job[];
     try {
-      added = await this.backend.add(specs, this.hooks.has('queued') ? (job) => this.hooks.notify(job.id, 'queued', job.name) : undefined);
+      added = await this.backend.add(
+        specs,
+        this.hooks.has('queued') ? (job) => this.hooks.notify(job.id, 'queued', job.name) : undefined,
+      );
     } catch (err) {
       endSpans?.(err);
       throw err;
@@ -155,9 +158,7 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
     validateEventId(after);
     const max = opts.max ?? DEFAULT_POLL_MAX;
     if (!Number.isSafeInteger(max) || max < 1 || max > MAX_POLL_MAX) {
-      throw new InvalidJobError(
-        Messages.invalidOption('max', `an integer from 1 to ${MAX_POLL_MAX}`, max),
-      );
+      throw new InvalidJobError(Messages.invalidOption('max', `an integer from 1 to ${MAX_POLL_MAX}`, max));
     }
     // One event more than the page tells whether anything follows it.
     const [, read] = await Promise.all([this.backend.touch(jobId), this.backend.readEvents(jobId, after, max + 1)]);
@@ -197,7 +198,8 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
       const job = await this.backend.get(jobId);
       if (!job) throw new JobNotFoundError(Messages.notFound(jobId), jobId);
       if (TERMINAL_STATES.has(job.state)) return job;
-      if (deadline !== undefined && Date.now() >= deadline) throw new JobQueueError(Messages.waitForTimeout(jobId, opts.timeoutMs!));
+      if (deadline !== undefined && Date.now() >= deadline)
+        throw new JobQueueError(Messages.waitForTimeout(jobId, opts.timeoutMs!));
       const stream = this.waits.open(jobId, after, { touch: false }).pipe(
         filter((e) => TERMINAL_EVENT_TYPES.has(e.type)),
         takeUntil(deadline === undefined ? NEVER : timer(new Date(deadline))),
@@ -218,7 +220,16 @@ export class JobQueueService implements BeforeApplicationShutdown, OnApplication
   async metrics(): Promise<JobQueueMetrics> {
     const [counts, paused] = await Promise.all([this.counts(), this.collector.paused()]);
     const { backend, worker, dispatcher, watchdog } = this.collector.local();
-    return { backend, counts, added: this.added, worker, dispatcher, watchdog, shuttingDown: this.shuttingDown, paused: describePaused(paused) };
+    return {
+      backend,
+      counts,
+      added: this.added,
+      worker,
+      dispatcher,
+      watchdog,
+      shuttingDown: this.shuttingDown,
+      paused: describePaused(paused),
+    };
   }
 
   /** True once application shutdown began (used by the health indicator). */

@@ -12,6 +12,9 @@ export interface SampleAppOptions extends NestApplicationOptions {
  * Creates the sample application without listening, so main.ts and the e2e tests build exactly
  * the same app (the tests call `listen(0)`). Everything else (routes, filter, queue) is in AppModule.
  */
-export async function createSampleApp({ module = AppModule, ...options }: SampleAppOptions = {}): Promise<NestExpressApplication> {
+export async function createSampleApp({
+  module = AppModule,
+  ...options
+}: SampleAppOptions = {}): Promise<NestExpressApplication> {
   return NestFactory.create<NestExpressApplication>(module, options);
 }

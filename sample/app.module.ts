@@ -51,6 +51,9 @@ export function sampleQueueOptions(env: NodeJS.ProcessEnv = process.env): JobQue
 })
 export class AppModule implements BeforeApplicationShutdown {
   beforeApplicationShutdown(signal?: string): void {
-    if (signal) new Logger('Sample').log(`${signal}: no new builds; running ones drain (up to ${DRAIN_TIMEOUT_MS / 1000} s), the rest go back to the queue`);
+    if (signal)
+      new Logger('Sample').log(
+        `${signal}: no new builds; running ones drain (up to ${DRAIN_TIMEOUT_MS / 1000} s), the rest go back to the queue`,
+      );
   }
 }

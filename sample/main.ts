@@ -11,7 +11,11 @@ async function bootstrap(): Promise<void> {
   const { port } = app.getHttpServer().address() as AddressInfo;
   const redisUrl = process.env.REDIS_URL;
   logger.log(`Listening on http://localhost:${port}`);
-  logger.log(redisUrl ? `Job queue on Redis at ${redact(redisUrl)}` : 'Job queue in memory (set REDIS_URL to share it between processes)');
+  logger.log(
+    redisUrl
+      ? `Job queue on Redis at ${redact(redisUrl)}`
+      : 'Job queue in memory (set REDIS_URL to share it between processes)',
+  );
   // The token itself is logged only when it is the public default.
   const token = process.env.DASHBOARD_TOKEN ? '<DASHBOARD_TOKEN>' : 'demo';
   logger.log(`Dashboard: http://localhost:${port}/dashboard?token=${token} (a demo guard: see sample/dashboard)`);

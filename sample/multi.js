@@ -52,7 +52,9 @@ for (const port of PORTS) {
   });
 }
 
-console.log(`Started ${PORTS.length} sample processes on ports ${PORTS.join(', ')} with REDIS_URL=${redact(process.env.REDIS_URL)}. Ctrl-C stops them.`);
+console.log(
+  `Started ${PORTS.length} sample processes on ports ${PORTS.join(', ')} with REDIS_URL=${redact(process.env.REDIS_URL)}. Ctrl-C stops them.`,
+);
 
 function stop(signal) {
   if (stopping) {

@@ -21,7 +21,8 @@ const rootTsconfig = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.json')
  */
 function versionOf(range, which) {
   const lowest = /^[\^~]?(\d+\.\d+\.\d+)$/.exec(range.split('||')[0].trim());
-  if (!lowest) throw new Error(`test-peers: cannot read the lowest version of the range '${range}'; use ^x.y.z or ~x.y.z.`);
+  if (!lowest)
+    throw new Error(`test-peers: cannot read the lowest version of the range '${range}'; use ^x.y.z or ~x.y.z.`);
   return which === 'lowest' ? lowest[1] : range;
 }
 
@@ -37,23 +38,44 @@ function check(which) {
   // The compiler and Node typings the repository itself uses.
   deps.push(`typescript@${pkg.devDependencies.typescript}`, `@types/node@${pkg.devDependencies['@types/node']}`);
   fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: `peers-${which}`, private: true }, null, 2));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--no-save', '--prefer-offline', '--loglevel=error', ...deps], {
-    cwd: dir,
-    stdio: 'inherit',
-  });
+  execFileSync(
+    'npm',
+    [
+      'install',
+      '--no-audit',
+      '--no-fund',
+      '--ignore-scripts',
+      '--no-save',
+      '--prefer-offline',
+      '--loglevel=error',
+      ...deps,
+    ],
+    {
+      cwd: dir,
+      stdio: 'inherit',
+    },
+  );
   fs.cpSync(path.join(root, 'lib'), path.join(dir, 'lib'), { recursive: true });
   const compilerOptions = { ...rootTsconfig.compilerOptions, types: ['node'], noEmit: true };
-  fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['lib/**/*.ts'] }, null, 2));
+  fs.writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({ compilerOptions, include: ['lib/**/*.ts'] }, null, 2),
+  );
   const installed = ['@nestjs/common', '@nestjs/core'].map(
-    (name) => `${name}@${JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', name, 'package.json'), 'utf8')).version}`,
+    (name) =>
+      `${name}@${JSON.parse(fs.readFileSync(path.join(dir, 'node_modules', name, 'package.json'), 'utf8')).version}`,
   );
   try {
     execFileSync(path.join(dir, 'node_modules', '.bin', 'tsc'), ['-p', dir], { cwd: dir, stdio: 'inherit' });
   } catch {
-    console.error(`test-peers: lib/ does not compile against the ${which} peers (${installed.join(', ')}); see the errors above.`);
+    console.error(
+      `test-peers: lib/ does not compile against the ${which} peers (${installed.join(', ')}); see the errors above.`,
+    );
     process.exit(1);
   }
-  console.log(`test-peers: lib/ compiles against the ${which} peers (${installed.join(', ')}) in ${Date.now() - started} ms`);
+  console.log(
+    `test-peers: lib/ compiles against the ${which} peers (${installed.join(', ')}) in ${Date.now() - started} ms`,
+  );
 }
 
 const which = process.argv.slice(2);

@@ -60,7 +60,11 @@ describe('browser client: cancel()', () => {
         status: 403,
         body: { statusCode: 403, message: 'Forbidden resource' },
       },
-      broken: { message: 'JobEventsClient: cancelling job broken failed with HTTP 502: Bad Gateway', status: 502, body: 'Bad Gateway' },
+      broken: {
+        message: 'JobEventsClient: cancelling job broken failed with HTTP 502: Bad Gateway',
+        status: 502,
+        body: 'Bad Gateway',
+      },
     });
   });
 
@@ -69,6 +73,9 @@ describe('browser client: cancel()', () => {
     const pkg = readJson('package.json');
     expect(pkg.exports['./browser']).toBe('./dist/lib/events/browser/job-events-client.mjs');
     expect(pkg.scripts.build).toContain("fs.cpSync('lib/events/browser', 'dist/lib/events/browser'");
-    expect(readJson('nest-cli.json').compilerOptions.assets).toContainEqual({ include: '../lib/events/browser/*.mjs', outDir: 'dist/lib' });
+    expect(readJson('nest-cli.json').compilerOptions.assets).toContainEqual({
+      include: '../lib/events/browser/*.mjs',
+      outDir: 'dist/lib',
+    });
   });
 });

@@ -24,7 +24,12 @@ const PINNED = ['w', 'wrap', 'd', 'busy', 'r', 'h', 's', 'p', 'g', 'rare', 'comm
 describeBackendConformance('redis cluster, 3 shards', {
   async create(options) {
     const prefix = `${cluster.prefix}-s-${randomUUID().slice(0, 8)}`;
-    const resolved = resolveJobQueueOptions({ ...options, redis: cluster.client, prefix, shards: { count: 3, pin: PINNED } });
+    const resolved = resolveJobQueueOptions({
+      ...options,
+      redis: cluster.client,
+      prefix,
+      shards: { count: 3, pin: PINNED },
+    });
     const backend = new RedisShardedBackend(resolved, silent);
     await backend.start();
     return backend;

@@ -26,10 +26,19 @@ describe('RedisBackend on a Redis Cluster', () => {
     const backend = new RedisBackend(resolveJobQueueOptions({ redis: cluster.client, prefix: freshPrefix() }), logger);
     await backend.start();
     try {
-      const newJob = (name: string) => ({ id: `${name}-${++apps}`, name, dataJson: '{}', opts: normalizeAddOptions({}), createdAt: Date.now() });
+      const newJob = (name: string) => ({
+        id: `${name}-${++apps}`,
+        name,
+        dataJson: '{}',
+        opts: normalizeAddOptions({}),
+        createdAt: Date.now(),
+      });
       const [job] = await backend.add([newJob('drop')]);
       const events: JobEvent[] = [];
-      const arrived = new Map<number, Deferred<void>>([[1, new Deferred()], [2, new Deferred()]]);
+      const arrived = new Map<number, Deferred<void>>([
+        [1, new Deferred()],
+        [2, new Deferred()],
+      ]);
       backend.subscribe(job.id, '0', {
         next: (batch) => {
           events.push(...batch);
@@ -44,7 +53,11 @@ describe('RedisBackend on a Redis Cluster', () => {
       // the blocking one is open too (it is created by the wait, asynchronously).
       // They live on the master of the queue's slot: look on every master.
       const found = await eventually(async () => {
-        const lists = await Promise.all(cluster.client.nodes('master').map(async (node) => ({ node, list: String(await node.call('CLIENT', 'LIST')) })));
+        const lists = await Promise.all(
+          cluster.client
+            .nodes('master')
+            .map(async (node) => ({ node, list: String(await node.call('CLIENT', 'LIST')) })),
+        );
         const conns = lists.flatMap(({ node, list }) =>
           list
             .split('\n')
@@ -74,9 +87,14 @@ describe('RedisBackend on a Redis Cluster', () => {
     const backend = new RedisBackend(resolveJobQueueOptions({ redis: cluster.client, prefix }), logger);
     await backend.start();
     try {
-      const [job] = await backend.add([{ id: `shard-${++apps}`, name: 'shard', dataJson: '{}', opts: normalizeAddOptions({}), createdAt: Date.now() }]);
+      const [job] = await backend.add([
+        { id: `shard-${++apps}`, name: 'shard', dataJson: '{}', opts: normalizeAddOptions({}), createdAt: Date.now() },
+      ]);
       const queued = new Deferred<void>();
-      const unsubscribe = backend.subscribe(job.id, '0', { next: () => queued.resolve(), error: (err) => queued.reject(err) });
+      const unsubscribe = backend.subscribe(job.id, '0', {
+        next: () => queued.resolve(),
+        error: (err) => queued.reject(err),
+      });
       const offCancel = backend.onCancelRequest(() => undefined);
       const wake = backend.waitForWork(['shard-none'], Date.now() + 60_000);
       await queued.promise;
@@ -90,10 +108,20 @@ describe('RedisBackend on a Redis Cluster', () => {
       const cancelChannel = `{${prefix}}:cancel`;
       for (const node of cluster.client.nodes('all')) {
         const port = node.options.port;
-        const [, sharded, , shardedCancel] = (await node.call('PUBSUB', 'SHARDNUMSUB', eventChannel, cancelChannel)) as Array<string | number>;
+        const [, sharded, , shardedCancel] = (await node.call(
+          'PUBSUB',
+          'SHARDNUMSUB',
+          eventChannel,
+          cancelChannel,
+        )) as Array<string | number>;
         const [, classic] = (await node.call('PUBSUB', 'NUMSUB', eventChannel)) as Array<string | number>;
         // Subscribed on the queue's master only, and never on the classic (cluster-wide) channel.
-        expect([port, Number(sharded), Number(shardedCancel), Number(classic)]).toEqual([port, port === owner ? 1 : 0, port === owner ? 1 : 0, 0]);
+        expect([port, Number(sharded), Number(shardedCancel), Number(classic)]).toEqual([
+          port,
+          port === owner ? 1 : 0,
+          port === owner ? 1 : 0,
+          0,
+        ]);
       }
 
       // Connection budget: the three slot-owner roles once each, on the queue's master; the command
@@ -111,7 +139,10 @@ describe('RedisBackend on a Redis Cluster', () => {
       // Our backend's connections only: the suite's other backends are closed by now.
       for (const { port, names } of byNode) {
         const roles = names.filter((name) => name !== 'job-queue:command');
-        expect([port, roles]).toEqual([port, port === owner ? ['job-queue:blocking', 'job-queue:reader', 'job-queue:subscriber'] : []]);
+        expect([port, roles]).toEqual([
+          port,
+          port === owner ? ['job-queue:blocking', 'job-queue:reader', 'job-queue:subscriber'] : [],
+        ]);
         expect(names.length - roles.length).toBeLessThanOrEqual(1);
       }
       offCancel();

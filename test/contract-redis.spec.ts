@@ -12,4 +12,7 @@ afterAll(async () => {
 
 // A fresh prefix per application: every test gets an empty queue on the file's server. Under the
 // handle's prefix, so that stop() removes every key from a REDIS_URL server.
-describeJobQueueContract('redis', () => ({ redis: redis.url, prefix: `${redis.prefix}-c-${randomUUID().slice(0, 8)}` }));
+describeJobQueueContract('redis', () => ({
+  redis: redis.url,
+  prefix: `${redis.prefix}-c-${randomUUID().slice(0, 8)}`,
+}));

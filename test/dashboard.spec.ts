@@ -25,7 +25,10 @@ describe('JobQueueDashboardModule', () => {
     await startWith({}, ...dashboards);
   }
 
-  async function startWith(moduleOptions: TestingModuleOptions, ...dashboards: JobQueueDashboardOptions[]): Promise<void> {
+  async function startWith(
+    moduleOptions: TestingModuleOptions,
+    ...dashboards: JobQueueDashboardOptions[]
+  ): Promise<void> {
     const moduleRef = await Test.createTestingModule(
       { imports: [JobQueueModule.forRoot(), ...dashboards.map((options) => JobQueueDashboardModule.forRoot(options))] },
       moduleOptions,
@@ -36,7 +39,11 @@ describe('JobQueueDashboardModule', () => {
     jobs = app.get(JobQueueService);
   }
 
-  async function http(method: string, path: string, headers: Record<string, string> = ADMIN): Promise<{ status: number; body: any; text: string; type: string }> {
+  async function http(
+    method: string,
+    path: string,
+    headers: Record<string, string> = ADMIN,
+  ): Promise<{ status: number; body: any; text: string; type: string }> {
     const res = await fetch(`${base}${path}`, { method, headers });
     const text = await res.text();
     const type = res.headers.get('content-type') ?? '';
@@ -90,7 +97,12 @@ describe('JobQueueDashboardModule', () => {
       const sizes: number[] = [];
       let cursor: string | undefined;
       do {
-        const query = new URLSearchParams({ state: 'waiting', name: 'mail', limit: '2', ...(cursor ? { cursor } : {}) });
+        const query = new URLSearchParams({
+          state: 'waiting',
+          name: 'mail',
+          limit: '2',
+          ...(cursor ? { cursor } : {}),
+        });
         const { status, body } = await http('GET', `/admin/jobs/api/jobs?${query}`);
         expect(status).toBe(200);
         seen.push(...body.jobs.map((j: { id: string }) => j.id));
@@ -136,7 +148,11 @@ describe('JobQueueDashboardModule', () => {
       expect(await jobs.isPaused()).toBe(true);
       expect((await http('POST', '/admin/jobs/api/pause?name=mail')).body).toEqual({ queue: true, names: ['mail'] });
       expect((await http('POST', '/admin/jobs/api/resume')).body).toEqual({ queue: false, names: ['mail'] });
-      expect([await jobs.isPaused(), await jobs.isPaused('mail'), await jobs.isPaused('sms')]).toEqual([false, true, false]);
+      expect([await jobs.isPaused(), await jobs.isPaused('mail'), await jobs.isPaused('sms')]).toEqual([
+        false,
+        true,
+        false,
+      ]);
       expect((await http('POST', '/admin/jobs/api/resume?name=mail')).body).toEqual({ queue: false, names: [] });
       expect((await http('POST', '/admin/jobs/api/pause?name=bad%20name')).status).toBe(400);
     });
@@ -163,12 +179,19 @@ describe('JobQueueDashboardModule', () => {
     });
   });
 
-  it.each(['reference', 'deep-hash'] as const)('with guards: [] it runs open, and two dashboards on two paths keep their own guards (module ids: %s)', async (moduleIdGeneratorAlgorithm) => {
-    await startWith({ moduleIdGeneratorAlgorithm }, { path: 'open', guards: [] }, { path: 'closed', guards: [AdminHeaderGuard] });
-    expect((await http('GET', '/open/api/overview', {})).status).toBe(200);
-    expect((await http('GET', '/closed/api/overview', {})).status).toBe(403);
-    expect((await http('GET', '/closed/api/overview')).status).toBe(200);
-  });
+  it.each(['reference', 'deep-hash'] as const)(
+    'with guards: [] it runs open, and two dashboards on two paths keep their own guards (module ids: %s)',
+    async (moduleIdGeneratorAlgorithm) => {
+      await startWith(
+        { moduleIdGeneratorAlgorithm },
+        { path: 'open', guards: [] },
+        { path: 'closed', guards: [AdminHeaderGuard] },
+      );
+      expect((await http('GET', '/open/api/overview', {})).status).toBe(200);
+      expect((await http('GET', '/closed/api/overview', {})).status).toBe(403);
+      expect((await http('GET', '/closed/api/overview')).status).toBe(200);
+    },
+  );
 
   it('takes a guard instance as well as a class', async () => {
     await start({ path: 'dashboard', guards: [{ canActivate: () => false }] });
@@ -179,16 +202,25 @@ describe('JobQueueDashboardModule', () => {
     const missing = () => JobQueueDashboardModule.forRoot({ path: 'dashboard' } as JobQueueDashboardOptions);
     expect(missing).toThrow(JobQueueConfigError);
     expect(missing).toThrow(/needs the option 'guards'.*'guards: \[\]'/);
-    expect(() => JobQueueDashboardModule.forRoot(undefined as unknown as JobQueueDashboardOptions)).toThrow(/needs the option 'guards'/);
+    expect(() => JobQueueDashboardModule.forRoot(undefined as unknown as JobQueueDashboardOptions)).toThrow(
+      /needs the option 'guards'/,
+    );
   });
 
   it('refuses malformed options', () => {
-    expect(() => JobQueueDashboardModule.forRoot({ path: 'dashboard', guards: [42] } as unknown as JobQueueDashboardOptions)).toThrow(
-      /Option 'guards' must be an array of guard classes or instances/,
-    );
-    expect(() => JobQueueDashboardModule.forRoot({ path: 'dashboard', guards: AdminHeaderGuard } as unknown as JobQueueDashboardOptions)).toThrow(JobQueueConfigError);
+    expect(() =>
+      JobQueueDashboardModule.forRoot({ path: 'dashboard', guards: [42] } as unknown as JobQueueDashboardOptions),
+    ).toThrow(/Option 'guards' must be an array of guard classes or instances/);
+    expect(() =>
+      JobQueueDashboardModule.forRoot({
+        path: 'dashboard',
+        guards: AdminHeaderGuard,
+      } as unknown as JobQueueDashboardOptions),
+    ).toThrow(JobQueueConfigError);
     for (const path of ['', '/', 'a b', 'a//b', '../x', undefined]) {
-      expect(() => JobQueueDashboardModule.forRoot({ path, guards: [] } as unknown as JobQueueDashboardOptions)).toThrow(/Option 'path' must be a URL path/);
+      expect(() =>
+        JobQueueDashboardModule.forRoot({ path, guards: [] } as unknown as JobQueueDashboardOptions),
+      ).toThrow(/Option 'path' must be a URL path/);
     }
   });
 });

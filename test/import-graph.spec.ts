@@ -56,7 +56,9 @@ function reachable(entry: string, follow: (edge: ImportEdge) => boolean): Set<st
 
 /** Files of `files` that import one of `packages`. */
 function importersOf(files: Set<string>, packages: string[], follow: (edge: ImportEdge) => boolean): string[] {
-  return [...files].filter((file) => graph.get(file)!.some((e) => packages.includes(e.target) && follow(e))).map(relative);
+  return [...files]
+    .filter((file) => graph.get(file)!.some((e) => packages.includes(e.target) && follow(e)))
+    .map(relative);
 }
 
 describe('lib/ import graph', () => {
@@ -100,6 +102,9 @@ describe('lib/ import graph', () => {
 
   it('keeps @nestjs/terminus to the health entry point', () => {
     const loaded = reachable(path.join(LIB, 'health', 'index'), () => true);
-    expect(importersOf(loaded, ['@nestjs/terminus'], () => true).sort()).toEqual(['health/job-queue-health.module', 'health/job-queue.health']);
+    expect(importersOf(loaded, ['@nestjs/terminus'], () => true).sort()).toEqual([
+      'health/job-queue-health.module',
+      'health/job-queue.health',
+    ]);
   });
 });

@@ -4,7 +4,16 @@ import type { Job, JobEvent } from '../lib';
 import { JobEventHooks } from '../lib/queue-events/job-event-hooks';
 import { Deferred } from './support/deferred';
 
-const job: Job = { id: 'j1', name: 'email', data: null, state: 'failed', attempt: 1, attempts: 1, priority: 0, createdAt: 1 };
+const job: Job = {
+  id: 'j1',
+  name: 'email',
+  data: null,
+  state: 'failed',
+  attempt: 1,
+  attempts: 1,
+  priority: 0,
+  createdAt: 1,
+};
 const failed: JobEvent = { id: '5-0', jobId: 'j1', type: 'failed', at: 5, data: { error: 'x' } };
 
 /** A backend that only answers what the hooks read, and counts the reads. */
@@ -37,7 +46,13 @@ describe('JobEventHooks', () => {
     const { backend } = fakeBackend();
     const hooks = new JobEventHooks(backend);
     const seen: Array<[string, JobEvent, Job]> = [];
-    hooks.register({ type: 'failed', source: 'T.bad', call: async () => { throw new Error('bug'); } });
+    hooks.register({
+      type: 'failed',
+      source: 'T.bad',
+      call: async () => {
+        throw new Error('bug');
+      },
+    });
     hooks.register({ type: 'failed', source: 'T.good', call: async (event, j) => void seen.push(['good', event, j]) });
     hooks.notify('j1', 'failed');
     await hooks.settled(1_000);

@@ -3,7 +3,15 @@ import { Test, TestingModule } from '@nestjs/testing';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
 import type { AddressInfo } from 'node:net';
 import { Counter, Registry, register as defaultRegistry } from 'prom-client';
-import { Job, JobContext, JobHandler, JobQueueConfigError, JobQueueModule, JobQueueModuleOptions, JobQueueService } from '../lib';
+import {
+  Job,
+  JobContext,
+  JobHandler,
+  JobQueueConfigError,
+  JobQueueModule,
+  JobQueueModuleOptions,
+  JobQueueService,
+} from '../lib';
 import type { QueueBackend } from '../lib/backends/queue-backend.interface';
 import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
@@ -67,10 +75,14 @@ describe('Prometheus metrics (memory backend)', () => {
     const delayed = await jobs.add('ok', 'later', { delayMs: 60_000 });
     expect(await jobs.cancel(delayed.id)).toBe('cancelled');
     await jobs.add('ok', 'still later', { delayMs: 60_000 });
-    await jobs.addBulk([{ name: 'unhandled', data: 1 }, { name: 'unhandled', data: 2 }]);
+    await jobs.addBulk([
+      { name: 'unhandled', data: 1 },
+      { name: 'unhandled', data: 2 },
+    ]);
 
     const samples = await scrape(registry);
-    const value = (name: string, labels: Record<string, string>) => sampleValue(samples, name, { queue: 'jq', ...labels });
+    const value = (name: string, labels: Record<string, string>) =>
+      sampleValue(samples, name, { queue: 'jq', ...labels });
     expect(value('jobqueue_jobs_added_total', { name: 'ok' })).toBe(5);
     expect(value('jobqueue_jobs_added_total', { name: 'boom' })).toBe(1);
     expect(value('jobqueue_jobs_added_total', { name: 'unhandled' })).toBe(2);
@@ -160,7 +172,9 @@ describe('Prometheus metrics (memory backend)', () => {
 
   it('refuses a registry that is not a prom-client Registry', () => {
     expect(() => resolveJobQueueOptions({ metrics: { registry: {} as never } })).toThrow(JobQueueConfigError);
-    expect(() => resolveJobQueueOptions({ metrics: true as never })).toThrow(/Option 'metrics' must be false or an object/);
+    expect(() => resolveJobQueueOptions({ metrics: true as never })).toThrow(
+      /Option 'metrics' must be false or an object/,
+    );
   });
 });
 
@@ -171,8 +185,12 @@ describe('the strict text-format check used above', () => {
     expect(() => parsePrometheusText('a 1\n')).toThrow(/without a TYPE/);
     expect(() => parsePrometheusText('# TYPE a counter\na{x="1"} 2\na{x="1"} 3\n')).toThrow(/duplicate/);
     expect(() => parsePrometheusText('# TYPE a gauge\na{x="\\q"} 1\n')).toThrow(/label set/);
-    expect(() => parsePrometheusText('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\n')).toThrow(/cumulative/);
-    expect(() => parsePrometheusText('# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_count 1\n')).toThrow(/must equal _count/);
+    expect(() =>
+      parsePrometheusText('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_count 1\n'),
+    ).toThrow(/cumulative/);
+    expect(() => parsePrometheusText('# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_count 1\n')).toThrow(
+      /must equal _count/,
+    );
   });
 });
 
@@ -212,7 +230,11 @@ describe('Prometheus metrics (Redis backend, two apps as two processes)', () => 
 
   it('reads waiting and delayed per name from Redis, in every app', async () => {
     const jobs = producer.get(JobQueueService);
-    await jobs.addBulk([{ name: 'orphan', data: 1 }, { name: 'orphan', data: 2 }, { name: 'orphan', data: 3, opts: { delayMs: 60_000 } }]);
+    await jobs.addBulk([
+      { name: 'orphan', data: 1 },
+      { name: 'orphan', data: 2 },
+      { name: 'orphan', data: 3, opts: { delayMs: 60_000 } },
+    ]);
     for (const registry of [workerRegistry, producerRegistry]) {
       expect(await value(registry, 'jobqueue_jobs_waiting', { name: 'orphan' })).toBe(2);
       expect(await value(registry, 'jobqueue_jobs_delayed', { name: 'orphan' })).toBe(1);

@@ -5,11 +5,14 @@ describe('MicroBatcher', () => {
 
   it('coalesces the calls of one tick into bounded batches and answers each caller in order', async () => {
     const calls: string[][] = [];
-    const batcher = new MicroBatcher(async (items: string[]) => (calls.push(items), items.map((i) => i.toUpperCase())), {
-      maxItems: 3,
-      maxSize: 100,
-      sizeOf: (i) => i.length,
-    });
+    const batcher = new MicroBatcher(
+      async (items: string[]) => (calls.push(items), items.map((i) => i.toUpperCase())),
+      {
+        maxItems: 3,
+        maxSize: 100,
+        sizeOf: (i) => i.length,
+      },
+    );
     const results = await Promise.all(['a', 'b', 'c', 'd'].map((i) => batcher.push(i)));
     expect(results).toEqual(['A', 'B', 'C', 'D']);
     expect(sizes(calls)).toEqual([3, 1]);

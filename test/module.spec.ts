@@ -59,7 +59,10 @@ class RequestScopedProcessor {
 }
 
 async function boot(imports: unknown[], providers: unknown[] = []) {
-  const moduleRef = await Test.createTestingModule({ imports: imports as never[], providers: providers as never[] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: imports as never[],
+    providers: providers as never[],
+  }).compile();
   await moduleRef.init();
   return moduleRef;
 }
@@ -91,7 +94,9 @@ describe('JobQueueModule', () => {
     try {
       const moduleRef = await boot([JobQueueModule.forRoot()], [RequestScopedProcessor]);
       const warnings = warn.mock.calls.map(([message]) => String(message));
-      expect(warnings).toEqual([expect.stringContaining('@JobHandler on RequestScopedProcessor.run is ignored: its provider is request-scoped')]);
+      expect(warnings).toEqual([
+        expect.stringContaining('@JobHandler on RequestScopedProcessor.run is ignored: its provider is request-scoped'),
+      ]);
       await moduleRef.close();
     } finally {
       warn.mockRestore();
@@ -116,7 +121,9 @@ describe('JobQueueModule', () => {
     await viaClass.close();
     @Module({ providers: [OptionsFactory], exports: [OptionsFactory] })
     class FactoryModule {}
-    const viaExisting = await boot([JobQueueModule.forRootAsync({ imports: [FactoryModule], useExisting: OptionsFactory })]);
+    const viaExisting = await boot([
+      JobQueueModule.forRootAsync({ imports: [FactoryModule], useExisting: OptionsFactory }),
+    ]);
     expect(viaExisting.get<ResolvedJobQueueOptions>(JOB_QUEUE_OPTIONS).prefix).toBe('from-class');
     await viaExisting.close();
   });
@@ -128,15 +135,27 @@ describe('JobQueueModule', () => {
   });
 
   it('on a sharded Redis queue, refuses a handler with cross-process limits whose name is not pinned', () => {
-    const handler = (name: string, limits: Partial<RegisteredJobHandler>) => ({ name, concurrency: 1, source: `P.${name}`, run: async () => null, ...limits });
-    const sharded = new JobHandlerRegistry(resolveJobQueueOptions({ redis: 'redis://127.0.0.1:1', shards: { count: 3, pin: ['pinned'] } }));
-    expect(() => sharded.register(handler('email', { rateLimit: { max: 1, perMs: 1_000 } }))).toThrow(/'email' is not in shards\.pin/);
+    const handler = (name: string, limits: Partial<RegisteredJobHandler>) => ({
+      name,
+      concurrency: 1,
+      source: `P.${name}`,
+      run: async () => null,
+      ...limits,
+    });
+    const sharded = new JobHandlerRegistry(
+      resolveJobQueueOptions({ redis: 'redis://127.0.0.1:1', shards: { count: 3, pin: ['pinned'] } }),
+    );
+    expect(() => sharded.register(handler('email', { rateLimit: { max: 1, perMs: 1_000 } }))).toThrow(
+      /'email' is not in shards\.pin/,
+    );
     expect(() => sharded.register(handler('capped', { globalConcurrency: 2 }))).toThrow(JobQueueConfigError);
     sharded.register(handler('pinned', { globalConcurrency: 2 }));
     sharded.register(handler('free', {}));
     expect(sharded.all().map((h) => h.name)).toEqual(['pinned', 'free']);
     // One shard, or the in-memory backend (which ignores `shards`): nothing to pin.
-    new JobHandlerRegistry(resolveJobQueueOptions({ redis: 'redis://127.0.0.1:1' })).register(handler('email', { globalConcurrency: 1 }));
+    new JobHandlerRegistry(resolveJobQueueOptions({ redis: 'redis://127.0.0.1:1' })).register(
+      handler('email', { globalConcurrency: 1 }),
+    );
     new JobHandlerRegistry(resolveJobQueueOptions({ shards: 3 })).register(handler('email', { globalConcurrency: 1 }));
   });
 
@@ -180,10 +199,18 @@ describe('resolveJobQueueOptions', () => {
   it.each<[string, JobQueueModuleOptions, RegExp]>([
     ['prefix', { prefix: 'has space' }, /Option 'prefix'/],
     ['leaseMs', { leaseMs: -5 }, /Option 'leaseMs' must be an integer from 100 to 2147483647/],
-    ['cancelGraceMs past the timer range', { cancelGraceMs: 2 ** 31 }, /Option 'cancelGraceMs' must be an integer from 0 to 2147483647/],
+    [
+      'cancelGraceMs past the timer range',
+      { cancelGraceMs: 2 ** 31 },
+      /Option 'cancelGraceMs' must be an integer from 0 to 2147483647/,
+    ],
     ['maxWaiting', { maxWaiting: 0 }, /Option 'maxWaiting'/],
     ['events.maxLen', { events: { maxLen: 1.5 } }, /Option 'events.maxLen'/],
-    ['watchdog.maxStalls', { watchdog: { maxStalls: -1 } }, /Option 'watchdog.maxStalls' must be an integer from 0 to 1000/],
+    [
+      'watchdog.maxStalls',
+      { watchdog: { maxStalls: -1 } },
+      /Option 'watchdog.maxStalls' must be an integer from 0 to 1000/,
+    ],
     ['worker', { worker: 'yes' as never }, /Option 'worker' must be a boolean/],
     ['shards', { shards: 0 }, /Option 'shards.count' must be an integer from 1 to 128/],
     ['shards.count', { shards: { count: 129 } }, /Option 'shards.count' must be an integer from 1 to 128/],
@@ -198,7 +225,9 @@ describe('retryDelayMs', () => {
   it('is fixed, or doubles per attempt up to the cap', () => {
     expect(retryDelayMs(undefined, 3)).toBe(0);
     expect(retryDelayMs({ type: 'fixed', delayMs: 100 }, 4)).toBe(100);
-    expect([1, 2, 3, 4].map((a) => retryDelayMs({ type: 'exponential', delayMs: 100, maxDelayMs: 500 }, a))).toEqual([100, 200, 400, 500]);
+    expect([1, 2, 3, 4].map((a) => retryDelayMs({ type: 'exponential', delayMs: 100, maxDelayMs: 500 }, a))).toEqual([
+      100, 200, 400, 500,
+    ]);
   });
 });
 

@@ -27,10 +27,15 @@ describe('RedisBackend on an unreachable Redis', () => {
     });
     const logger = new CapturingLogger();
     // ioredis options (not a URL) here, to fail after one retry instead of twenty.
-    const backend = new RedisBackend(resolveJobQueueOptions({ redis: { host: '127.0.0.1', port, maxRetriesPerRequest: 1 } }), logger);
+    const backend = new RedisBackend(
+      resolveJobQueueOptions({ redis: { host: '127.0.0.1', port, maxRetriesPerRequest: 1 } }),
+      logger,
+    );
     const started = backend.start();
     await expect(started).rejects.toBeInstanceOf(JobQueueError);
-    await expect(started).rejects.toThrow(/Could not reach Redis while starting the job queue .*start Redis, or fix option 'redis'/);
+    await expect(started).rejects.toThrow(
+      /Could not reach Redis while starting the job queue .*start Redis, or fix option 'redis'/,
+    );
     expect(logger.count(/connection failed/)).toBe(1);
   });
 });
@@ -77,7 +82,13 @@ describe('RedisBackend (private redis-server)', () => {
 
   function spec(name: string, data: unknown = {}, opts?: AddOptions): NewJob {
     const normalized = normalizeAddOptions(opts);
-    return { id: normalized.jobId ?? randomUUID(), name, dataJson: JSON.stringify(data), opts: normalized, createdAt: Date.now() };
+    return {
+      id: normalized.jobId ?? randomUUID(),
+      name,
+      dataJson: JSON.stringify(data),
+      opts: normalized,
+      createdAt: Date.now(),
+    };
   }
 
   async function claimOne(b: RedisBackend, name: string, leaseMs = 30_000): Promise<ClaimedJob> {
@@ -118,7 +129,9 @@ describe('RedisBackend (private redis-server)', () => {
 
   /** Subscribers of each channel, as the server counts them. */
   async function numsub(...channels: string[]): Promise<number[]> {
-    const reply = (await admin.call('PUBSUB', sharded ? 'SHARDNUMSUB' : 'NUMSUB', ...channels)) as Array<string | number>;
+    const reply = (await admin.call('PUBSUB', sharded ? 'SHARDNUMSUB' : 'NUMSUB', ...channels)) as Array<
+      string | number
+    >;
     return channels.map((_, i) => Number(reply[i * 2 + 1]));
   }
 
@@ -141,10 +154,20 @@ describe('RedisBackend (private redis-server)', () => {
   it('adds jobs, reads them back and writes a queued event', async () => {
     const b = await backend();
     const [job] = await b.add([spec('build', { n: 1 }, { priority: 3, attempts: 2, owner: 'u1' })]);
-    expect(job).toMatchObject({ name: 'build', data: { n: 1 }, state: 'waiting', attempt: 0, attempts: 2, priority: 3, owner: 'u1' });
+    expect(job).toMatchObject({
+      name: 'build',
+      data: { n: 1 },
+      state: 'waiting',
+      attempt: 0,
+      attempts: 2,
+      priority: 3,
+      owner: 'u1',
+    });
     expect(await b.get(job.id)).toEqual(job);
     const events = await b.readEvents(job.id, '0', 10);
-    expect(events).toEqual([{ id: expect.stringMatching(/^\d+-\d+$/), jobId: job.id, type: 'queued', at: expect.any(Number) }]);
+    expect(events).toEqual([
+      { id: expect.stringMatching(/^\d+-\d+$/), jobId: job.id, type: 'queued', at: expect.any(Number) },
+    ]);
     expect(events![0].at).toBe(Number(events![0].id.split('-')[0]));
     expect(await b.get('nope')).toBeNull();
     expect(await b.readEvents('nope', '0', 10)).toBeNull();
@@ -153,7 +176,10 @@ describe('RedisBackend (private redis-server)', () => {
   it('is idempotent on jobId while unfinished, and replaces a finished job (old events deleted)', async () => {
     const b = await backend();
     const [first] = await b.add([spec('build', { v: 1 }, { jobId: 'same' })]);
-    const [again, dup] = await b.add([spec('build', { v: 2 }, { jobId: 'same' }), spec('build', { v: 3 }, { jobId: 'same' })]);
+    const [again, dup] = await b.add([
+      spec('build', { v: 2 }, { jobId: 'same' }),
+      spec('build', { v: 3 }, { jobId: 'same' }),
+    ]);
     expect(again).toEqual(first);
     expect(dup).toEqual(first);
     expect(await types(b, 'same')).toEqual(['queued']);
@@ -184,7 +210,13 @@ describe('RedisBackend (private redis-server)', () => {
   it('claims for several names in one call, each up to its max', async () => {
     const b = await backend();
     await b.add([spec('x'), spec('x'), spec('x'), spec('y'), spec('z')]);
-    const { jobs } = await b.claim([{ name: 'x', max: 2 }, { name: 'y', max: 5 }], 30_000);
+    const { jobs } = await b.claim(
+      [
+        { name: 'x', max: 2 },
+        { name: 'y', max: 5 },
+      ],
+      30_000,
+    );
     expect(jobs.map((j) => j.job.name).sort()).toEqual(['x', 'x', 'y']);
     expect(await b.counts()).toMatchObject({ waiting: 2, active: 3 });
   });
@@ -198,14 +230,18 @@ describe('RedisBackend (private redis-server)', () => {
     expect(await admin.zcard(b.keys.active)).toBe(1200);
     const leases = await admin.zrange(b.keys.active, 0, -1, 'WITHSCORES');
     expect(new Set(leases.filter((_, i) => i % 2 === 1)).size).toBe(1); // one lease expiry for the call
-    const done = await Promise.all(jobs.map((claimed) => b.complete({ jobId: claimed.job.id, token: claimed.token }, '1')));
+    const done = await Promise.all(
+      jobs.map((claimed) => b.complete({ jobId: claimed.job.id, token: claimed.token }, '1')),
+    );
     expect(done.every((outcome) => outcome === 'completed')).toBe(true);
     expect(await b.counts()).toMatchObject({ active: 0, completed: 1200 });
   });
 
   it('carries timeoutMs and backoff to the claimed job', async () => {
     const b = await backend();
-    await b.add([spec('t', null, { timeoutMs: 1234, backoff: { type: 'exponential', delayMs: 10, maxDelayMs: 100 }, attempts: 3 })]);
+    await b.add([
+      spec('t', null, { timeoutMs: 1234, backoff: { type: 'exponential', delayMs: 10, maxDelayMs: 100 }, attempts: 3 }),
+    ]);
     const claimed = await claimOne(b, 't');
     expect(claimed).toMatchObject({ timeoutMs: 1234, backoff: { type: 'exponential', delayMs: 10, maxDelayMs: 100 } });
     expect(claimed.cancelRequested).toBeUndefined();
@@ -239,7 +275,11 @@ describe('RedisBackend (private redis-server)', () => {
     const b = await backend({ maxWaiting: 3 });
     const name = `export:${randomUUID()}`;
     const known = async () => [await admin.sismember(b.keys.names, name), await admin.exists(b.keys.wake(name))];
-    const [first, second, delayed] = await b.add([spec(name, 1, { attempts: 3 }), spec(name, 2, { attempts: 3 }), spec(name, 3, { delayMs: 60_000 })]);
+    const [first, second, delayed] = await b.add([
+      spec(name, 1, { attempts: 3 }),
+      spec(name, 2, { attempts: 3 }),
+      spec(name, 3, { delayMs: 60_000 }),
+    ]);
     expect(await known()).toEqual([1, 1]);
 
     // Claiming every waiting job leaves the delayed one: the name stays, the stale markers go.
@@ -301,7 +341,12 @@ describe('RedisBackend (private redis-server)', () => {
     const claimed = await claimOne(worker, 'c');
     const lease = { jobId: job.id, token: claimed.token };
     expect(await other.cancel(job.id, 'stop it', 'proc-2')).toBe('cancelling');
-    expect(await heard.promise).toEqual({ jobId: job.id, reason: 'stop it', origin: 'proc-2', sentAt: expect.any(Number) });
+    expect(await heard.promise).toEqual({
+      jobId: job.id,
+      reason: 'stop it',
+      origin: 'proc-2',
+      sentAt: expect.any(Number),
+    });
     expect(await other.cancelRequests([job.id, 'missing'])).toEqual(['stop it', null]);
     expect(await worker.heartbeat([lease], 30_000)).toEqual([{ status: 'cancel', reason: 'stop it' }]);
     // The handler threw instead of honouring the signal: still cancelled, not retried.
@@ -554,7 +599,9 @@ describe('RedisBackend (private redis-server)', () => {
       b.subscribe(job.id, '0', c);
       collectors.push(c);
       if (round === ROUNDS / 2) void admin.client('KILL', 'TYPE', 'pubsub'); // mid-burst, mid-catch-up
-      await Promise.all(Array.from({ length: PER_ROUND }, (_, i) => emitOn(writer, job.id, 't', String(round * PER_ROUND + i))));
+      await Promise.all(
+        Array.from({ length: PER_ROUND }, (_, i) => emitOn(writer, job.id, 't', String(round * PER_ROUND + i))),
+      );
     }
     await emitOn(writer, job.id, 'end', undefined);
     const all = (await b.readEvents(job.id, '0', 10_000))!;
@@ -638,7 +685,11 @@ describe('RedisBackend (private redis-server)', () => {
     });
     await Promise.all(collectors.map((c) => c.until(1)));
     // One channel per job on the server, each with one subscriber (this process's reader).
-    const channels = (await admin.call('PUBSUB', sharded ? 'SHARDCHANNELS' : 'CHANNELS', `${b.keys.eventChannelBase}*`)) as string[];
+    const channels = (await admin.call(
+      'PUBSUB',
+      sharded ? 'SHARDCHANNELS' : 'CHANNELS',
+      `${b.keys.eventChannelBase}*`,
+    )) as string[];
     expect(channels.sort()).toEqual(jobs.map((job) => b.keys.eventChannel(job.id)).sort());
     expect(await numsub(...channels.slice(0, 3))).toEqual([1, 1, 1]);
 
@@ -745,7 +796,17 @@ describe('RedisBackend (private redis-server)', () => {
   it('treats corrupt records as missing, logs once, and fails a corrupt claimed job instead of crashing', async () => {
     const b = await backend();
     const key = b.keys.job('bad');
-    await admin.hset(key, { id: 'bad', name: 'c', state: 'waiting', data: '{nope', attempt: '0', attempts: '1', priority: '0', seq: '1', createdAt: '1' });
+    await admin.hset(key, {
+      id: 'bad',
+      name: 'c',
+      state: 'waiting',
+      data: '{nope',
+      attempt: '0',
+      attempts: '1',
+      priority: '0',
+      seq: '1',
+      createdAt: '1',
+    });
     expect(await b.get('bad')).toBeNull();
     expect(await b.get('bad')).toBeNull();
     expect(logger.count(/Job record 'bad' is corrupt/)).toBe(1);
@@ -767,7 +828,17 @@ describe('RedisBackend (private redis-server)', () => {
 
   it('still claims a waiting job written by 0.1.x (a bare-id member), so an upgrade loses nothing', async () => {
     const b = await backend();
-    await admin.hset(b.keys.job('legacy'), { id: 'legacy', name: 'up', state: 'waiting', data: '1', attempt: '0', attempts: '1', priority: '0', seq: '7', createdAt: '1' });
+    await admin.hset(b.keys.job('legacy'), {
+      id: 'legacy',
+      name: 'up',
+      state: 'waiting',
+      data: '1',
+      attempt: '0',
+      attempts: '1',
+      priority: '0',
+      seq: '7',
+      createdAt: '1',
+    });
     await admin.zadd(b.keys.waiting('up'), String(7), 'legacy');
     await admin.sadd(`${b.keys.base}names`, 'up');
     const { jobs } = await b.claim([{ name: 'up', max: 5 }], 30_000);
@@ -796,7 +867,15 @@ describe('RedisBackend (private redis-server)', () => {
     await b.claim([{ name: 'd', max: 1 }], 1_000);
     // Active, but the numbers and the name are gone; and one with a name but garbage numbers.
     await admin.hset(b.keys.job('nameless'), { id: 'nameless', state: 'active', data: '1' });
-    await admin.hset(b.keys.job('garbled'), { id: 'garbled', name: 'd', state: 'active', data: '1', attempt: 'x', attempts: 'y', priority: 'z' });
+    await admin.hset(b.keys.job('garbled'), {
+      id: 'garbled',
+      name: 'd',
+      state: 'active',
+      data: '1',
+      attempt: 'x',
+      attempts: 'y',
+      priority: 'z',
+    });
     await admin.zadd(b.keys.active, '1', 'nameless', '1', 'garbled');
     const result = await b.reclaimExpired(Date.now() + 60_000);
     // A stall is counted apart from attempts, so garbage attempt numbers do not matter: requeued.
@@ -836,7 +915,19 @@ describe('RedisBackend (private redis-server)', () => {
     const [denied, allowed] = await writer.add([spec('acl'), spec('acl')]);
     // A user that may use every key and command, but only the cancel channel and one job's channel.
     const user = `jq-${prefix}`;
-    await admin.call('ACL', 'SETUSER', user, 'reset', 'on', '>pw', '~*', '+@all', 'resetchannels', `&{${prefix}}:cancel`, `&{${prefix}}:evc:${allowed.id}`);
+    await admin.call(
+      'ACL',
+      'SETUSER',
+      user,
+      'reset',
+      'on',
+      '>pw',
+      '~*',
+      '+@all',
+      'resetchannels',
+      `&{${prefix}}:cancel`,
+      `&{${prefix}}:evc:${allowed.id}`,
+    );
     try {
       const url = new URL(server.url);
       url.username = user;
@@ -890,7 +981,12 @@ describe('RedisBackend (private redis-server)', () => {
     received.forEach((events, i) => expect(events[1]).toMatchObject({ type: 'ping', data: i }));
 
     const names = await ourConnections();
-    expect(names.sort()).toEqual(['job-queue:blocking', 'job-queue:command', 'job-queue:reader', 'job-queue:subscriber']);
+    expect(names.sort()).toEqual([
+      'job-queue:blocking',
+      'job-queue:command',
+      'job-queue:reader',
+      'job-queue:subscriber',
+    ]);
 
     await b.close();
     await b.close(); // idempotent

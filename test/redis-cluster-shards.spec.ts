@@ -32,8 +32,14 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((backend) => backend.close()));
 });
 
-async function shardedBackend(pin: string[] = [], prefix = `${cluster.prefix}-${++queues}`): Promise<RedisShardedBackend> {
-  const backend = new RedisShardedBackend(resolveJobQueueOptions({ redis: cluster.client, prefix, shards: { count: 3, pin } }), silent);
+async function shardedBackend(
+  pin: string[] = [],
+  prefix = `${cluster.prefix}-${++queues}`,
+): Promise<RedisShardedBackend> {
+  const backend = new RedisShardedBackend(
+    resolveJobQueueOptions({ redis: cluster.client, prefix, shards: { count: 3, pin } }),
+    silent,
+  );
   open.push(backend);
   await backend.start();
   return backend;
@@ -47,7 +53,8 @@ function spec(name: string, data: unknown = null, jobId?: string): NewJob {
 /** Job ids that land on `shard` (by the router's hash), with `tag` in front. */
 function idsOn(backend: RedisShardedBackend, shard: number, count: number, tag = 'id'): string[] {
   const ids: string[] = [];
-  for (let i = 0; ids.length < count; i++) if (backend.router.candidates(`${tag}-${i}`)[0] === shard) ids.push(`${tag}-${i}`);
+  for (let i = 0; ids.length < count; i++)
+    if (backend.router.candidates(`${tag}-${i}`)[0] === shard) ids.push(`${tag}-${i}`);
   return ids;
 }
 
@@ -66,7 +73,8 @@ async function claimAsWorker(backend: RedisShardedBackend, name: string, count: 
   }
 }
 
-const masterOfShard = (backend: RedisShardedBackend, shard: number) => cluster.masterPortOf(backend.parts[shard].keys.base);
+const masterOfShard = (backend: RedisShardedBackend, shard: number) =>
+  cluster.masterPortOf(backend.parts[shard].keys.base);
 
 describe('a queue over 3 shards on a 3-master cluster', () => {
   it('puts its shards on the 3 masters and its jobs on all of them, each job on the shard its id hashes to', async () => {
@@ -119,7 +127,9 @@ describe('a queue over 3 shards on a 3-master cluster', () => {
     // Ids the queue generates for a pinned name hash to the pinned shard: one lookup, like any job's.
     const generated = Array.from({ length: 30 }, () => backend.newJobId('pinned'));
     expect(generated.map((id) => backend.router.candidates(id))).toEqual(generated.map(() => [PIN_SHARD]));
-    expect(new Set(Array.from({ length: 30 }, () => backend.router.candidates(backend.newJobId('routed'))[0])).size).toBe(3);
+    expect(
+      new Set(Array.from({ length: 30 }, () => backend.router.candidates(backend.newJobId('routed'))[0])).size,
+    ).toBe(3);
   });
 
   it('keeps a pinned name on one shard, so its rate limit holds across processes exactly', async () => {
@@ -154,7 +164,9 @@ describe('a queue over 3 shards on a 3-master cluster', () => {
       expect(pages).toBe(Math.ceil(25 / limit));
     }
     // Per shard: its jobs in run order (FIFO here); the shards one after the other.
-    const order = (await backend.list({ state: 'waiting', limit: 25 })).jobs.map((job) => backend.router.candidates(job.id)[0]);
+    const order = (await backend.list({ state: 'waiting', limit: 25 })).jobs.map(
+      (job) => backend.router.candidates(job.id)[0],
+    );
     expect(order).toEqual([...order].sort());
   });
 
@@ -198,7 +210,17 @@ describe('a queue over 3 shards on a 3-master cluster', () => {
         .split('\n')
         .filter((line) => line.includes('name=job-queue:blocking') && /\bflags=\w*b/.test(line)).length;
     // `busy` waits for both names (its BLPOPs stay armed after the wait), then has no free slot for 'x'.
-    expect((await busy.claim([{ name: 'x', max: 1 }, { name: 'y', max: 1 }], 30_000)).jobs).toEqual([]);
+    expect(
+      (
+        await busy.claim(
+          [
+            { name: 'x', max: 1 },
+            { name: 'y', max: 1 },
+          ],
+          30_000,
+        )
+      ).jobs,
+    ).toEqual([]);
     const first = busy.waitForWork(['x', 'y'], Date.now() + 60_000);
     await eventually(async () => (await blockedThere()) === 1);
     busy.interruptWait();
@@ -246,7 +268,8 @@ describe('a worker process on a 3-shard queue', () => {
       const workers = moduleRef.get(ShardWorkers);
       const added = await jobs.addBulk(Array.from({ length: 60 }, (_, i) => ({ name: 'work', data: i })));
       await Promise.all(added.map((job) => workers.deferred(job.id).promise));
-      for (const job of added) expect(await jobs.waitFor(job.id)).toMatchObject({ state: 'completed', result: job.data });
+      for (const job of added)
+        expect(await jobs.waitFor(job.id)).toMatchObject({ state: 'completed', result: job.data });
       // A stream on each shard opens its reader (the cancel listener and the worker the other two roles).
       const router = new RedisShardRouter(prefix, { count: 3, pin: [] });
       const streamed = [0, 1, 2].map((shard) => {
@@ -258,11 +281,16 @@ describe('a worker process on a 3-shard queue', () => {
       const roles = () => rolesByMaster(prefix);
       await eventually(async () => {
         const byMaster = await roles();
-        return shardMasters.every((port) => ['blocking', 'reader', 'subscriber'].every((role) => byMaster.get(port)?.includes(role)));
+        return shardMasters.every((port) =>
+          ['blocking', 'reader', 'subscriber'].every((role) => byMaster.get(port)?.includes(role)),
+        );
       });
       for (const [port, names] of await roles()) {
         // Each master: its shard's three roles once, and the Cluster client's command connection at most once.
-        expect([port, names.filter((role) => role !== 'command').sort()]).toEqual([port, ['blocking', 'reader', 'subscriber']]);
+        expect([port, names.filter((role) => role !== 'command').sort()]).toEqual([
+          port,
+          ['blocking', 'reader', 'subscriber'],
+        ]);
         expect(names.filter((role) => role === 'command').length).toBeLessThanOrEqual(1);
       }
       subscriptions.forEach((subscription) => subscription.unsubscribe());
@@ -276,7 +304,9 @@ describe('a worker process on a 3-shard queue', () => {
 /** The roles of the connections named `<name>:<role>` on each master, by port. */
 async function rolesByMaster(name: string): Promise<Map<number, string[]>> {
   const lists = await Promise.all(
-    cluster.client.nodes('master').map(async (node) => ({ port: node.options.port!, list: String(await node.call('CLIENT', 'LIST')) })),
+    cluster.client
+      .nodes('master')
+      .map(async (node) => ({ port: node.options.port!, list: String(await node.call('CLIENT', 'LIST')) })),
   );
   const named = new RegExp(`name=${name}:(\\w+)`, 'g'); // prefixes here are letters, digits and '-'
   return new Map(lists.map(({ port, list }) => [port, [...list.matchAll(named)].map((m) => m[1])]));

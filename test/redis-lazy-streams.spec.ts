@@ -31,7 +31,10 @@ describe('Redis lazy event streams', () => {
   });
 
   beforeEach(async () => {
-    b = new RedisBackend(resolveJobQueueOptions({ redis: server.url, prefix: `${server.prefix}-lazy-${++testNo}` }), new CapturingLogger());
+    b = new RedisBackend(
+      resolveJobQueueOptions({ redis: server.url, prefix: `${server.prefix}-lazy-${++testNo}` }),
+      new CapturingLogger(),
+    );
     await b.start();
   });
 
@@ -108,7 +111,10 @@ describe('Redis lazy event streams', () => {
     const claimed = (await b.claim([{ name: 'p', max: 1 }], 30_000)).jobs[0];
     const before = await history(job.id);
     expect(await b.progress({ jobId: job.id, token: claimed.token }, '50')).toBe(true);
-    expect(await stored(job.id)).toEqual([...before.map((e) => `${e.id} ${e.type}`), expect.stringMatching(/ progress$/)]);
+    expect(await stored(job.id)).toEqual([
+      ...before.map((e) => `${e.id} ${e.type}`),
+      expect.stringMatching(/ progress$/),
+    ]);
     // From here on every event is appended, the lifecycle ones too.
     expect(await b.fail({ jobId: job.id, token: claimed.token }, 'once', 0)).toBe('retrying');
     const again = (await b.claim([{ name: 'p', max: 1 }], 30_000)).jobs[0];

@@ -18,7 +18,12 @@ describe('a Redis Cluster slot being migrated', () => {
       expect(String((mapped as Error).message)).toMatch(/slot is being migrated/);
       expect(isSlotMigrating(mapped)).toBe(true);
     }
-    for (const message of ['WRONGTYPE Operation against a key {jq}:job:ASK 1', 'MOVED 1142 127.0.0.1:7001', 'job TRYAGAIN-1 failed', 'ECONNREFUSED']) {
+    for (const message of [
+      'WRONGTYPE Operation against a key {jq}:job:ASK 1',
+      'MOVED 1142 127.0.0.1:7001',
+      'job TRYAGAIN-1 failed',
+      'ECONNREFUSED',
+    ]) {
       expect(isSlotMigrating(new Error(message))).toBe(false);
     }
   });

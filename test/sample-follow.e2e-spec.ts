@@ -23,7 +23,10 @@ describe('cancelOnDisconnect across two sample processes (redis)', () => {
   beforeAll(async () => {
     redis = await startRedisServer();
     const env = { REDIS_URL: redis.url, JQ_PREFIX: redis.prefix, JQ_DRAIN_TIMEOUT_MS: '2000' };
-    [a, b] = await Promise.all([SampleProcess.start(env, { withTestRoutes: true }), SampleProcess.start(env, { withTestRoutes: true })]);
+    [a, b] = await Promise.all([
+      SampleProcess.start(env, { withTestRoutes: true }),
+      SampleProcess.start(env, { withTestRoutes: true }),
+    ]);
   }, TEST_TIMEOUT_MS);
 
   // The builds run until cancelled: each test's builds are cancelled, and have ended, before the next test.
@@ -58,40 +61,55 @@ describe('cancelOnDisconnect across two sample processes (redis)', () => {
   /** Resolves once the stream sent its first heartbeat (its second message without data). */
   const firstHeartbeat = (client: SseClient) => client.waitFor(() => client.silent.length >= 2);
 
-  it('a client that reconnects to the other process within the grace keeps its build running', async () => {
-    const id = await startBuild();
-    const left = await openStream(`${a.base}/test-builds/${id}/follow`);
-    await left.waitForEvent('active');
-    left.destroy();
-    const back = await openStream(`${b.base}/test-builds/${id}/follow`, { 'last-event-id': left.events.at(-1)!.id! });
-    // Opened after the disconnect: its first heartbeat comes after the grace on A expired. A cancel
-    // would have ended this stream with a 'cancelled' event before.
-    await firstHeartbeat(back);
-    expect(back.events.map((m) => m.event)).not.toContain('cancelled');
-    expect((await request('GET', `${b.base}/builds/${id}`)).json).toMatchObject({ state: 'active' });
-  }, TEST_TIMEOUT_MS);
+  it(
+    'a client that reconnects to the other process within the grace keeps its build running',
+    async () => {
+      const id = await startBuild();
+      const left = await openStream(`${a.base}/test-builds/${id}/follow`);
+      await left.waitForEvent('active');
+      left.destroy();
+      const back = await openStream(`${b.base}/test-builds/${id}/follow`, { 'last-event-id': left.events.at(-1)!.id! });
+      // Opened after the disconnect: its first heartbeat comes after the grace on A expired. A cancel
+      // would have ended this stream with a 'cancelled' event before.
+      await firstHeartbeat(back);
+      expect(back.events.map((m) => m.event)).not.toContain('cancelled');
+      expect((await request('GET', `${b.base}/builds/${id}`)).json).toMatchObject({ state: 'active' });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('a stream open on the other process since before the disconnect keeps the build running', async () => {
-    const id = await startBuild();
-    const other = await openStream(`${b.base}/test-builds/${id}/follow`);
-    await other.waitForEvent('active');
-    const left = await openStream(`${a.base}/test-builds/${id}/follow`);
-    await left.waitForEvent('active');
-    left.destroy();
-    const witness = await openStream(`${b.base}/test-builds/${id}/watch`);
-    await firstHeartbeat(witness); // after the grace on A expired
-    expect(other.events.map((m) => m.event)).not.toContain('cancelled');
-    expect((await request('GET', `${a.base}/builds/${id}`)).json).toMatchObject({ state: 'active' });
-  }, TEST_TIMEOUT_MS);
+  it(
+    'a stream open on the other process since before the disconnect keeps the build running',
+    async () => {
+      const id = await startBuild();
+      const other = await openStream(`${b.base}/test-builds/${id}/follow`);
+      await other.waitForEvent('active');
+      const left = await openStream(`${a.base}/test-builds/${id}/follow`);
+      await left.waitForEvent('active');
+      left.destroy();
+      const witness = await openStream(`${b.base}/test-builds/${id}/watch`);
+      await firstHeartbeat(witness); // after the grace on A expired
+      expect(other.events.map((m) => m.event)).not.toContain('cancelled');
+      expect((await request('GET', `${a.base}/builds/${id}`)).json).toMatchObject({ state: 'active' });
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('a client nobody comes back for gets its build cancelled, wherever it runs', async () => {
-    const id = await startBuild();
-    // A stream on a route without cancelOnDisconnect does not count as coming back.
-    const witness = await openStream(`${b.base}/test-builds/${id}/watch`);
-    const left = await openStream(`${a.base}/test-builds/${id}/follow`);
-    await left.waitForEvent('active');
-    left.destroy();
-    await witness.waitForEvent('cancelled', TEST_TIMEOUT_MS / 2);
-    expect((await request('GET', `${b.base}/builds/${id}`)).json).toMatchObject({ state: 'cancelled', cancelReason: CLIENT_DISCONNECTED_REASON });
-  }, TEST_TIMEOUT_MS);
+  it(
+    'a client nobody comes back for gets its build cancelled, wherever it runs',
+    async () => {
+      const id = await startBuild();
+      // A stream on a route without cancelOnDisconnect does not count as coming back.
+      const witness = await openStream(`${b.base}/test-builds/${id}/watch`);
+      const left = await openStream(`${a.base}/test-builds/${id}/follow`);
+      await left.waitForEvent('active');
+      left.destroy();
+      await witness.waitForEvent('cancelled', TEST_TIMEOUT_MS / 2);
+      expect((await request('GET', `${b.base}/builds/${id}`)).json).toMatchObject({
+        state: 'cancelled',
+        cancelReason: CLIENT_DISCONNECTED_REASON,
+      });
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -341,7 +341,9 @@ describe('sample app over HTTP (in-memory backend)', () => {
     }
 
     it('streams 20 builds over one connection, each in order, and ends when all ended', async () => {
-      const ids = await Promise.all(Array.from({ length: 20 }, () => startBuild({ steps: 3, stepMs: 20 }).then((j) => j.id)));
+      const ids = await Promise.all(
+        Array.from({ length: 20 }, () => startBuild({ steps: 3, stepMs: 20 }).then((j) => j.id)),
+      );
       const client = await openStream(`/builds/events?ids=${ids.join(',')}`);
       expect(client.status).toBe(200);
       expect(client.messages[0]).toEqual({ id: ids.map(() => '0').join('_') });
@@ -354,7 +356,9 @@ describe('sample app over HTTP (in-memory backend)', () => {
         expect(groups.get(id)!.at(-1)!.type).toBe('completed');
       }
 
-      const resumeAtEnd = await openStream(`/builds/events?ids=${ids.join(',')}`, { 'last-event-id': client.events.at(-1)!.id! });
+      const resumeAtEnd = await openStream(`/builds/events?ids=${ids.join(',')}`, {
+        'last-event-id': client.events.at(-1)!.id!,
+      });
       await resumeAtEnd.ended;
       expect(resumeAtEnd.status).toBe(204);
     });
@@ -403,7 +407,9 @@ describe('sample app over HTTP (in-memory backend)', () => {
       expect(groups.get('no-such-build')).toEqual([]);
       expect(groups.get(id)).toEqual(await historyOf(id));
 
-      const resumed = await openStream(`/builds/events?ids=${ids.join(',')}`, { 'last-event-id': client.events.at(-1)!.id! });
+      const resumed = await openStream(`/builds/events?ids=${ids.join(',')}`, {
+        'last-event-id': client.events.at(-1)!.id!,
+      });
       await resumed.ended;
       expect(resumed.status).toBe(204);
     });
@@ -505,7 +511,10 @@ describe('sample app over HTTP (in-memory backend)', () => {
     await client.ended; // the stream ends after the terminal event
     const events = jobEventsOf(client.events, id);
     expect(events.at(-1)!.type).toBe('cancelled');
-    expect((await request('GET', `${base}/builds/${id}`)).json).toMatchObject({ state: 'cancelled', cancelReason: 'cancelled' });
+    expect((await request('GET', `${base}/builds/${id}`)).json).toMatchObject({
+      state: 'cancelled',
+      cancelReason: 'cancelled',
+    });
 
     expect((await request('POST', `${base}/builds/${id}/cancel`)).json).toEqual({ result: 'already_finished' });
     expect((await request('POST', `${base}/builds/no-such-build/cancel`)).json).toEqual({ result: 'not_found' });
@@ -571,7 +580,11 @@ describe('sample app over HTTP (in-memory backend)', () => {
       return now.completed > before.completed && now.cancelled > before.cancelled;
     });
     const after = await scrape();
-    expect([after.added, after.completed, after.cancelled]).toEqual([before.added + 2, before.completed + 1, before.cancelled + 1]);
+    expect([after.added, after.completed, after.cancelled]).toEqual([
+      before.added + 2,
+      before.completed + 1,
+      before.cancelled + 1,
+    ]);
     const { json: snapshot } = await request('GET', `${base}/metrics`);
     expect(after.added).toBe(snapshot.added);
     expect(after.completed).toBe(snapshot.worker.outcomes.completed);
@@ -587,11 +600,20 @@ describe('sample app over HTTP (in-memory backend)', () => {
       expect(first.json.jobs).toEqual([expect.objectContaining({ id, name: 'build', state: 'completed', data: FAST })]);
       expect(first.json.cursor).toEqual(expect.any(String));
 
-      const next = await request('GET', `${base}/admin/jobs?state=completed&name=build&limit=1&cursor=${first.json.cursor}`);
+      const next = await request(
+        'GET',
+        `${base}/admin/jobs?state=completed&name=build&limit=1&cursor=${first.json.cursor}`,
+      );
       expect(next.status).toBe(200);
       expect(next.json.jobs).toEqual([expect.objectContaining({ id: older, state: 'completed' })]);
 
-      for (const query of ['state=bogus', 'state=completed&limit=0', 'state=completed&limit=many', 'state=completed&cursor=nope', 'state=completed&name=bad!name']) {
+      for (const query of [
+        'state=bogus',
+        'state=completed&limit=0',
+        'state=completed&limit=many',
+        'state=completed&cursor=nope',
+        'state=completed&name=bad!name',
+      ]) {
         const res = await request('GET', `${base}/admin/jobs?${query}`);
         expect({ query, status: res.status }).toEqual({ query, status: 400 });
         expect(res.json.message).toEqual(expect.any(String));
@@ -606,7 +628,9 @@ describe('sample app over HTTP (in-memory backend)', () => {
       expect((await jobs.waitFor(id)).state).toBe('completed');
       const events = (await request('GET', `${base}/builds/${id}/poll?max=1000`)).json.events as JobEvent[];
       expect(events.filter((e) => e.type === 'completed')).toHaveLength(2);
-      expect(events).toContainEqual(expect.objectContaining({ type: 'queued', data: expect.objectContaining({ retried: true }) }));
+      expect(events).toContainEqual(
+        expect.objectContaining({ type: 'queued', data: expect.objectContaining({ retried: true }) }),
+      );
 
       const delayed = await request('POST', `${base}/admin/jobs/${id}/retry`, { delayMs: 60_000 });
       expect(delayed.json).toEqual({ result: 'retried' });
@@ -673,7 +697,12 @@ describe('sample app over HTTP (in-memory backend)', () => {
       const res = await request('GET', `${base}/admin/schedules`);
       expect(res.status).toBe(200);
       const nightly = res.json.find((s: { id: string }) => s.id === 'nightly-report');
-      expect(nightly).toMatchObject({ name: 'report', data: {}, opts: { cron: '0 3 * * *', tz: 'UTC' }, nextAt: expect.any(Number) });
+      expect(nightly).toMatchObject({
+        name: 'report',
+        data: {},
+        opts: { cron: '0 3 * * *', tz: 'UTC' },
+        nextAt: expect.any(Number),
+      });
       const next = new Date(nightly.nextAt);
       expect([next.getUTCHours(), next.getUTCMinutes(), next.getUTCSeconds()]).toEqual([3, 0, 0]);
       expect(nightly.nextAt).toBeGreaterThan(before);
@@ -687,7 +716,10 @@ describe('sample app over HTTP (in-memory backend)', () => {
         await registrar.onApplicationBootstrap();
         expect(schedule).not.toHaveBeenCalled();
 
-        await jobs.schedule(NIGHTLY_REPORT.id, NIGHTLY_REPORT.name, NIGHTLY_REPORT.data, { cron: '0 4 * * *', tz: 'UTC' });
+        await jobs.schedule(NIGHTLY_REPORT.id, NIGHTLY_REPORT.name, NIGHTLY_REPORT.data, {
+          cron: '0 4 * * *',
+          tz: 'UTC',
+        });
         schedule.mockClear();
         await registrar.onApplicationBootstrap();
         expect(schedule).toHaveBeenCalledTimes(1);
@@ -723,7 +755,9 @@ describe('sample app over HTTP (in-memory backend)', () => {
       try {
         const job = await jobs.add('test-fail', {});
         expect((await jobs.waitFor(job.id)).state).toBe('failed');
-        expect(await logged.promise).toBe(`Job ${job.id} (test-fail) failed after 1 of 1 attempt(s): broken on purpose`);
+        expect(await logged.promise).toBe(
+          `Job ${job.id} (test-fail) failed after 1 of 1 attempt(s): broken on purpose`,
+        );
       } finally {
         error.mockRestore();
       }

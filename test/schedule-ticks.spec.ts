@@ -6,7 +6,12 @@ const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());
 
 /** The ticks after `from`, one after another, as ISO strings. */
-function ticks(opts: Parameters<typeof tickAfter>[0], from: string, n: number, anchor = at(from)): Array<string | undefined> {
+function ticks(
+  opts: Parameters<typeof tickAfter>[0],
+  from: string,
+  n: number,
+  anchor = at(from),
+): Array<string | undefined> {
   const out: Array<string | undefined> = [];
   let after = at(from);
   for (let i = 0; i < n; i++) {
@@ -92,7 +97,9 @@ describe('schedule ticks', () => {
     });
 
     it('says what to do in the message', () => {
-      expect(() => validateScheduleOptions({ cron: '0 25 * * *' })).toThrow(/valid 5- or 6-field cron expression .*'0 3 \* \* \*'/);
+      expect(() => validateScheduleOptions({ cron: '0 25 * * *' })).toThrow(
+        /valid 5- or 6-field cron expression .*'0 3 \* \* \*'/,
+      );
       expect(() => validateScheduleOptions({ cron: '0 3 * * *', tz: 'Nowhere' })).toThrow(/IANA time zone/);
     });
   });

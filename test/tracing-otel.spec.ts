@@ -9,9 +9,7 @@ import { SpanRecord, installTestTracing, spanRecord } from './support/otel-test-
 import { RedisServerHandle, startRedisServer } from './support/redis-server';
 
 type ChildMessage =
-  | { type: 'ready' }
-  | { type: 'started'; jobId: string; activeSpanId?: string }
-  | { type: 'span'; span: SpanRecord };
+  { type: 'ready' } | { type: 'started'; jobId: string; activeSpanId?: string } | { type: 'span'; span: SpanRecord };
 
 /**
  * Two processes on one Redis: this one adds jobs (producer spans, in-memory exporter here), a child
@@ -41,7 +39,8 @@ describe('OpenTelemetry tracing across two processes (Redis)', () => {
       child.on('message', (message: ChildMessage) => {
         if (message.type === 'ready') resolve();
         else if (message.type === 'started') started.get(message.jobId).resolve(message.activeSpanId);
-        else if (message.span.kind === SpanKind.CONSUMER) consumerSpans.get(String(message.span.attributes['job.id'])).resolve(message.span);
+        else if (message.span.kind === SpanKind.CONSUMER)
+          consumerSpans.get(String(message.span.attributes['job.id'])).resolve(message.span);
       });
       child.once('exit', (code) => reject(new Error(`the traced worker exited with ${code} before it was ready`)));
     });
@@ -58,7 +57,10 @@ describe('OpenTelemetry tracing across two processes (Redis)', () => {
   });
 
   function producerSpanOf(jobId: string): SpanRecord {
-    const spans = exporter.getFinishedSpans().map(spanRecord).filter((s) => s.attributes['job.id'] === jobId);
+    const spans = exporter
+      .getFinishedSpans()
+      .map(spanRecord)
+      .filter((s) => s.attributes['job.id'] === jobId);
     expect(spans).toHaveLength(1);
     return spans[0];
   }
@@ -69,7 +71,11 @@ describe('OpenTelemetry tracing across two processes (Redis)', () => {
     expect((await jobs.waitFor(job.id)).state).toBe('completed');
 
     const sent = producerSpanOf(job.id);
-    expect(sent).toMatchObject({ name: 'traced publish', kind: SpanKind.PRODUCER, attributes: { 'job.name': 'traced' } });
+    expect(sent).toMatchObject({
+      name: 'traced publish',
+      kind: SpanKind.PRODUCER,
+      attributes: { 'job.name': 'traced' },
+    });
     const processed = await consumerSpans.get(job.id).promise;
     expect(processed).toMatchObject({
       name: 'traced process',

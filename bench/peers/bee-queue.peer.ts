@@ -58,7 +58,8 @@ export function beeQueuePeer(Queue: BeeQueueModule, version: string, redis: Redi
         onStart(job.data as { i: number });
       });
       return {
-        completed: (count, timeoutMs) => withTimeout(completions.reach(count), timeoutMs, `${count} bee-queue completions`),
+        completed: (count, timeoutMs) =>
+          withTimeout(completions.reach(count), timeoutMs, `${count} bee-queue completions`),
         close: () => q.close(),
       };
     },

@@ -76,7 +76,8 @@ export function bullmqPeer(lib: BullMQModule, version: string, redis: RedisAddre
       worker.on('error', () => undefined);
       await worker.waitUntilReady();
       return {
-        completed: (count, timeoutMs) => withTimeout(completions.reach(count), timeoutMs, `${count} BullMQ completions`),
+        completed: (count, timeoutMs) =>
+          withTimeout(completions.reach(count), timeoutMs, `${count} BullMQ completions`),
         close: () => worker.close(),
       };
     },

@@ -6,7 +6,8 @@ import { Peer, PeerId, RedisAddress } from './peer';
 /** The peers' pinned versions live in bench/package.json (installed by `npm run bench:install`). */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const PINNED = (require('../package.json') as { dependencies: Record<string, string> }).dependencies;
-export const INSTALL_HINT = 'npm run bench:install   (installs bench/package.json: BullMQ and bee-queue, not part of the project\'s npm ci)';
+export const INSTALL_HINT =
+  "npm run bench:install   (installs bench/package.json: BullMQ and bee-queue, not part of the project's npm ci)";
 
 export interface LoadedPeers {
   peers: Peer[];
@@ -36,7 +37,8 @@ function load<T>(name: string, notes: string[]): { lib: T; version: string } | u
     const lib = require(name) as T;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { version } = require(`${name}/package.json`) as { version: string };
-    if (version !== PINNED[name]) notes.push(`${name} ${version} found, but the comparison is pinned to ${PINNED[name]}: ${INSTALL_HINT}`);
+    if (version !== PINNED[name])
+      notes.push(`${name} ${version} found, but the comparison is pinned to ${PINNED[name]}: ${INSTALL_HINT}`);
     return { lib, version };
   } catch {
     notes.push(`${name} is not installed, so it is left out of the comparison: ${INSTALL_HINT}`);

@@ -43,7 +43,12 @@ export function oursPeer(redis: RedisAddress): Peer {
       return {
         async completed(count, timeoutMs) {
           await withTimeout(starts.reach(count), timeoutMs, `${count} handler starts`);
-          await waitUntil(async () => (await app.jobs.counts()).completed >= count, timeoutMs, `${count} completions`, 1);
+          await waitUntil(
+            async () => (await app.jobs.counts()).completed >= count,
+            timeoutMs,
+            `${count} completions`,
+            1,
+          );
         },
         close: () => app.close(),
       };

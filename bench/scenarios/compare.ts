@@ -25,7 +25,12 @@ export interface CompareSizes {
 export type RoundFigures = Partial<Record<FigureKey, number>>;
 
 /** Per-command Redis calls and time (µs) per job of the processing and add runs, for profiling. */
-export type RoundCommands = Partial<Record<'c16' | 'c1' | 'addSequential' | 'addInFlight', { calls?: Record<string, number>; usec?: Record<string, number> }>>;
+export type RoundCommands = Partial<
+  Record<
+    'c16' | 'c1' | 'addSequential' | 'addInFlight',
+    { calls?: Record<string, number>; usec?: Record<string, number> }
+  >
+>;
 
 export interface RoundResult {
   figures: RoundFigures;
@@ -33,13 +38,31 @@ export interface RoundResult {
 }
 
 export type FigureKey =
-  | 'processC16' | 'processC1' | 'addProcessC16' | 'addSequential' | 'addInFlight'
-  | 'startP50' | 'startP99' | 'seenP50' | 'seenP99'
-  | 'addCommands' | 'addScripts' | 'addRedisUsSequential' | 'addRedisUsInFlight' | 'addProducerUs'
-  | 'c16RedisUs' | 'c16WorkerUs' | 'c16Commands' | 'c16Scripts'
-  | 'c1RedisUs' | 'c1WorkerUs' | 'c1Commands' | 'c1Scripts'
+  | 'processC16'
+  | 'processC1'
+  | 'addProcessC16'
+  | 'addSequential'
+  | 'addInFlight'
+  | 'startP50'
+  | 'startP99'
+  | 'seenP50'
+  | 'seenP99'
+  | 'addCommands'
+  | 'addScripts'
+  | 'addRedisUsSequential'
+  | 'addRedisUsInFlight'
+  | 'addProducerUs'
+  | 'c16RedisUs'
+  | 'c16WorkerUs'
+  | 'c16Commands'
+  | 'c16Scripts'
+  | 'c1RedisUs'
+  | 'c1WorkerUs'
+  | 'c1Commands'
+  | 'c1Scripts'
   | 'addProcessRedisUs'
-  | 'cancelP50' | 'cancelP99';
+  | 'cancelP50'
+  | 'cancelP99';
 
 export const CONCURRENCY = 16;
 const IN_FLIGHT = 64;
@@ -51,7 +74,13 @@ const GAP_MS = 2;
  * them by `flush`). Producer and worker run in this process on separate connections; the worker
  * is this process, so its CPU is this process's CPU while only it works.
  */
-export async function compareRound(ctx: BenchContext, peer: Peer, sizes: CompareSizes, flush: () => Promise<void>, tag: string): Promise<RoundResult> {
+export async function compareRound(
+  ctx: BenchContext,
+  peer: Peer,
+  sizes: CompareSizes,
+  flush: () => Promise<void>,
+  tag: string,
+): Promise<RoundResult> {
   const figures: RoundFigures = {};
   const commands: RoundCommands = {};
   const queue = (what: string) => `cmp-${peer.id}-${what}-${tag}`;
@@ -89,7 +118,9 @@ export async function compareRound(ctx: BenchContext, peer: Peer, sizes: Compare
       const sequential = await profiled(`${peer.id}-add-sequential`, () =>
         measureAdds(ctx, producer, (add) => addSequentially(add, sizes.sequentialMax, sizes.sequentialMs)),
       );
-      const inFlight = await profiled(`${peer.id}-add-in-flight`, () => measureAdds(ctx, producer, (add) => addInFlight(add, sizes.inFlightJobs)));
+      const inFlight = await profiled(`${peer.id}-add-in-flight`, () =>
+        measureAdds(ctx, producer, (add) => addInFlight(add, sizes.inFlightJobs)),
+      );
       figures.addSequential = sequential.rate;
       figures.addInFlight = inFlight.rate;
       figures.addCommands = totalCommands(sequential.cost.commandsPerJob);
@@ -103,7 +134,10 @@ export async function compareRound(ctx: BenchContext, peer: Peer, sizes: Compare
       await producer.close();
     }
   });
-  await step('latency', async () => void Object.assign(figures, await latencies(peer, queue('lat'), sizes.latencySamples)));
+  await step(
+    'latency',
+    async () => void Object.assign(figures, await latencies(peer, queue('lat'), sizes.latencySamples)),
+  );
   return { figures, commands };
 }
 
@@ -112,7 +146,13 @@ export async function compareRound(ctx: BenchContext, peer: Peer, sizes: Compare
  * boot is not counted; a worker that can boot paused would make this a `resume()`) until Redis
  * acknowledged the last completion.
  */
-async function processBacklog(ctx: BenchContext, peer: Peer, queue: string, jobs: number, concurrency: number): Promise<ServerCost<number>> {
+async function processBacklog(
+  ctx: BenchContext,
+  peer: Peer,
+  queue: string,
+  jobs: number,
+  concurrency: number,
+): Promise<ServerCost<number>> {
   const producer = await peer.producer(queue);
   try {
     for (let done = 0; done < jobs; done += 1_000) {
@@ -141,7 +181,12 @@ async function processBacklog(ctx: BenchContext, peer: Peer, queue: string, jobs
 }
 
 /** An idle worker (concurrency 16), then `jobs` add() calls 64 in flight: first add → last completion. */
-async function addWhileProcessing(ctx: BenchContext, peer: Peer, queue: string, jobs: number): Promise<ServerCost<number>> {
+async function addWhileProcessing(
+  ctx: BenchContext,
+  peer: Peer,
+  queue: string,
+  jobs: number,
+): Promise<ServerCost<number>> {
   const producer = await peer.producer(queue);
   const worker = await peer.worker(queue, CONCURRENCY, () => undefined);
   try {
@@ -160,7 +205,11 @@ async function addWhileProcessing(ctx: BenchContext, peer: Peer, queue: string, 
 
 type Add = (i: number) => Promise<unknown>;
 
-async function measureAdds(ctx: BenchContext, producer: PeerProducer, run: (add: Add) => Promise<number>): Promise<{ rate: number; cost: Omit<ServerCost<never>, 'value'> }> {
+async function measureAdds(
+  ctx: BenchContext,
+  producer: PeerProducer,
+  run: (add: Add) => Promise<number>,
+): Promise<{ rate: number; cost: Omit<ServerCost<never>, 'value'> }> {
   const meter = new CostMeter(ctx.probe);
   await meter.started;
   const t0 = performance.now();

@@ -91,16 +91,23 @@ export async function openSubscriptions(ctx: BenchContext): Promise<Subscription
       openMs,
       redisConnections: {
         total: clients?.total ?? NaN,
-        thisProcess: Object.entries(byName).filter(([name]) => name.startsWith(NAME)).reduce((sum, [, n]) => sum + n, 0),
+        thisProcess: Object.entries(byName)
+          .filter(([name]) => name.startsWith(NAME))
+          .reduce((sum, [, n]) => sum + n, 0),
         byName,
       },
       memory: {
         rssMB: round((memAfter.rss - memBefore.rss) / MB),
         heapUsedMB: round((memAfter.heapUsed - memBefore.heapUsed) / MB),
-        ...(redisBefore !== undefined && redisAfter !== undefined && { redisUsedMB: round((redisAfter - redisBefore) / MB) }),
+        ...(redisBefore !== undefined &&
+          redisAfter !== undefined && { redisUsedMB: round((redisAfter - redisBefore) / MB) }),
       },
       liveEventLatency: summarize(latencies),
-      liveEventCost: { redisCpuUs: live.cpuUsPerJob, processCpuUs: live.processCpuUsPerJob, redisCommands: live.commandsPerJob },
+      liveEventCost: {
+        redisCpuUs: live.cpuUsPerJob,
+        processCpuUs: live.processCpuUsPerJob,
+        redisCommands: live.commandsPerJob,
+      },
     };
   } finally {
     for (const s of subscriptions) s.unsubscribe();

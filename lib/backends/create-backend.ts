@@ -17,7 +17,8 @@ async function loadRedisBackend(): Promise<typeof import('./redis/create-redis-b
   try {
     return await import('./redis/create-redis-backend');
   } catch (err) {
-    const missing = (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /'ioredis'/.test((err as Error).message);
+    const missing =
+      (err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && /'ioredis'/.test((err as Error).message);
     if (missing) throw new JobQueueConfigError(Messages.ioredisMissing());
     throw err;
   }

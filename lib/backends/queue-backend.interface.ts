@@ -69,7 +69,11 @@ export interface QueueBackend {
    * and `retryDelayMs` is given (queued behind the jobs already waiting at its priority); a
    * pending cancel → 'cancelled'; otherwise → failed. 'lost' when the token is stale.
    */
-  fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'>;
+  fail(
+    lease: Lease,
+    error: string,
+    retryDelayMs: number | undefined,
+  ): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'>;
   /** active → cancelled (after the handler honoured or ignored a cancel). False when the token is stale. */
   finishCancelled(lease: Lease, reason: string): Promise<boolean>;
   /**

@@ -42,7 +42,14 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   readonly origin = randomUUID();
   private readonly logger = new Logger('JobCancelDispatcher');
   private readonly unsubscribe: Array<() => void> = [];
-  private readonly counters = { published: 0, deliveredLocal: 0, deliveredRemote: 0, recovered: 0, reconnects: 0, errors: 0 };
+  private readonly counters = {
+    published: 0,
+    deliveredLocal: 0,
+    deliveredRemote: 0,
+    recovered: 0,
+    reconnects: 0,
+    errors: 0,
+  };
   private subscribed = false;
   private everSubscribed = false;
   /** Resolves the boot wait on the first 'up'. */
@@ -81,7 +88,9 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
     clearTimeout(timer);
     this.firstUp = undefined;
     if (!subscribed) {
-      this.logger.warn(`The cancel subscription is not up after ${SUBSCRIBE_WAIT_MS} ms; starting anyway and retrying (health reports it down until then).`);
+      this.logger.warn(
+        `The cancel subscription is not up after ${SUBSCRIBE_WAIT_MS} ms; starting anyway and retrying (health reports it down until then).`,
+      );
     }
   }
 
@@ -123,7 +132,11 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
   }
 
   stats(): JobCancelDispatcherStats {
-    return { subscribed: this.subscribed, ...(this.downSince !== undefined && { downSince: this.downSince }), ...this.counters };
+    return {
+      subscribed: this.subscribed,
+      ...(this.downSince !== undefined && { downSince: this.downSince }),
+      ...this.counters,
+    };
   }
 
   private onRemoteCancel(message: CancelMessage): void {
@@ -178,7 +191,9 @@ export class JobCancelDispatcher implements OnApplicationBootstrap, OnApplicatio
       });
     } catch (err) {
       this.counters.errors++;
-      this.logger.warn(`Could not check for cancels missed while disconnected: ${describeError(err)}; lease renewal will deliver them.`);
+      this.logger.warn(
+        `Could not check for cancels missed while disconnected: ${describeError(err)}; lease renewal will deliver them.`,
+      );
     }
   }
 }

@@ -29,14 +29,21 @@ export function resolveDashboardOptions(options: JobQueueDashboardOptions | unde
   const { path, guards } = options ?? ({} as Partial<JobQueueDashboardOptions>);
   if (guards === undefined) throw new JobQueueConfigError(Messages.dashboardGuardsMissing());
   if (!Array.isArray(guards) || !guards.every(isGuard)) {
-    throw new JobQueueConfigError(Messages.invalidOption('guards', 'an array of guard classes or instances (objects with canActivate)', guards));
+    throw new JobQueueConfigError(
+      Messages.invalidOption('guards', 'an array of guard classes or instances (objects with canActivate)', guards),
+    );
   }
   if (typeof path !== 'string' || !PATH.test(path)) {
-    throw new JobQueueConfigError(Messages.invalidOption('path', "a URL path such as 'dashboard' or 'admin/jobs'", path));
+    throw new JobQueueConfigError(
+      Messages.invalidOption('path', "a URL path such as 'dashboard' or 'admin/jobs'", path),
+    );
   }
   return { path: path.replace(/^\/|\/$/g, ''), guards };
 }
 
 function isGuard(value: unknown): value is JobQueueDashboardGuard {
-  return typeof value === 'function' || (typeof value === 'object' && value !== null && typeof (value as CanActivate).canActivate === 'function');
+  return (
+    typeof value === 'function' ||
+    (typeof value === 'object' && value !== null && typeof (value as CanActivate).canActivate === 'function')
+  );
 }

@@ -1,4 +1,15 @@
-import { BadRequestException, Delete, Get, Header, HttpCode, Inject, NotFoundException, Param, Post, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  Delete,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  NotFoundException,
+  Param,
+  Post,
+  Query,
+} from '@nestjs/common';
 import type { PausedState } from '../backends/pause-levels';
 import { JobEvents } from '../decorators/job-events.decorator';
 import { InvalidJobError } from '../errors/job-queue.errors';
@@ -49,7 +60,14 @@ export class JobQueueDashboardRoutes {
     @Query('limit') limit?: string,
     @Query('cursor') cursor?: string,
   ): Promise<JobListPage> {
-    return badRequestOnInvalid(() => this.jobs.list({ state, name: name || undefined, limit: limit === undefined ? undefined : Number(limit), cursor: cursor || undefined }));
+    return badRequestOnInvalid(() =>
+      this.jobs.list({
+        state,
+        name: name || undefined,
+        limit: limit === undefined ? undefined : Number(limit),
+        cursor: cursor || undefined,
+      }),
+    );
   }
 
   @Get('api/jobs/:id')

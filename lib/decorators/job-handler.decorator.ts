@@ -36,19 +36,30 @@ const MAX_RATE_WINDOW_MS = 86_400_000;
  */
 export function JobHandler(name: string, options: JobHandlerOptions = {}): MethodDecorator {
   validateJobName(name);
-  const problem = (option: string, rule: string, value: unknown) => new JobQueueConfigError(Messages.invalidHandlerOption(name, option, rule, value));
+  const problem = (option: string, rule: string, value: unknown) =>
+    new JobQueueConfigError(Messages.invalidHandlerOption(name, option, rule, value));
   const concurrency = options.concurrency ?? 1;
   if (!isIntIn(concurrency, 1, 10_000)) throw problem('concurrency', 'an integer from 1 to 10000', concurrency);
   const metadata: JobHandlerMetadata = { name, concurrency };
   const { rateLimit, globalConcurrency } = options;
   if (rateLimit !== undefined) {
-    if (typeof rateLimit !== 'object' || rateLimit === null || !isIntIn(rateLimit.max, 1, 1_000_000) || !isIntIn(rateLimit.perMs, 1, MAX_RATE_WINDOW_MS)) {
-      throw problem('rateLimit', `{ max: an integer from 1 to 1000000, perMs: an integer from 1 to ${MAX_RATE_WINDOW_MS} }`, rateLimit);
+    if (
+      typeof rateLimit !== 'object' ||
+      rateLimit === null ||
+      !isIntIn(rateLimit.max, 1, 1_000_000) ||
+      !isIntIn(rateLimit.perMs, 1, MAX_RATE_WINDOW_MS)
+    ) {
+      throw problem(
+        'rateLimit',
+        `{ max: an integer from 1 to 1000000, perMs: an integer from 1 to ${MAX_RATE_WINDOW_MS} }`,
+        rateLimit,
+      );
     }
     metadata.rateLimit = { max: rateLimit.max, perMs: rateLimit.perMs };
   }
   if (globalConcurrency !== undefined) {
-    if (!isIntIn(globalConcurrency, 1, 1_000_000)) throw problem('globalConcurrency', 'an integer from 1 to 1000000', globalConcurrency);
+    if (!isIntIn(globalConcurrency, 1, 1_000_000))
+      throw problem('globalConcurrency', 'an integer from 1 to 1000000', globalConcurrency);
     metadata.globalConcurrency = globalConcurrency;
   }
   return SetMetadata<string, JobHandlerMetadata>(JOB_HANDLER_METADATA, metadata);

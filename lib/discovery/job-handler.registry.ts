@@ -30,7 +30,8 @@ export class JobHandlerRegistry {
 
   register(handler: RegisteredJobHandler): void {
     const existing = this.handlers.get(handler.name);
-    if (existing) throw new JobQueueConfigError(Messages.duplicateHandler(handler.name, existing.source, handler.source));
+    if (existing)
+      throw new JobQueueConfigError(Messages.duplicateHandler(handler.name, existing.source, handler.source));
     const { redis, shards } = this.options;
     const limited = handler.rateLimit !== undefined || handler.globalConcurrency !== undefined;
     if (limited && redis !== undefined && shards.count > 1 && !shards.pin.includes(handler.name)) {

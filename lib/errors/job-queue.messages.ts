@@ -27,8 +27,7 @@ export const Messages = {
     `${count} idle-client job(s) could not be cancelled this sweep (first: ${first}); the others were, and the next sweep tries again.`,
   waitInterrupted: (id: string) =>
     `Stopped waiting for job '${id}': this process is shutting down. The job goes on; wait for it from another instance.`,
-  notFound: (id: string) =>
-    `No job with id '${id}': it was never added, or it was removed after its retention period.`,
+  notFound: (id: string) => `No job with id '${id}': it was never added, or it was removed after its retention period.`,
   duplicateHandler: (name: string, first: string, second: string) =>
     `Two @JobHandler('${name}') methods were found (${first} and ${second}): give each job name exactly one handler.`,
   limitedNameNotPinned: (name: string, source: string) =>
@@ -40,7 +39,8 @@ export const Messages = {
     `until it returns. Make the handler honour ctx.signal (e.g. call ctx.signal.throwIfAborted() between steps).`,
   scriptsMissing: (dir: string) =>
     `The Redis backend's Lua scripts were not found in ${dir}: build with 'npm run build', which copies lib/backends/redis/scripts next to the compiled redis-scripts.js.`,
-  damagedRecord: () => 'the job record is damaged (it has no job name), so the job cannot go back to a queue; add it again',
+  damagedRecord: () =>
+    'the job record is damaged (it has no job name), so the job cannot go back to a queue; add it again',
   /** `times` is a number, or '%d' for the Redis script to fill in. */
   stalled: (times: number | string) =>
     `stalled ${times} time(s): its worker lost the lease (died or froze) more often than watchdog.maxStalls allows; retry it, or raise watchdog.maxStalls`,
@@ -49,8 +49,7 @@ export const Messages = {
   corruptRecord: (id: string, why: string) => `Job record '${id}' is corrupt (${why}); it was skipped.`,
   dataTooDeep: (maxDepth: number) =>
     `Job data nests deeper than ${maxDepth} levels: flatten it, or store it elsewhere and pass a reference.`,
-  invalidBulk: (what: string) =>
-    `addBulk() takes an array of { name, data, opts? } objects; ${what}.`,
+  invalidBulk: (what: string) => `addBulk() takes an array of { name, data, opts? } objects; ${what}.`,
   wrongKeyType: (detail: string) =>
     `A queue key in Redis holds a value of the wrong type (${detail}): another program wrote to the queue's keys; give the queue its own 'prefix' or remove the foreign key.`,
   slotMigrating: (detail: string) =>
@@ -112,7 +111,12 @@ const MAX_SHOWN = 120;
 export function describeValue(value: unknown): string {
   let text: string;
   try {
-    text = typeof value === 'bigint' ? `${value}n` : typeof value === 'symbol' ? value.toString() : (JSON.stringify(value) ?? String(value));
+    text =
+      typeof value === 'bigint'
+        ? `${value}n`
+        : typeof value === 'symbol'
+          ? value.toString()
+          : (JSON.stringify(value) ?? String(value));
   } catch {
     text = describeUnserializable(value);
   }

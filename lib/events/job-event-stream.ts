@@ -31,7 +31,9 @@ export class JobEventStream {
       this.open$.add(subscriber);
 
       // touch() doubles as the existence check: one round trip instead of two.
-      const found = touch ? this.backend.touch(jobId) : this.backend.get(jobId).then((job) => (job ? 'unwatched' : 'missing'));
+      const found = touch
+        ? this.backend.touch(jobId)
+        : this.backend.get(jobId).then((job) => (job ? 'unwatched' : 'missing'));
       Promise.all([found, this.endedBefore(jobId, after)]).then(
         ([status, endedBefore]) => {
           if (closed) return;

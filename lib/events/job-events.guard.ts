@@ -32,7 +32,9 @@ export class JobEventsGuard implements CanActivate {
     for (const jobId of jobIds) asBadRequest(() => validateJobId(jobId));
     const outlooks = await Promise.all(jobIds.map((jobId, i) => streamOutlook(this.jobs, jobId, after?.[i])));
     if (outlooks.every((outlook) => outlook === 'unknown')) {
-      throw new NotFoundException(jobIds.length === 1 ? Messages.notFound(jobIds[0]) : Messages.noneOfTheJobsFound(jobIds.length));
+      throw new NotFoundException(
+        jobIds.length === 1 ? Messages.notFound(jobIds[0]) : Messages.noneOfTheJobsFound(jobIds.length),
+      );
     }
     if (!outlooks.includes('open')) throw new JobStreamEndedException();
     return true;

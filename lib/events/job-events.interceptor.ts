@@ -63,10 +63,15 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
    * one position per id of the query.
    * @throws JobQueueConfigError when a multiplexed route's method returns other ids
    */
-  private async checkReturned(returned: unknown, requested: string[] | undefined, options: ResolvedJobEventsOptions): Promise<string[]> {
+  private async checkReturned(
+    returned: unknown,
+    requested: string[] | undefined,
+    options: ResolvedJobEventsOptions,
+  ): Promise<string[]> {
     if (options.idsQuery !== undefined) {
       const ids = requested!; // the guard answered 400 without them
-      const same = Array.isArray(returned) && returned.length === ids.length && ids.every((id) => returned.includes(id));
+      const same =
+        Array.isArray(returned) && returned.length === ids.length && ids.every((id) => returned.includes(id));
       if (!same) throw new JobQueueConfigError(Messages.multiplexedIdsMismatch(options.idsQuery));
       return ids;
     }
@@ -88,7 +93,11 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
     this.graceTimers.clear();
   }
 
-  private stream(jobIds: string[], after: string[] | undefined, options: ResolvedJobEventsOptions): Observable<MessageEvent> {
+  private stream(
+    jobIds: string[],
+    after: string[] | undefined,
+    options: ResolvedJobEventsOptions,
+  ): Observable<MessageEvent> {
     const multiplexed = options.idsQuery !== undefined;
     return new Observable<MessageEvent>((subscriber) => {
       const lastIds = jobIds.map((_, i) => after?.[i] ?? '0');
@@ -123,7 +132,10 @@ export class JobEventsInterceptor implements NestInterceptor, BeforeApplicationS
         }),
       );
       // A heartbeat repeats the cursor: bytes on the wire for proxies, no event for the browser.
-      const heartbeat = options.heartbeatMs > 0 ? setInterval(() => subscriber.next(silentMessage(cursor())), options.heartbeatMs) : undefined;
+      const heartbeat =
+        options.heartbeatMs > 0
+          ? setInterval(() => subscriber.next(silentMessage(cursor())), options.heartbeatMs)
+          : undefined;
       return () => {
         clearInterval(heartbeat);
         for (const subscription of subscriptions) subscription.unsubscribe();

@@ -60,7 +60,12 @@ export function resolveJobEventsOptions(options: JobEventsOptions): ResolvedJobE
   const retryMs = options.retryMs;
   if (retryMs !== undefined) requireInteger('@JobEvents retryMs', retryMs, 1);
   const cancelOnDisconnect = resolveCancelOnDisconnect(options.cancelOnDisconnect);
-  if (cancelOnDisconnect && cancelOnDisconnect.graceMs > 0 && retryMs !== undefined && cancelOnDisconnect.graceMs <= retryMs) {
+  if (
+    cancelOnDisconnect &&
+    cancelOnDisconnect.graceMs > 0 &&
+    retryMs !== undefined &&
+    cancelOnDisconnect.graceMs <= retryMs
+  ) {
     throw new JobQueueConfigError(Messages.graceNotAfterRetry(cancelOnDisconnect.graceMs, retryMs));
   }
   return {

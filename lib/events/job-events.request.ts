@@ -30,7 +30,12 @@ export function requestedJobIds(request: JobEventsRequest, options: ResolvedJobE
 
 /** The ids a multiplexed route's method returned, checked like the query list. */
 export function checkedJobIds(ids: unknown): string[] {
-  if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_MULTIPLEXED_JOBS || new Set(ids).size !== ids.length) {
+  if (
+    !Array.isArray(ids) ||
+    ids.length === 0 ||
+    ids.length > MAX_MULTIPLEXED_JOBS ||
+    new Set(ids).size !== ids.length
+  ) {
     throw new BadRequestException(Messages.jobIdList(MAX_MULTIPLEXED_JOBS));
   }
   for (const id of ids) asBadRequest(() => validateJobId(id));
@@ -43,7 +48,11 @@ export function checkedJobIds(ids: unknown): string[] {
  * A single-job route takes an event id; a multiplexed one a cursor of `count` event ids.
  * @throws BadRequestException
  */
-export function resumePoints(request: JobEventsRequest, options: ResolvedJobEventsOptions, count = 1): string[] | undefined {
+export function resumePoints(
+  request: JobEventsRequest,
+  options: ResolvedJobEventsOptions,
+  count = 1,
+): string[] | undefined {
   const header = request.headers['last-event-id'];
   const value = (Array.isArray(header) ? header[0] : header) || request.query?.lastEventId;
   if (value === undefined || value === '') return undefined;
@@ -69,7 +78,11 @@ export async function assertJobExists(jobs: JobQueueService, jobId: unknown): Pr
  * such job, never added or removed after its retention), 'ended' (`after` is at or past its terminal
  * event: nothing) or 'open'. A retried job is not finished, so its stream goes on.
  */
-export async function streamOutlook(jobs: JobQueueService, jobId: string, after: string | undefined): Promise<'unknown' | 'ended' | 'open'> {
+export async function streamOutlook(
+  jobs: JobQueueService,
+  jobId: string,
+  after: string | undefined,
+): Promise<'unknown' | 'ended' | 'open'> {
   if (after === undefined) return (await jobs.get(jobId)) ? 'open' : 'unknown';
   try {
     const page = await jobs.poll(jobId, { after, max: 1 });

@@ -55,7 +55,8 @@ export class JobQueueHealthIndicator {
     } catch (err) {
       return session.down({ ...details, message: `backend unreachable: ${describeError(err)}` });
     }
-    if (reply === TIMED_OUT) return session.down({ ...details, message: `backend ping timed out after ${timeoutMs} ms` });
+    if (reply === TIMED_OUT)
+      return session.down({ ...details, message: `backend ping timed out after ${timeoutMs} ms` });
     const [latencyMs, pausedLevels] = reply;
     const paused = describePaused(pausedLevels);
     // A worker that cannot pick up work, or a process that cannot deliver live events, is not healthy
@@ -63,10 +64,21 @@ export class JobQueueHealthIndicator {
     const connections = await this.collector.connectionStates();
     const broken = (['pickup', 'events'] as const).filter((role) => connections[role] === 'down');
     if (broken.length > 0) {
-      return session.down({ ...details, latencyMs, paused, connections, message: `${broken.join(' and ')} connection down` });
+      return session.down({
+        ...details,
+        latencyMs,
+        paused,
+        connections,
+        message: `${broken.join(' and ')} connection down`,
+      });
     }
     if (dispatcher.downSince !== undefined && Date.now() - dispatcher.downSince > dispatcherDownMs) {
-      return session.down({ ...details, latencyMs, paused, message: `cancel subscription down for ${Date.now() - dispatcher.downSince} ms` });
+      return session.down({
+        ...details,
+        latencyMs,
+        paused,
+        message: `cancel subscription down for ${Date.now() - dispatcher.downSince} ms`,
+      });
     }
     const sweepAge = details.watchdogLastSweepAgeMs;
     if (sweepAge !== null && sweepAge > 3 * this.options.watchdog.intervalMs) {

@@ -68,13 +68,21 @@ export class JobEventHooks {
     }
   }
 
-  private async run(jobId: string, type: string, name: string | undefined, hooks: RegisteredJobEventHook[]): Promise<void> {
+  private async run(
+    jobId: string,
+    type: string,
+    name: string | undefined,
+    hooks: RegisteredJobEventHook[],
+  ): Promise<void> {
     const wanted = (jobName: string) => hooks.filter((hook) => !hook.names || hook.names.has(jobName));
     if (name !== undefined && wanted(name).length === 0) return;
     let job: Job | null;
     let event: JobEvent | undefined;
     try {
-      const [found, recent] = await Promise.all([this.backend.get(jobId), this.backend.recentEvents(jobId, RECENT_EVENTS)]);
+      const [found, recent] = await Promise.all([
+        this.backend.get(jobId),
+        this.backend.recentEvents(jobId, RECENT_EVENTS),
+      ]);
       job = found;
       event = recent.find((e) => e.type === type);
     } catch (err) {

@@ -14,7 +14,8 @@ const MAX_EVERY_MS = 315_360_000_000;
 
 /** 1-150 characters of the job-id alphabet (the tick's job id `sched:<id>:<ms>` must stay a valid id). */
 export function validateScheduleId(id: unknown): asserts id is string {
-  if (typeof id !== 'string' || !SCHEDULE_ID_PATTERN.test(id)) throw new InvalidJobError(Messages.invalidScheduleId(id));
+  if (typeof id !== 'string' || !SCHEDULE_ID_PATTERN.test(id))
+    throw new InvalidJobError(Messages.invalidScheduleId(id));
 }
 
 /**
@@ -27,13 +28,15 @@ export function validateScheduleOptions(opts: ScheduleOptions): void {
     throw new InvalidJobError(Messages.invalidOption('opts', 'an object', opts));
   }
   for (const key of Object.keys(opts)) {
-    if (!(SCHEDULE_KEYS as readonly string[]).includes(key)) throw new InvalidJobError(Messages.unknownOption(key, SCHEDULE_KEYS));
+    if (!(SCHEDULE_KEYS as readonly string[]).includes(key))
+      throw new InvalidJobError(Messages.unknownOption(key, SCHEDULE_KEYS));
   }
   if ((opts.cron === undefined) === (opts.everyMs === undefined)) {
     throw new InvalidJobError(Messages.scheduleNeedsOneKind({ cron: opts.cron, everyMs: opts.everyMs }));
   }
   if (opts.tz !== undefined) {
-    if (opts.cron === undefined) throw new InvalidJobError(Messages.invalidOption('tz', "used with 'cron' only", opts.tz));
+    if (opts.cron === undefined)
+      throw new InvalidJobError(Messages.invalidOption('tz', "used with 'cron' only", opts.tz));
     validateTimeZone(opts.tz);
   }
   if (opts.cron !== undefined) validateCron(opts.cron, opts.tz);
@@ -43,7 +46,13 @@ export function validateScheduleOptions(opts: ScheduleOptions): void {
   if (opts.limit !== undefined) requireInt('limit', opts.limit, 1, Number.MAX_SAFE_INTEGER);
   for (const key of FORBIDDEN_JOB_KEYS) {
     if (opts.job && typeof opts.job === 'object' && key in opts.job) {
-      throw new InvalidJobError(Messages.invalidOption(`job.${key}`, 'absent (the schedule derives it from the tick)', (opts.job as Record<string, unknown>)[key]));
+      throw new InvalidJobError(
+        Messages.invalidOption(
+          `job.${key}`,
+          'absent (the schedule derives it from the tick)',
+          (opts.job as Record<string, unknown>)[key],
+        ),
+      );
     }
   }
 }

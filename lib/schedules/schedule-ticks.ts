@@ -20,7 +20,9 @@ export function tickAfter(opts: ScheduleOptions, anchor: number, after: number):
   if (opts.everyMs !== undefined) {
     tick = from < anchor ? anchor : anchor + (Math.floor((from - anchor) / opts.everyMs) + 1) * opts.everyMs;
   } else {
-    tick = CronExpressionParser.parse(opts.cron!, { currentDate: new Date(from), tz: opts.tz ?? 'UTC' }).next().getTime();
+    tick = CronExpressionParser.parse(opts.cron!, { currentDate: new Date(from), tz: opts.tz ?? 'UTC' })
+      .next()
+      .getTime();
   }
   return opts.endAt !== undefined && tick > opts.endAt ? undefined : tick;
 }

@@ -64,7 +64,10 @@ export class OtelJobTracer implements JobTracer {
       for (const span of spans) {
         if (error !== undefined) {
           span.recordException(error instanceof Error ? error : String(error));
-          span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: error instanceof Error ? error.message : String(error),
+          });
         }
         span.end();
       }
@@ -79,7 +82,11 @@ export class OtelJobTracer implements JobTracer {
       `${claimed.job.name} process`,
       {
         kind: SpanKind.CONSUMER,
-        attributes: { ...jobAttributes(claimed.job.id, claimed.job.name), 'job.attempt': claimed.job.attempt, 'messaging.operation.type': 'process' },
+        attributes: {
+          ...jobAttributes(claimed.job.id, claimed.job.name),
+          'job.attempt': claimed.job.attempt,
+          'messaging.operation.type': 'process',
+        },
         links: producerSpan ? [{ context: producerSpan }] : [],
       },
       producer ?? context.active(),
@@ -92,7 +99,10 @@ export class OtelJobTracer implements JobTracer {
         // Cancel, timeout, shutdown and a lost lease (stall) all abort the signal: each is an event.
         const onAbort = () => {
           const reason = ctx.signal.reason as JobAbortedError | undefined;
-          span.addEvent(reason?.kind ?? 'abort', reason?.reason === undefined ? {} : { 'job.abort.reason': reason.reason });
+          span.addEvent(
+            reason?.kind ?? 'abort',
+            reason?.reason === undefined ? {} : { 'job.abort.reason': reason.reason },
+          );
         };
         if (ctx.signal.aborted) onAbort();
         else ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -112,7 +122,13 @@ export class OtelJobTracer implements JobTracer {
 }
 
 function jobAttributes(id: string, name: string): Attributes {
-  return { 'messaging.system': MESSAGING_SYSTEM, 'messaging.destination.name': name, 'messaging.message.id': id, 'job.id': id, 'job.name': name };
+  return {
+    'messaging.system': MESSAGING_SYSTEM,
+    'messaging.destination.name': name,
+    'messaging.message.id': id,
+    'job.id': id,
+    'job.name': name,
+  };
 }
 
 /** The producer's context from a stored carrier; undefined when there is none or it is unreadable. */

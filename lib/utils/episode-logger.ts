@@ -29,7 +29,9 @@ export class EpisodeLogger {
 
   recovered(): void {
     if (!this.failing) return;
-    this.logger.log(`${this.what} recovered${this.suppressed ? ` (${this.suppressed} more failures were not logged)` : ''}.`);
+    this.logger.log(
+      `${this.what} recovered${this.suppressed ? ` (${this.suppressed} more failures were not logged)` : ''}.`,
+    );
     this.failing = false;
     this.suppressed = 0;
   }

@@ -9,7 +9,9 @@ export const TIMED_OUT: unique symbol = Symbol('timed out');
  */
 export async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), timerDelay(ms))));
+  const timeout = new Promise<typeof TIMED_OUT>(
+    (resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), timerDelay(ms))),
+  );
   try {
     return await Promise.race([promise, timeout]);
   } finally {

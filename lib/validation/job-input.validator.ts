@@ -8,7 +8,16 @@ const NAME_PATTERN = /^[A-Za-z0-9._:-]{1,100}$/;
 const ID_PATTERN = /^[A-Za-z0-9._:-]{1,200}$/;
 const EVENT_TYPE_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const EVENT_ID_PATTERN = /^\d{1,16}-\d{1,16}$|^0$/;
-const ADD_OPTION_KEYS = ['jobId', 'priority', 'delayMs', 'attempts', 'backoff', 'timeoutMs', 'watchClient', 'owner'] as const;
+const ADD_OPTION_KEYS = [
+  'jobId',
+  'priority',
+  'delayMs',
+  'attempts',
+  'backoff',
+  'timeoutMs',
+  'watchClient',
+  'owner',
+] as const;
 const RESERVED_EVENT_TYPES: ReadonlySet<string> = new Set(LIFECYCLE_EVENT_TYPES);
 /** Priorities are folded into a sorted-set score with the FIFO sequence, so they are bounded. */
 export const MAX_PRIORITY = 1_000_000;
@@ -44,7 +53,8 @@ export function validateEventId(id: unknown): asserts id is string {
 
 /** Custom event types: well-formed and not one of the lifecycle names. */
 export function validateCustomEventType(type: unknown): asserts type is string {
-  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) throw new InvalidJobError(Messages.invalidEventType(type));
+  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type))
+    throw new InvalidJobError(Messages.invalidEventType(type));
   if (RESERVED_EVENT_TYPES.has(type)) throw new InvalidJobError(Messages.reservedEventType(type));
 }
 
@@ -78,7 +88,8 @@ export function normalizeAddOptions(opts: AddOptions | undefined): NormalizedAdd
     throw new InvalidJobError(Messages.invalidOption('opts', 'an object', opts));
   }
   for (const key of Object.keys(opts)) {
-    if (!(ADD_OPTION_KEYS as readonly string[]).includes(key)) throw new InvalidJobError(Messages.unknownOption(key, ADD_OPTION_KEYS));
+    if (!(ADD_OPTION_KEYS as readonly string[]).includes(key))
+      throw new InvalidJobError(Messages.unknownOption(key, ADD_OPTION_KEYS));
   }
   if (opts.jobId !== undefined) validateJobId(opts.jobId);
   const priority = opts.priority ?? 0;
@@ -91,7 +102,10 @@ export function normalizeAddOptions(opts: AddOptions | undefined): NormalizedAdd
   if (opts.watchClient !== undefined && typeof opts.watchClient !== 'boolean') {
     throw new InvalidJobError(Messages.invalidOption('watchClient', 'a boolean', opts.watchClient));
   }
-  if (opts.owner !== undefined && (typeof opts.owner !== 'string' || opts.owner.length === 0 || opts.owner.length > 200)) {
+  if (
+    opts.owner !== undefined &&
+    (typeof opts.owner !== 'string' || opts.owner.length === 0 || opts.owner.length > 200)
+  ) {
     throw new InvalidJobError(Messages.invalidOption('owner', 'a string of 1-200 characters', opts.owner));
   }
   return {
@@ -109,7 +123,9 @@ export function normalizeAddOptions(opts: AddOptions | undefined): NormalizedAdd
 function normalizeBackoff(backoff: unknown): NonNullable<NormalizedAddOptions['backoff']> {
   const b = backoff as Record<string, unknown>;
   if (typeof b !== 'object' || b === null || (b.type !== 'fixed' && b.type !== 'exponential')) {
-    throw new InvalidJobError(Messages.invalidOption('backoff', "{ type: 'fixed' | 'exponential', delayMs, maxDelayMs? }", backoff));
+    throw new InvalidJobError(
+      Messages.invalidOption('backoff', "{ type: 'fixed' | 'exponential', delayMs, maxDelayMs? }", backoff),
+    );
   }
   requireInt('backoff.delayMs', b.delayMs, 0, MAX_DELAY_MS);
   if (b.maxDelayMs !== undefined) requireInt('backoff.maxDelayMs', b.maxDelayMs, 0, MAX_DELAY_MS);

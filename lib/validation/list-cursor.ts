@@ -14,7 +14,9 @@ const MEMBER = /^[A-Za-z0-9._:-]{1,224}$/;
  * from (state and name), as base64url JSON. Both backends use the same (score, member) positions.
  */
 export function encodeListCursor(state: JobState, name: string | undefined, position: ListPosition): string {
-  return Buffer.from(JSON.stringify([CURSOR_VERSION, state, name ?? '', position.score, position.member])).toString('base64url');
+  return Buffer.from(JSON.stringify([CURSOR_VERSION, state, name ?? '', position.score, position.member])).toString(
+    'base64url',
+  );
 }
 
 /** The position a cursor stands for. @throws InvalidJobError when it is malformed or from another list */

@@ -44,7 +44,14 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
   private readonly errorsLog = new EpisodeLogger(this.logger, 'Watchdog sweep');
   private timer?: NodeJS.Timeout;
   private sweeping?: Promise<JobWatchdogSweep>;
-  private readonly counters = { sweeps: 0, stalledRequeued: 0, stalledFailed: 0, stalledCancelled: 0, clientGoneCancelled: 0, errors: 0 };
+  private readonly counters = {
+    sweeps: 0,
+    stalledRequeued: 0,
+    stalledFailed: 0,
+    stalledCancelled: 0,
+    clientGoneCancelled: 0,
+    errors: 0,
+  };
   private lastSweepAt?: number;
 
   /** @internal Nest injects the dependencies; not constructed by hand. */
@@ -76,7 +83,11 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   stats(): JobWatchdogStats {
-    return { running: !!this.timer, ...(this.lastSweepAt !== undefined && { lastSweepAt: this.lastSweepAt }), ...this.counters };
+    return {
+      running: !!this.timer,
+      ...(this.lastSweepAt !== undefined && { lastSweepAt: this.lastSweepAt }),
+      ...this.counters,
+    };
   }
 
   private async runSweep(): Promise<JobWatchdogSweep> {
@@ -92,7 +103,12 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
       this.counters.clientGoneCancelled += clientGone.length;
       this.lastSweepAt = Date.now();
       this.errorsLog.recovered();
-      const sweep = { stalledRequeued: reclaimed.requeued, stalledFailed: reclaimed.failed, stalledCancelled: reclaimed.cancelled, clientGone };
+      const sweep = {
+        stalledRequeued: reclaimed.requeued,
+        stalledFailed: reclaimed.failed,
+        stalledCancelled: reclaimed.cancelled,
+        clientGone,
+      };
       this.probes.watchdogSwept(sweep);
       return sweep;
     } catch (err) {
@@ -116,7 +132,10 @@ export class JobWatchdog implements OnApplicationBootstrap, BeforeApplicationShu
     // One bad entry (a malformed id, a damaged record) must not stop the rule for every other job.
     const results = await Promise.allSettled(ids.map((id) => this.dispatcher.cancel(id, CLIENT_GONE_REASON)));
     const failed = results.filter((r) => r.status === 'rejected');
-    if (failed.length > 0) this.logger.warn(Messages.clientGoneCancelFailed(failed.length, describeError((failed[0] as PromiseRejectedResult).reason)));
+    if (failed.length > 0)
+      this.logger.warn(
+        Messages.clientGoneCancelFailed(failed.length, describeError((failed[0] as PromiseRejectedResult).reason)),
+      );
     return ids.filter((_, i) => {
       const r = results[i];
       return r.status === 'fulfilled' && (r.value === 'cancelled' || r.value === 'cancelling');

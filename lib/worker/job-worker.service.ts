@@ -45,7 +45,12 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly overdue = new Set<RunningJob>();
   private readonly activeByName = new Map<string, number>();
   private readonly outcomes: Record<AttemptOutcome, number> = {
-    completed: 0, failed: 0, retrying: 0, cancelled: 0, released: 0, lost: 0,
+    completed: 0,
+    failed: 0,
+    retrying: 0,
+    cancelled: 0,
+    released: 0,
+    lost: 0,
   };
   private loopDone?: Promise<void>;
   private stopping = false;
@@ -84,7 +89,9 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     const drained = (await within(runs, Math.max(0, deadline - Date.now()))) !== TIMED_OUT;
     if (!drained) {
       const left = [...this.running.values()];
-      this.logger.warn(`Drain timed out after ${this.options.drainTimeoutMs} ms: handing ${left.length} job(s) back to the queue.`);
+      this.logger.warn(
+        `Drain timed out after ${this.options.drainTimeoutMs} ms: handing ${left.length} job(s) back to the queue.`,
+      );
       await Promise.all(left.map((run) => run.release()));
     }
     this.stopHeartbeat();
@@ -169,7 +176,12 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     for (const handler of this.registry.all()) {
       const free = handler.concurrency - (this.activeByName.get(handler.name) ?? 0);
       if (free > 0) {
-        requests.push({ name: handler.name, max: free, rateLimit: handler.rateLimit, globalConcurrency: handler.globalConcurrency });
+        requests.push({
+          name: handler.name,
+          max: free,
+          rateLimit: handler.rateLimit,
+          globalConcurrency: handler.globalConcurrency,
+        });
       }
     }
     return requests;
@@ -180,7 +192,13 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     const handler = this.registry.get(claimed.job.name);
     if (!handler) {
       // Only a damaged record can name a job we did not ask for: end its attempt, keep the loop going.
-      void this.backend.fail(lease, Messages.corruptRecord(lease.jobId, `its name '${claimed.job.name}' has no handler here`), undefined).catch(() => undefined);
+      void this.backend
+        .fail(
+          lease,
+          Messages.corruptRecord(lease.jobId, `its name '${claimed.job.name}' has no handler here`),
+          undefined,
+        )
+        .catch(() => undefined);
       return;
     }
     const heldReason = this.heldCancels.reasonFor(lease.jobId);
@@ -212,9 +230,10 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     this.overdue.add(run);
     // A shutdown hand-back aborts every handler at once: expected, not worth a warning each.
     if (reason?.kind === 'shutdown') return;
-    const why = reason && reason.kind !== 'lease-lost'
-      ? `${reason.kind} not honoured within cancelGraceMs (${this.options.cancelGraceMs} ms)`
-      : 'its lease was lost';
+    const why =
+      reason && reason.kind !== 'lease-lost'
+        ? `${reason.kind} not honoured within cancelGraceMs (${this.options.cancelGraceMs} ms)`
+        : 'its lease was lost';
     this.logger.warn(Messages.overdueHandler(run.job.id, run.job.name, why));
   }
 
@@ -245,7 +264,10 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
 
   private ensureHeartbeat(): void {
     if (this.heartbeatTimer) return;
-    this.heartbeatTimer = setInterval(() => void this.renewLeases(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.heartbeatTimer = setInterval(
+      () => void this.renewLeases(),
+      Math.max(50, Math.floor(this.options.leaseMs / 3)),
+    );
     this.heartbeatTimer.unref();
   }
 
@@ -263,7 +285,10 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     const runs = [...this.running.values()];
     if (runs.length === 0) return;
     try {
-      const results = await this.backend.heartbeat(runs.map((run) => run.lease), this.options.leaseMs);
+      const results = await this.backend.heartbeat(
+        runs.map((run) => run.lease),
+        this.options.leaseMs,
+      );
       this.heartbeatErrors.recovered();
       results.forEach((result, i) => {
         if (result.status === 'lost') runs[i].lost();

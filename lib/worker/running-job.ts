@@ -91,7 +91,10 @@ export class RunningJob {
   start(): void {
     if (this.claimed.cancelRequested !== undefined) this.cancel(this.claimed.cancelRequested);
     if (this.claimed.timeoutMs !== undefined && !this.ended) {
-      this.timeoutTimer = setTimeout(() => this.abortFor('timeout', `timed out after ${this.claimed.timeoutMs} ms`), this.claimed.timeoutMs);
+      this.timeoutTimer = setTimeout(
+        () => this.abortFor('timeout', `timed out after ${this.claimed.timeoutMs} ms`),
+        this.claimed.timeoutMs,
+      );
     }
     this.handler.run(this.job, this.context()).then(
       (result) => this.onHandlerSettled({ ok: true, result }),
@@ -216,7 +219,9 @@ export class RunningJob {
         return await write();
       } catch (err) {
         if (!retry || Date.now() + delay > giveUpAt) {
-          this.logger.error(`Could not record the outcome of job '${this.job.id}': ${describeError(err)}; the watchdog will reclaim it.`);
+          this.logger.error(
+            `Could not record the outcome of job '${this.job.id}': ${describeError(err)}; the watchdog will reclaim it.`,
+          );
           return 'lost';
         }
         // Unref'd: a write still retrying must not hold a process that is closing.

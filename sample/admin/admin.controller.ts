@@ -1,5 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { JobCleanQuery, JobListPage, JobQueueService, JobSchedule, JobState, PausedState, RemoveResult, RetryResult } from '../../lib';
+import {
+  JobCleanQuery,
+  JobListPage,
+  JobQueueService,
+  JobSchedule,
+  JobState,
+  PausedState,
+  RemoveResult,
+  RetryResult,
+} from '../../lib';
 import { answerJobOutcome } from './job-outcome.http';
 
 /**
@@ -20,7 +29,12 @@ export class AdminController {
     @Query('limit') limit?: string,
     @Query('cursor') cursor?: string,
   ): Promise<JobListPage> {
-    return this.jobs.list({ state, name: name || undefined, limit: limit === undefined ? undefined : Number(limit), cursor: cursor || undefined });
+    return this.jobs.list({
+      state,
+      name: name || undefined,
+      limit: limit === undefined ? undefined : Number(limit),
+      cursor: cursor || undefined,
+    });
   }
 
   /** Runs a finished job again under the same id (`{ "delayMs": 60000 }` to delay it). 404 unknown, 409 not finished. */

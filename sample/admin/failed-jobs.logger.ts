@@ -11,6 +11,8 @@ export class FailedJobsLogger {
 
   @OnJobEvent('failed')
   onFailed(_event: JobEvent, job: Job): void {
-    this.logger.error(`Job ${job.id} (${job.name}) failed after ${job.attempt} of ${job.attempts} attempt(s): ${job.error}`);
+    this.logger.error(
+      `Job ${job.id} (${job.name}) failed after ${job.attempt} of ${job.attempts} attempt(s): ${job.error}`,
+    );
   }
 }

@@ -3,9 +3,12 @@ import type { RemoveResult, RetryResult } from '../../lib';
 
 /** The outcomes of `retry()` and `remove()` that did nothing, with the HTTP error that says why. */
 const REFUSALS: Record<string, (jobId: string) => HttpException> = {
-  not_found: (jobId) => new NotFoundException(`No job with id '${jobId}' (never added, removed, or expired after its retention).`),
+  not_found: (jobId) =>
+    new NotFoundException(`No job with id '${jobId}' (never added, removed, or expired after its retention).`),
   not_finished: (jobId) =>
-    new ConflictException(`Job '${jobId}' has not finished (it is waiting, delayed or active): only completed, failed or cancelled jobs can be retried.`),
+    new ConflictException(
+      `Job '${jobId}' has not finished (it is waiting, delayed or active): only completed, failed or cancelled jobs can be retried.`,
+    ),
   active: (jobId) => new ConflictException(`Job '${jobId}' is running: cancel it first, then remove it.`),
 };
 

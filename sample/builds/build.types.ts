@@ -24,7 +24,9 @@ export const DEFAULT_STEP_MS = 500;
 export function parseBuildInput(body: unknown): BuildInput {
   if (body === undefined || body === null) return {};
   if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new BadRequestException('The body must be a JSON object like { "steps": 20, "stepMs": 500 } (both optional).');
+    throw new BadRequestException(
+      'The body must be a JSON object like { "steps": 20, "stepMs": 500 } (both optional).',
+    );
   }
   const { steps, stepMs } = body as Record<string, unknown>;
   const input: BuildInput = {};

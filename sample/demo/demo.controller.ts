@@ -4,7 +4,10 @@ import * as path from 'node:path';
 
 /** Read once at boot: the page and the package's browser client (no build chain). */
 const PAGE = readFileSync(path.join(__dirname, 'index.html'), 'utf8');
-const CLIENT = readFileSync(path.join(__dirname, '..', '..', 'lib', 'events', 'browser', 'job-events-client.mjs'), 'utf8');
+const CLIENT = readFileSync(
+  path.join(__dirname, '..', '..', 'lib', 'events', 'browser', 'job-events-client.mjs'),
+  'utf8',
+);
 
 /** The demo page at `/`: start builds, watch them stream over one connection, cancel them. */
 @Controller()

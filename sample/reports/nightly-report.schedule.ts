@@ -26,5 +26,8 @@ export class NightlyReportSchedule implements OnApplicationBootstrap {
 }
 
 function isSameSchedule({ name, data, opts }: JobSchedule): boolean {
-  return JSON.stringify({ name, data, opts }) === JSON.stringify({ name: NIGHTLY_REPORT.name, data: NIGHTLY_REPORT.data, opts: NIGHTLY_REPORT.opts });
+  return (
+    JSON.stringify({ name, data, opts }) ===
+    JSON.stringify({ name: NIGHTLY_REPORT.name, data: NIGHTLY_REPORT.data, opts: NIGHTLY_REPORT.opts })
+  );
 }

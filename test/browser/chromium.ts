@@ -22,7 +22,11 @@ export const ARTIFACTS_DIR = path.join(__dirname, '..', '..', 'test-artifacts', 
 /** Headless Chromium with a fresh profile; `close()` removes the profile. */
 export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = mkdtempSync(path.join(tmpdir(), 'jq-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: EXECUTABLE, headless: true, args: FLAGS });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: EXECUTABLE,
+    headless: true,
+    args: FLAGS,
+  });
   return {
     context,
     async close() {

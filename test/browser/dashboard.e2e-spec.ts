@@ -80,11 +80,17 @@ describe('dashboard in the browser (headless Chromium)', () => {
     await page.waitForFunction(() => document.querySelector('#log')!.textContent!.includes('"retried":true'));
     await page.click('#toggle-queue');
     await waitForText('#queue-state', 'running');
-    await page.waitForFunction(() => (document.querySelector('#log')!.textContent!.match(/ completed/g) ?? []).length === 2);
+    await page.waitForFunction(
+      () => (document.querySelector('#log')!.textContent!.match(/ completed/g) ?? []).length === 2,
+    );
     expect(await jobs.isPaused()).toBe(false);
     expect((await jobs.get(done.id))!.state).toBe('completed');
     await page.waitForFunction(() => document.querySelector('#log')!.textContent!.endsWith('(end of stream)\n')); // the 204
-    const types = (await page.textContent('#log'))!.trim().split('\n').slice(0, -1).map((line) => line.split(' ')[1]);
+    const types = (await page.textContent('#log'))!
+      .trim()
+      .split('\n')
+      .slice(0, -1)
+      .map((line) => line.split(' ')[1]);
     const run = ['queued', 'active', 'token', 'progress', 'token', 'progress', 'completed'];
     expect(types).toEqual([...run, ...run]);
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'dashboard.png'), fullPage: true });

@@ -63,8 +63,12 @@ describe('in the browser (headless Chromium)', () => {
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'demo-running.png') });
 
     await page.click('#builds tr:nth-child(2) button.cancel');
-    await page.waitForFunction(() => document.querySelector('#builds tr:nth-child(2) .state')!.textContent === 'cancelled');
-    await page.waitForFunction(() => document.querySelector('#builds tr:nth-child(1) .state')!.textContent === 'completed');
+    await page.waitForFunction(
+      () => document.querySelector('#builds tr:nth-child(2) .state')!.textContent === 'cancelled',
+    );
+    await page.waitForFunction(
+      () => document.querySelector('#builds tr:nth-child(1) .state')!.textContent === 'completed',
+    );
     await page.screenshot({ path: path.join(ARTIFACTS_DIR, 'demo-finished.png') });
 
     expect((await jobs.get(second))!.state).toBe('cancelled');
@@ -77,7 +81,10 @@ describe('in the browser (headless Chromium)', () => {
     const { id } = await jobs.add('build', { steps: 2, stepMs: 10 }, { watchClient: true });
     const url = `${base}/builds/${id}/events`;
     const requests: Array<Promise<string>> = [];
-    page.on('request', (req) => req.url() === url && requests.push(req.allHeaders().then((h) => h['last-event-id'] ?? '')));
+    page.on(
+      'request',
+      (req) => req.url() === url && requests.push(req.allHeaders().then((h) => h['last-event-id'] ?? '')),
+    );
     await page.goto(`${base}/`);
     const noContent = page.waitForResponse((res) => res.url() === url && res.status() === 204);
     const received = await page.evaluate(
@@ -103,7 +110,11 @@ describe('in the browser (headless Chromium)', () => {
   }, 60_000);
 
   it('20 builds on one multiplexed stream through the shipped client, while the page fetch still works', async () => {
-    const ids = await Promise.all(Array.from({ length: 20 }, () => jobs.add('build', { steps: 5, stepMs: 200 }, { watchClient: true }).then((j) => j.id)));
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        jobs.add('build', { steps: 5, stepMs: 200 }, { watchClient: true }).then((j) => j.id),
+      ),
+    );
     await page.goto(`${base}/`);
     const result = await page.evaluate(async (jobIds) => {
       // A real import() in the page (written out, as ts-jest would turn it into require()).
@@ -133,21 +144,24 @@ describe('in the browser (headless Chromium)', () => {
   it('the client on one stream with an expired build: the other streams, then the client ends without error', async () => {
     const { id } = await jobs.add('build', { steps: 2, stepMs: 10 }, { watchClient: true });
     await page.goto(`${base}/`);
-    const result = await page.evaluate(async (jobIds) => {
-      const load = new Function('url', 'return import(url)') as (url: string) => Promise<any>;
-      const { JobEventsClient } = await load('/job-events-client.mjs');
-      const events: string[] = [];
-      // The stream ends after the known build's end; the browser reconnects once and gets the 204.
-      const outcome = await new Promise<string>((resolve) => {
-        new JobEventsClient('/builds/events', {
-          ids: jobIds,
-          onEvent: (event: { jobId: string; type: string }) => events.push(`${event.jobId}:${event.type}`),
-          onEnd: () => resolve('end'),
-          onError: () => resolve('error'),
+    const result = await page.evaluate(
+      async (jobIds) => {
+        const load = new Function('url', 'return import(url)') as (url: string) => Promise<any>;
+        const { JobEventsClient } = await load('/job-events-client.mjs');
+        const events: string[] = [];
+        // The stream ends after the known build's end; the browser reconnects once and gets the 204.
+        const outcome = await new Promise<string>((resolve) => {
+          new JobEventsClient('/builds/events', {
+            ids: jobIds,
+            onEvent: (event: { jobId: string; type: string }) => events.push(`${event.jobId}:${event.type}`),
+            onEnd: () => resolve('end'),
+            onError: () => resolve('error'),
+          });
         });
-      });
-      return { outcome, events };
-    }, ['expired-build', id]);
+        return { outcome, events };
+      },
+      ['expired-build', id],
+    );
     expect(result.outcome).toBe('end');
     expect(result.events.at(-1)).toBe(`${id}:completed`);
     expect(result.events.every((e) => e.startsWith(`${id}:`))).toBe(true);

@@ -32,7 +32,10 @@ it('resumes pickup, cancels and live events after the queue master is killed; no
   procs.push(...workers, client);
 
   // A long job streaming one token every 20 ms to the client, and a steady flow of short jobs.
-  const [streamed] = await client.send<Array<{ id: string }>>({ cmd: 'add', jobs: [{ name: 'stream', data: { steps: 100_000, stepMs: 20 } }] });
+  const [streamed] = await client.send<Array<{ id: string }>>({
+    cmd: 'add',
+    jobs: [{ name: 'stream', data: { steps: 100_000, stepMs: 20 } }],
+  });
   await client.send({ cmd: 'subscribe', jobId: streamed.id, stream: 's' });
   const added = await client.send<Array<{ id: string }>>({
     cmd: 'add',
@@ -41,7 +44,9 @@ it('resumes pickup, cancels and live events after the queue master is killed; no
   const ids = added.map((job) => job.id);
   const allReports = () => workers.flatMap((w) => w.reports);
   await eventually(() => allReports().filter((r) => r.type === 'started').length > 50, 30_000);
-  await eventually(async () => (await Promise.all(workers.map((w) => w.send<Health>({ cmd: 'health' })))).every((h) => h.queue.status === 'up'));
+  await eventually(async () =>
+    (await Promise.all(workers.map((w) => w.send<Health>({ cmd: 'health' })))).every((h) => h.queue.status === 'up'),
+  );
 
   const master = cluster.masterPortOf(`{${prefix}}:x`);
   const killedAt = Date.now();
@@ -58,21 +63,34 @@ it('resumes pickup, cancels and live events after the queue master is killed; no
     return port !== master && port;
   }, 30_000);
   const promotedAt = Date.now();
-  const startedAfter = () => allReports().find((r): r is Extract<ChildReport, { type: 'started' }> => r.type === 'started' && r.at > promotedAt);
+  const startedAfter = () =>
+    allReports().find((r): r is Extract<ChildReport, { type: 'started' }> => r.type === 'started' && r.at > promotedAt);
   const firstStart = (await eventually(() => startedAfter(), 30_000))!;
   // A token the streaming worker emitted after the promotion (stream ids carry the server's clock).
   const liveEventAt = await eventually(
-    () => (client.reports.some((r) => r.type === 'event' && r.stream === 's' && Number(r.event.id.split('-')[0]) > promotedAt) ? Date.now() : 0),
+    () =>
+      client.reports.some(
+        (r) => r.type === 'event' && r.stream === 's' && Number(r.event.id.split('-')[0]) > promotedAt,
+      )
+        ? Date.now()
+        : 0,
     30_000,
   );
-  await eventually(async () => (await Promise.all(workers.map((w) => w.send<Health>({ cmd: 'health' })))).every((h) => h.queue.status === 'up'), 30_000);
+  await eventually(
+    async () =>
+      (await Promise.all(workers.map((w) => w.send<Health>({ cmd: 'health' })))).every((h) => h.queue.status === 'up'),
+    30_000,
+  );
   const upAt = Date.now();
 
   // A cancel still reaches the worker running the streamed job.
   const cancel = await client.send<{ result: string }>({ cmd: 'cancel', jobId: streamed.id, reason: 'after-failover' });
   expect(cancel.result).toBe('cancelling');
   await eventually(() => allReports().some((r) => r.type === 'aborted' && r.jobId === streamed.id), 30_000);
-  await eventually(() => client.reports.some((r) => r.type === 'event' && r.stream === 's' && r.event.type === 'cancelled'), 30_000);
+  await eventually(
+    () => client.reports.some((r) => r.type === 'event' && r.stream === 's' && r.event.type === 'cancelled'),
+    30_000,
+  );
 
   // Every short job completed, each exactly once (one `completed` event per job).
   let counts: Record<string, number> = {};
@@ -90,7 +108,9 @@ it('resumes pickup, cancels and live events after the queue master is killed; no
   // published while its connection was down was caught up from the stream. (Tokens the handler
   // emitted while the slot had no master may be missing or late in the stream itself: emit is
   // fire-and-forget in this handler.)
-  const delivered = client.reports.flatMap((r) => (r.type === 'event' && r.stream === 's' ? [(r.event as JobEvent).id] : []));
+  const delivered = client.reports.flatMap((r) =>
+    r.type === 'event' && r.stream === 's' ? [(r.event as JobEvent).id] : [],
+  );
   const stored = (await client.send<JobEvent[]>({ cmd: 'history', jobId: streamed.id })).map((event) => event.id);
   expect(delivered.length).toBeGreaterThan(2);
   expect(delivered).toEqual(stored);

@@ -101,7 +101,7 @@ it('waits out a migration of the queue slot, then follows it: nothing lost or ru
   }
 }, 60_000);
 
-it('keeps the other shards of a sharded queue working while one shard\'s slot migrates, and waits that one out', async () => {
+it("keeps the other shards of a sharded queue working while one shard's slot migrates, and waits that one out", async () => {
   const prefix = `${cluster.prefix}-sharded`;
   const shards = { count: 3, pin: ['throttled', 'capped'] };
   sharded = await createQueueApp(() => ({ redis: cluster.client, prefix, shards }));
@@ -147,7 +147,9 @@ function masterOf(key: string): Redis {
 
 /** TRYAGAIN replies the two masters sent so far (INFO errorstats). */
 async function tryAgainReplies(...nodes: Redis[]): Promise<number> {
-  const counts = await Promise.all(nodes.map(async (node) => Number(/errorstat_TRYAGAIN:count=(\d+)/.exec(await node.info('errorstats'))?.[1] ?? 0)));
+  const counts = await Promise.all(
+    nodes.map(async (node) => Number(/errorstat_TRYAGAIN:count=(\d+)/.exec(await node.info('errorstats'))?.[1] ?? 0)),
+  );
   return counts.reduce((sum, n) => sum + n, 0);
 }
 
@@ -160,7 +162,8 @@ async function migrateSlot(slot: number, source: Redis, target: Redis, split: ()
   const targetId = String(await target.call('CLUSTER', 'MYID'));
   await target.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', sourceId);
   await source.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId);
-  const move = (keys: string[]) => source.call('MIGRATE', target.options.host!, target.options.port!, '', 0, 5_000, 'REPLACE', 'KEYS', ...keys);
+  const move = (keys: string[]) =>
+    source.call('MIGRATE', target.options.host!, target.options.port!, '', 0, 5_000, 'REPLACE', 'KEYS', ...keys);
   const all = (await source.call('CLUSTER', 'GETKEYSINSLOT', slot, 100_000)) as string[];
   const queueKeys = all.filter((key) => !/:(job|events):/.test(key));
   for (let i = 0; i < queueKeys.length; i += 50) await move(queueKeys.slice(i, i + 50));
@@ -173,6 +176,7 @@ async function migrateSlot(slot: number, source: Redis, target: Redis, split: ()
   await target.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId);
   await source.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId);
   for (const node of cluster.client.nodes('master')) {
-    if (node !== source && node !== target) await node.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId).catch(() => undefined);
+    if (node !== source && node !== target)
+      await node.call('CLUSTER', 'SETSLOT', slot, 'NODE', targetId).catch(() => undefined);
   }
 }

@@ -44,7 +44,13 @@ export function describeBackendConformance(name: string, harness: BackendHarness
 
     function spec(jobName: string, data: unknown = null, opts?: AddOptions): NewJob {
       const normalized = normalizeAddOptions(opts);
-      return { id: normalized.jobId ?? randomUUID(), name: jobName, dataJson: JSON.stringify(data), opts: normalized, createdAt: Date.now() };
+      return {
+        id: normalized.jobId ?? randomUUID(),
+        name: jobName,
+        dataJson: JSON.stringify(data),
+        opts: normalized,
+        createdAt: Date.now(),
+      };
     }
 
     async function claimAll(b: QueueBackend, jobName: string, max = 100): Promise<ClaimedJob[]> {
@@ -136,7 +142,10 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         expect(await b.release(leaseOf(one))).toBe('released');
         await b.add([spec('h', 4)]);
         expect(await b.get(one.job.id)).toMatchObject({ state: 'waiting', attempt: 0 });
-        expect((await b.readEvents(one.job.id, '0', 10))!.at(-1)).toMatchObject({ type: 'queued', data: { released: true } });
+        expect((await b.readEvents(one.job.id, '0', 10))!.at(-1)).toMatchObject({
+          type: 'queued',
+          data: { released: true },
+        });
         const next = await claimAll(b, 'h');
         expect(dataOf(next)).toEqual([1, 2, 3, 4]);
         expect(next[0].job.attempt).toBe(1);
@@ -232,7 +241,15 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         expect(await b.get(job.id)).toMatchObject({ state: 'completed', result: 'done', progress: { step: 2 } });
         expect(await b.complete(live, '"again"')).toBe('lost');
         expect(await b.heartbeat([live], 30_000)).toEqual([{ status: 'lost' }]);
-        expect(await types(b, job.id)).toEqual(['queued', 'active', 'queued', 'active', 'progress', 'token', 'completed']);
+        expect(await types(b, job.id)).toEqual([
+          'queued',
+          'active',
+          'queued',
+          'active',
+          'progress',
+          'token',
+          'completed',
+        ]);
       });
     });
 
@@ -265,15 +282,26 @@ export function describeBackendConformance(name: string, harness: BackendHarness
           const [job, cancelled] = await b.add([spec('s'), spec('s')]);
           const [c1] = (await b.claim([{ name: 's', max: 2 }], 1_000)).jobs;
           expect(await b.cancel(cancelled.id, 'bye', 'o')).toBe('cancelling');
-          expect(await b.reclaimExpired(Date.now() + 60_000)).toEqual({ requeued: [job.id], failed: [], cancelled: [cancelled.id] });
+          expect(await b.reclaimExpired(Date.now() + 60_000)).toEqual({
+            requeued: [job.id],
+            failed: [],
+            cancelled: [cancelled.id],
+          });
           expect(await b.get(job.id)).toMatchObject({ state: 'waiting', attempt: 0 });
-          expect((await b.readEvents(job.id, '0', 10))!.at(-1)).toMatchObject({ type: 'stalled', data: { attempt: 1, stalls: 1 } });
+          expect((await b.readEvents(job.id, '0', 10))!.at(-1)).toMatchObject({
+            type: 'stalled',
+            data: { attempt: 1, stalls: 1 },
+          });
           expect(await b.get(cancelled.id)).toMatchObject({ state: 'cancelled', cancelReason: 'bye' });
 
           const rerun = await b.claim([{ name: 's', max: 1 }], 1_000);
           expect(rerun.jobs[0].job).toMatchObject({ id: job.id, attempt: 1 });
           expect(rerun.jobs[0].token).not.toBe(c1.token);
-          expect(await b.reclaimExpired(Date.now() + 60_000)).toEqual({ requeued: [], failed: [job.id], cancelled: [] });
+          expect(await b.reclaimExpired(Date.now() + 60_000)).toEqual({
+            requeued: [],
+            failed: [job.id],
+            cancelled: [],
+          });
           expect(await b.get(job.id)).toMatchObject({ state: 'failed', error: Messages.stalled(2) });
           expect(await types(b, job.id)).toEqual(['queued', 'active', 'stalled', 'active', 'stalled', 'failed']);
         });
@@ -302,8 +330,14 @@ export function describeBackendConformance(name: string, harness: BackendHarness
     describe('pending jobs per name (metrics gauges)', () => {
       it('counts waiting and delayed jobs per name, and drops a name once it has none', async () => {
         const b = await backend();
-        const [, , later] = await b.add([spec('p1'), spec('p1'), spec('p1', null, { delayMs: 60_000 }), spec('p2', null, { delayMs: 60_000 })]);
-        const byName = async () => Object.fromEntries((await b.pendingByName()).map(({ name, ...rest }) => [name, rest]));
+        const [, , later] = await b.add([
+          spec('p1'),
+          spec('p1'),
+          spec('p1', null, { delayMs: 60_000 }),
+          spec('p2', null, { delayMs: 60_000 }),
+        ]);
+        const byName = async () =>
+          Object.fromEntries((await b.pendingByName()).map(({ name, ...rest }) => [name, rest]));
         expect(await byName()).toEqual({ p1: { waiting: 2, delayed: 1 }, p2: { waiting: 0, delayed: 1 } });
         expect(await claimAll(b, 'p1')).toHaveLength(2);
         expect(await b.cancel(later.id, 'gone', 'o')).toBe('cancelled');
@@ -367,7 +401,9 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         const expected = await Promise.all(wanted.map(async (job) => (await b.get(job.id))!));
         expected.sort((x, y) => y.finishedAt! - x.finishedAt! || (x.id < y.id ? 1 : -1));
         expect(found.map((j) => j.id)).toEqual(expected.map((j) => j.id));
-        expect(await b.clean({ state: 'cancelled', finishedBefore: Date.now(), name: 'rare', limit: Infinity })).toBe(5);
+        expect(await b.clean({ state: 'cancelled', finishedBefore: Date.now(), name: 'rare', limit: Infinity })).toBe(
+          5,
+        );
         expect((await b.counts()).cancelled).toBe(2_500);
         expect(await b.clean({ state: 'cancelled', finishedBefore: Date.now(), limit: Infinity })).toBe(2_500);
       });
@@ -387,7 +423,10 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         expect(await b.retry(job.id, 0)).toBe('retried');
         await until(Date.now() + 250); // the subject: the old retention elapses, the record must stay
         expect(await b.get(job.id)).toMatchObject({ state: 'waiting', attempt: 0 });
-        expect((await b.readEvents(job.id, '0', 100))!.at(-1)).toMatchObject({ type: 'queued', data: { retried: true } });
+        expect((await b.readEvents(job.id, '0', 100))!.at(-1)).toMatchObject({
+          type: 'queued',
+          data: { retried: true },
+        });
         if (harness.leasesExpire) {
           await claimOne(b, 'st');
           expect((await b.reclaimExpired(Date.now() + 60_000)).requeued).toEqual([job.id]);
@@ -425,10 +464,14 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         const b = await backend();
         const [job, gone] = await b.add([spec('rm'), spec('rm')]);
         const errors: Error[] = [];
-        const first = new Promise<void>((resolve) => b.subscribe(job.id, '0', { next: () => resolve(), error: (err) => errors.push(err) }));
+        const first = new Promise<void>((resolve) =>
+          b.subscribe(job.id, '0', { next: () => resolve(), error: (err) => errors.push(err) }),
+        );
         await first;
         expect(await b.remove(gone.id)).toBe('removed');
-        const ended = new Promise<Error>((resolve) => b.subscribe(gone.id, '0', { next: () => undefined, error: resolve }));
+        const ended = new Promise<Error>((resolve) =>
+          b.subscribe(gone.id, '0', { next: () => undefined, error: resolve }),
+        );
         expect(await b.remove(job.id)).toBe('removed');
         expect((await ended).name).toBe('JobNotFoundError');
         await eventually(() => errors.length === 1);
@@ -450,9 +493,25 @@ export function describeBackendConformance(name: string, harness: BackendHarness
         await b.pause(QUEUE_LEVEL);
         await b.pause('p');
         expect(await b.paused()).toEqual([QUEUE_LEVEL, 'p']);
-        expect((await b.claim([{ name: 'p', max: 5 }, { name: 'q', max: 5 }], 30_000)).jobs).toHaveLength(0);
+        expect(
+          (
+            await b.claim(
+              [
+                { name: 'p', max: 5 },
+                { name: 'q', max: 5 },
+              ],
+              30_000,
+            )
+          ).jobs,
+        ).toHaveLength(0);
         await b.resume(QUEUE_LEVEL);
-        const q = await b.claim([{ name: 'p', max: 5 }, { name: 'q', max: 5 }], 30_000);
+        const q = await b.claim(
+          [
+            { name: 'p', max: 5 },
+            { name: 'q', max: 5 },
+          ],
+          30_000,
+        );
         expect(dataOf(q.jobs)).toEqual([3]);
         expect((await b.counts()).waiting).toBe(2);
         const wait = b.waitForWork(['p'], Date.now() + 60_000);

@@ -30,7 +30,10 @@ function devVersion(pkg: string): string {
 }
 
 function npm(args: string[], cwd: string) {
-  return run('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd, maxBuffer: 16 << 20 });
+  return run('npm', [...args, '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd,
+    maxBuffer: 16 << 20,
+  });
 }
 
 /** tsconfig of one set-up: strict, no skipLibCheck, compiling only `entry`. */
@@ -56,7 +59,12 @@ function writeTsconfig(dir: string, entry: string, moduleResolution: 'node10' | 
   return file;
 }
 
-async function buildAndRun(dir: string, entry: string, moduleResolution: 'node10' | 'nodenext', env: NodeJS.ProcessEnv = {}) {
+async function buildAndRun(
+  dir: string,
+  entry: string,
+  moduleResolution: 'node10' | 'nodenext',
+  env: NodeJS.ProcessEnv = {},
+) {
   await run(process.execPath, [TSC, '-p', writeTsconfig(dir, entry, moduleResolution)], { cwd: dir }).catch((err) => {
     throw new Error(`${entry}.ts does not compile against the installed package:\n${err.stdout}${err.stderr}`);
   });
@@ -92,7 +100,10 @@ describe('the packed package in a fresh Nest app', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'jq-consumer-'));
-    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--loglevel=error'], { cwd: ROOT, maxBuffer: 16 << 20 });
+    const { stdout } = await run('npm', ['pack', '--pack-destination', dir, '--loglevel=error'], {
+      cwd: ROOT,
+      maxBuffer: 16 << 20,
+    });
     const tarball = join(dir, stdout.trim().split('\n').pop()!);
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'jq-consumer', private: true }));
     cpSync(join(__dirname, 'app'), join(dir, 'src'), { recursive: true });
@@ -121,25 +132,37 @@ describe('the packed package in a fresh Nest app', () => {
     });
   });
 
-  it('core peers only: compiles, runs a job in memory, and says to install ioredis for option redis', async () => {
-    installedPeers();
-    const out = await buildAndRun(dir, 'core', 'node10');
-    expect(out).toEqual({
-      result: 'FROM THE TARBALL',
-      redisError: expect.stringContaining('npm install ioredis'),
-    });
-  }, SETUP_TIMEOUT_MS);
+  it(
+    'core peers only: compiles, runs a job in memory, and says to install ioredis for option redis',
+    async () => {
+      installedPeers();
+      const out = await buildAndRun(dir, 'core', 'node10');
+      expect(out).toEqual({
+        result: 'FROM THE TARBALL',
+        redisError: expect.stringContaining('npm install ioredis'),
+      });
+    },
+    SETUP_TIMEOUT_MS,
+  );
 
-  it('plus ioredis: runs a job on Redis with the user\'s own instance, which it leaves open', async () => {
-    redis = await startRedisServer();
-    installedPeers('ioredis');
-    const out = await buildAndRun(dir, 'redis', 'node10', { REDIS_URL: redis.url, JQ_PREFIX: redis.prefix });
-    expect(out).toEqual({ result: 'FROM THE TARBALL', backend: 'redis', mineStillOpen: true });
-  }, SETUP_TIMEOUT_MS);
+  it(
+    "plus ioredis: runs a job on Redis with the user's own instance, which it leaves open",
+    async () => {
+      redis = await startRedisServer();
+      installedPeers('ioredis');
+      const out = await buildAndRun(dir, 'redis', 'node10', { REDIS_URL: redis.url, JQ_PREFIX: redis.prefix });
+      expect(out).toEqual({ result: 'FROM THE TARBALL', backend: 'redis', mineStillOpen: true });
+    },
+    SETUP_TIMEOUT_MS,
+  );
 
-  it('plus @nestjs/terminus (no ioredis): the health entry point resolves through package exports and reports up', async () => {
-    installedPeers('@nestjs/terminus');
-    const out = await buildAndRun(dir, 'health', 'nodenext');
-    expect(out).toEqual({ result: 'FROM THE TARBALL', health: 'ok', queue: 'up' });
-  }, SETUP_TIMEOUT_MS);
+  it(
+    'plus @nestjs/terminus (no ioredis): the health entry point resolves through package exports and reports up',
+    async () => {
+      installedPeers('@nestjs/terminus');
+      const out = await buildAndRun(dir, 'health', 'nodenext');
+      expect(out).toEqual({ result: 'FROM THE TARBALL', health: 'ok', queue: 'up' });
+    },
+    SETUP_TIMEOUT_MS,
+  );
 });

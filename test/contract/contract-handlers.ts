@@ -54,7 +54,10 @@ export class ContractHandlers {
     this.probe.count(job.id);
     this.probe.startOrder.push(job.id);
     this.probe.started.get(job.id).resolve(ctx);
-    const reason = await Promise.race([this.probe.release.get(job.id).promise.then(() => undefined), whenAborted(ctx.signal)]);
+    const reason = await Promise.race([
+      this.probe.release.get(job.id).promise.then(() => undefined),
+      whenAborted(ctx.signal),
+    ]);
     if (reason !== undefined) {
       this.probe.aborted.get(job.id).resolve(reason);
       throw reason;

@@ -21,7 +21,8 @@ import { HookProbe, hookProviders } from './contract-hooks';
 import { BackendOptions, QueueApp, createQueueApp } from './queue-app';
 
 const types = (events: JobEvent[]) => events.map((e) => e.type);
-const collect = (app: QueueApp, id: string, after?: string) => firstValueFrom(app.jobs.events(id, { after }).pipe(toArray()));
+const collect = (app: QueueApp, id: string, after?: string) =>
+  firstValueFrom(app.jobs.events(id, { after }).pipe(toArray()));
 
 /**
  * The behaviour both backends must share. Each backend's spec file calls this once with the
@@ -46,10 +47,23 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
       it('runs a job and records result, timestamps and ordered lifecycle events', async () => {
         const app = await start();
         const added = await app.jobs.add('echo', { n: 1 }, { owner: 'user-1' });
-        expect(added).toMatchObject({ name: 'echo', data: { n: 1 }, attempt: 0, attempts: 1, priority: 0, owner: 'user-1' });
+        expect(added).toMatchObject({
+          name: 'echo',
+          data: { n: 1 },
+          attempt: 0,
+          attempts: 1,
+          priority: 0,
+          owner: 'user-1',
+        });
         expect(added.state).toBe('waiting');
         const done = await app.jobs.waitFor(added.id);
-        expect(done).toMatchObject({ id: added.id, state: 'completed', attempt: 1, result: { echoed: { n: 1 }, attempt: 1 }, progress: 0.5 });
+        expect(done).toMatchObject({
+          id: added.id,
+          state: 'completed',
+          attempt: 1,
+          result: { echoed: { n: 1 }, attempt: 1 },
+          progress: 0.5,
+        });
         expect(done.startedAt).toBeGreaterThanOrEqual(done.createdAt);
         expect(done.finishedAt).toBeGreaterThanOrEqual(done.startedAt!);
         const events = await collect(app, added.id);
@@ -132,7 +146,11 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
     describe('retries', () => {
       it('retries with backoff until an attempt succeeds', async () => {
         const app = await start();
-        const job = await app.jobs.add('flaky', { failTimes: 2 }, { attempts: 3, backoff: { type: 'exponential', delayMs: 20, maxDelayMs: 30 } });
+        const job = await app.jobs.add(
+          'flaky',
+          { failTimes: 2 },
+          { attempts: 3, backoff: { type: 'exponential', delayMs: 20, maxDelayMs: 30 } },
+        );
         const done = await app.jobs.waitFor(job.id);
         expect(done).toMatchObject({ state: 'completed', attempt: 3, result: { attempt: 3 } });
         const retrying = (await collect(app, job.id)).filter((e) => e.type === 'retrying');
@@ -262,7 +280,8 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         const second = new Promise<Job>((resolve, reject) =>
           app.jobs.events(first.id).subscribe({
             next: (e) => {
-              if (e.type === 'completed') void Promise.resolve().then(() => app.jobs.add('echo', 2).then(resolve, reject));
+              if (e.type === 'completed')
+                void Promise.resolve().then(() => app.jobs.add('echo', 2).then(resolve, reject));
             },
           }),
         );
@@ -335,7 +354,14 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         ['Date data', (a) => a.jobs.add('echo', { at: new Date() })],
         ['NaN data', (a) => a.jobs.add('echo', { n: NaN })],
         ['undefined data', (a) => a.jobs.add('echo', undefined)],
-        ['circular data', (a) => { const o: Record<string, unknown> = {}; o.self = o; return a.jobs.add('echo', o); }],
+        [
+          'circular data',
+          (a) => {
+            const o: Record<string, unknown> = {};
+            o.self = o;
+            return a.jobs.add('echo', o);
+          },
+        ],
         ['oversized data', (a) => a.jobs.add('echo', 'x'.repeat(2048))],
         ['timeout past the timer range', (a) => a.jobs.add('echo', {}, { timeoutMs: 2 ** 31 })],
         ['malformed get id', (a) => a.jobs.get('')],
@@ -343,7 +369,10 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
       ];
       it.each(bad)('%s → InvalidJobError, nothing written', async (_label, act) => {
         const app = await start({ worker: false, maxPayloadBytes: 1024 });
-        const error = await act(app).then(() => null, (err: unknown) => err);
+        const error = await act(app).then(
+          () => null,
+          (err: unknown) => err,
+        );
         expect(error).toBeInstanceOf(InvalidJobError);
         expect((error as Error).message.length).toBeGreaterThan(20);
         expect(Object.values(await app.jobs.counts()).reduce((a, b) => a + b, 0)).toBe(0);
@@ -352,8 +381,16 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
       it('rejects with QueueFullError beyond maxWaiting and adds none of the batch', async () => {
         // One name ('bounded'), so on a sharded queue (where maxWaiting bounds each shard) the spec can pin it.
         const app = await start({ worker: false, maxWaiting: 3 });
-        await app.jobs.addBulk([{ name: 'bounded', data: 1 }, { name: 'bounded', data: 2 }]);
-        await expect(app.jobs.addBulk([{ name: 'bounded', data: 3 }, { name: 'bounded', data: 4 }])).rejects.toBeInstanceOf(QueueFullError);
+        await app.jobs.addBulk([
+          { name: 'bounded', data: 1 },
+          { name: 'bounded', data: 2 },
+        ]);
+        await expect(
+          app.jobs.addBulk([
+            { name: 'bounded', data: 3 },
+            { name: 'bounded', data: 4 },
+          ]),
+        ).rejects.toBeInstanceOf(QueueFullError);
         expect((await app.jobs.counts()).waiting).toBe(2);
         await app.jobs.add('bounded', 3);
         await expect(app.jobs.add('bounded', 4, { delayMs: 1000 })).rejects.toBeInstanceOf(QueueFullError);
@@ -482,7 +519,10 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
 
       it('filters by types and names, and stops delivering once unsubscribed', async () => {
         const app = await start();
-        const { seen: failures, sub } = await liveQueueEvents(app, { types: ['failed', 'completed'], names: ['flaky'] });
+        const { seen: failures, sub } = await liveQueueEvents(app, {
+          types: ['failed', 'completed'],
+          names: ['flaky'],
+        });
         const { seen: dropped, sub: droppedSub } = await liveQueueEvents(app);
         droppedSub.unsubscribe();
         const echo = await app.jobs.add('echo', null);
@@ -509,16 +549,30 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         const app = await start({}, { providers: hookProviders(probe) });
         const job = await app.jobs.add('echo', { n: 2 });
         await app.jobs.waitFor(job.id);
-        await eventually(() => probe.of(job.id, 'throwing').length === 1 && probe.of(job.id, 'lifecycle').length === 3 && probe.of(job.id, 'emitted').length === 2);
+        await eventually(
+          () =>
+            probe.of(job.id, 'throwing').length === 1 &&
+            probe.of(job.id, 'lifecycle').length === 3 &&
+            probe.of(job.id, 'emitted').length === 2,
+        );
         const lifecycle = probe.of(job.id, 'lifecycle');
         expect(lifecycle.map((c) => c.event.type).sort()).toEqual(['active', 'completed', 'queued']);
         const completed = lifecycle.find((c) => c.event.type === 'completed')!;
-        expect(completed.job).toMatchObject({ id: job.id, state: 'completed', result: { echoed: { n: 2 }, attempt: 1 } });
+        expect(completed.job).toMatchObject({
+          id: job.id,
+          state: 'completed',
+          result: { echoed: { n: 2 }, attempt: 1 },
+        });
         expect(completed.event).toMatchObject({ jobId: job.id, type: 'completed' });
         const stream = await collect(app, job.id);
         // Hooks get the events as written (same ids as the job's stream).
         for (const call of probe.of(job.id)) expect(stream).toContainEqual(call.event);
-        expect(probe.of(job.id, 'emitted').map((c) => c.event.type).sort()).toEqual(['progress', 'token']);
+        expect(
+          probe
+            .of(job.id, 'emitted')
+            .map((c) => c.event.type)
+            .sort(),
+        ).toEqual(['progress', 'token']);
         expect(await app.jobs.get(job.id)).toMatchObject({ state: 'completed' });
       });
 
@@ -529,10 +583,18 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         const waiting = await app.jobs.add('nobody-handles-this', null);
         await app.jobs.waitFor(flaky.id);
         expect(await app.jobs.cancel(waiting.id, 'not needed')).toBe('cancelled');
-        await eventually(() => probe.of(flaky.id, 'flakyFailed').length === 1 && probe.of(waiting.id, 'lifecycle').length === 2);
-        expect(probe.of(flaky.id, 'flakyFailed')[0]).toMatchObject({ event: { type: 'failed', data: { error: 'always' } }, job: { state: 'failed', error: 'always' } });
+        await eventually(
+          () => probe.of(flaky.id, 'flakyFailed').length === 1 && probe.of(waiting.id, 'lifecycle').length === 2,
+        );
+        expect(probe.of(flaky.id, 'flakyFailed')[0]).toMatchObject({
+          event: { type: 'failed', data: { error: 'always' } },
+          job: { state: 'failed', error: 'always' },
+        });
         expect(probe.of(waiting.id, 'lifecycle').map((c) => c.event.type)).toEqual(['queued', 'cancelled']);
-        expect(probe.of(waiting.id, 'lifecycle')[1].job).toMatchObject({ state: 'cancelled', cancelReason: 'not needed' });
+        expect(probe.of(waiting.id, 'lifecycle')[1].job).toMatchObject({
+          state: 'cancelled',
+          cancelReason: 'not needed',
+        });
         // An idempotent add of an unfinished job is no new event.
         await app.jobs.add('nobody-handles-this', null, { jobId: 'once' });
         await app.jobs.add('nobody-handles-this', null, { jobId: 'once' });
@@ -553,8 +615,19 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
       it('everyMs ticks at once and every everyMs after, one job per tick with a derived id, up to limit', async () => {
         const app = await start();
         const before = Date.now();
-        const created = await app.jobs.schedule('pulse', 'echo', { beat: true }, { everyMs: 150, limit: 2, job: { priority: 3 } });
-        expect(created).toMatchObject({ id: 'pulse', name: 'echo', data: { beat: true }, count: 0, opts: { everyMs: 150, limit: 2 } });
+        const created = await app.jobs.schedule(
+          'pulse',
+          'echo',
+          { beat: true },
+          { everyMs: 150, limit: 2, job: { priority: 3 } },
+        );
+        expect(created).toMatchObject({
+          id: 'pulse',
+          name: 'echo',
+          data: { beat: true },
+          count: 0,
+          opts: { everyMs: 150, limit: 2 },
+        });
         expect(created.nextAt).toBeGreaterThanOrEqual(before);
         expect(created.nextAt).toBeLessThanOrEqual(Date.now());
         const first = created.nextAt!;
@@ -575,7 +648,16 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         const app = await start({ worker: false });
         const now = Date.now();
         // As if every process had been down for 10 ticks: the stored next tick is long past.
-        await app.backend.saveSchedule({ id: 'missed', name: 'echo', dataJson: '1', opts: { everyMs: 1_000 }, anchor: now - 10_000, rev: 'r1', count: 4, nextAt: now - 10_000 });
+        await app.backend.saveSchedule({
+          id: 'missed',
+          name: 'echo',
+          dataJson: '1',
+          opts: { everyMs: 1_000 },
+          anchor: now - 10_000,
+          rev: 'r1',
+          count: 4,
+          nextAt: now - 10_000,
+        });
         scheduler(app).wake();
         const after = await eventually(async () => {
           const [listed] = await app.jobs.schedules();
@@ -585,14 +667,23 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         expect((after!.nextAt! - (now - 10_000)) % 1_000).toBe(0);
         expect(after!.nextAt!).toBeGreaterThan(now);
         expect(after!.nextAt!).toBeLessThanOrEqual(Date.now() + 1_000);
-        expect(await app.jobs.get(`sched:missed:${now - 10_000}`)).toMatchObject({ name: 'echo', state: 'waiting', data: 1 });
+        expect(await app.jobs.get(`sched:missed:${now - 10_000}`)).toMatchObject({
+          name: 'echo',
+          state: 'waiting',
+          data: 1,
+        });
         expect((await app.jobs.counts()).waiting).toBe(1);
       });
 
       it('computes cron ticks in the time zone, replaces a schedule with the same id, and unschedules', async () => {
         const app = await start({ worker: false });
         const nightly = await app.jobs.schedule('nightly', 'echo', null, { cron: '0 3 * * *', tz: 'Europe/Berlin' });
-        const berlin = new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+        const berlin = new Intl.DateTimeFormat('en-GB', {
+          timeZone: 'Europe/Berlin',
+          hour: '2-digit',
+          minute: '2-digit',
+          hourCycle: 'h23',
+        });
         expect(berlin.format(new Date(nightly.nextAt!))).toBe('03:00');
         expect(nightly.nextAt! - Date.now()).toBeGreaterThan(0);
         expect(nightly.nextAt! - Date.now()).toBeLessThanOrEqual(25 * 3_600_000);
@@ -618,9 +709,21 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
       it('keeps a schedule past endAt listed with no nextAt', async () => {
         const app = await start({ worker: false });
         const now = Date.now();
-        const ended = await app.jobs.schedule('over', 'echo', null, { everyMs: 1_000, startAt: now - 10_500, endAt: now - 1 });
+        const ended = await app.jobs.schedule('over', 'echo', null, {
+          everyMs: 1_000,
+          startAt: now - 10_500,
+          endAt: now - 1,
+        });
         expect(ended.nextAt).toBeUndefined();
-        expect(await app.jobs.schedules()).toEqual([{ id: 'over', name: 'echo', data: null, opts: { everyMs: 1_000, startAt: now - 10_500, endAt: now - 1 }, count: 0 }]);
+        expect(await app.jobs.schedules()).toEqual([
+          {
+            id: 'over',
+            name: 'echo',
+            data: null,
+            opts: { everyMs: 1_000, startAt: now - 10_500, endAt: now - 1 },
+            count: 0,
+          },
+        ]);
       });
 
       it('refuses a bad cron, a bad tz, both or neither of cron/everyMs, and stores nothing', async () => {
@@ -635,8 +738,11 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
           { everyMs: 1_000, limit: 0 },
           { everyMs: 1_000, job: { jobId: 'fixed' } as never },
         ];
-        for (const opts of bad) await expect(app.jobs.schedule('bad', 'echo', null, opts)).rejects.toBeInstanceOf(InvalidJobError);
-        await expect(app.jobs.schedule('bad id!', 'echo', null, { everyMs: 1_000 })).rejects.toBeInstanceOf(InvalidJobError);
+        for (const opts of bad)
+          await expect(app.jobs.schedule('bad', 'echo', null, opts)).rejects.toBeInstanceOf(InvalidJobError);
+        await expect(app.jobs.schedule('bad id!', 'echo', null, { everyMs: 1_000 })).rejects.toBeInstanceOf(
+          InvalidJobError,
+        );
         expect(await app.jobs.schedules()).toEqual([]);
       });
     });
@@ -712,18 +818,24 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
 
       it('lists finished jobs newest first, by name too, page by page', async () => {
         const app = await start({ worker: false });
-        const added = await app.jobs.addBulk(Array.from({ length: 7 }, (_, i) => ({ name: i % 2 ? 'odd' : 'even', data: i })));
+        const added = await app.jobs.addBulk(
+          Array.from({ length: 7 }, (_, i) => ({ name: i % 2 ? 'odd' : 'even', data: i })),
+        );
         await cancelAll(app, ids(added));
         const expected = await newestFirst(app, ids(added));
         expect(ids((await listAll(app, { state: 'cancelled', limit: 3 })).jobs)).toEqual(expected);
         const odd = new Set(ids(added.filter((j) => j.name === 'odd')));
-        expect(ids((await listAll(app, { state: 'cancelled', name: 'odd', limit: 2 })).jobs)).toEqual(expected.filter((id) => odd.has(id)));
+        expect(ids((await listAll(app, { state: 'cancelled', name: 'odd', limit: 2 })).jobs)).toEqual(
+          expected.filter((id) => odd.has(id)),
+        );
         expect(await app.jobs.list({ state: 'failed' })).toEqual({ jobs: [] });
       });
 
       it('never repeats nor skips a job that stays in its state while others leave and join', async () => {
         const app = await start({ worker: false });
-        const first = await app.jobs.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'p', data: i, opts: { jobId: `p${i}` } })));
+        const first = await app.jobs.addBulk(
+          Array.from({ length: 6 }, (_, i) => ({ name: 'p', data: i, opts: { jobId: `p${i}` } })),
+        );
         const page1 = await app.jobs.list({ state: 'waiting', limit: 2 });
         expect(ids(page1.jobs)).toEqual(['p0', 'p1']);
         await app.jobs.cancel('p1'); // the cursor's own job leaves
@@ -737,7 +849,10 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
 
       it('refuses a limit outside 1..1000, a bad state and a cursor from another list', async () => {
         const app = await start({ worker: false });
-        await app.jobs.addBulk([{ name: 'a', data: 1 }, { name: 'a', data: 2 }]);
+        await app.jobs.addBulk([
+          { name: 'a', data: 1 },
+          { name: 'a', data: 2 },
+        ]);
         const { cursor } = await app.jobs.list({ state: 'waiting', limit: 1 });
         expect(cursor).toEqual(expect.any(String));
         for (const query of [
@@ -782,8 +897,14 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         await app.jobs.waitFor(job.id);
         expect(await app.jobs.retry(job.id)).toBe('retried');
         await eventually(async () => (await collect(app, job.id)).filter((e) => e.type === 'completed').length === 2);
-        expect(await app.jobs.get(job.id)).toMatchObject({ state: 'completed', attempt: 1, result: { echoed: 'x', attempt: 1 } });
-        expect((await collect(app, job.id)).find((e) => e.type === 'queued' && e.data)?.data).toEqual({ retried: true });
+        expect(await app.jobs.get(job.id)).toMatchObject({
+          state: 'completed',
+          attempt: 1,
+          result: { echoed: 'x', attempt: 1 },
+        });
+        expect((await collect(app, job.id)).find((e) => e.type === 'queued' && e.data)?.data).toEqual({
+          retried: true,
+        });
       });
 
       it('queues a retried job behind the jobs already waiting, and clears its cancel reason', async () => {
@@ -838,7 +959,9 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
       it('ends open streams and waitFor of a removed job with JobNotFoundError', async () => {
         const app = await start({ worker: false });
         const job = await app.jobs.add('echo', {});
-        const queued = new Promise<void>((resolve) => app.jobs.events(job.id).subscribe({ next: () => resolve(), error: () => undefined }));
+        const queued = new Promise<void>((resolve) =>
+          app.jobs.events(job.id).subscribe({ next: () => resolve(), error: () => undefined }),
+        );
         // Rejections caught at once: the 'removed' message may end them before remove() returns.
         const ended = firstValueFrom(app.jobs.events(job.id).pipe(toArray())).catch((err: unknown) => err);
         const waited = app.jobs.waitFor(job.id).catch((err: unknown) => err);
@@ -852,7 +975,9 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
 
       it('cleans finished jobs by state, age, name and limit, and counts them', async () => {
         const app = await start({ worker: false });
-        const added = await app.jobs.addBulk(Array.from({ length: 9 }, (_, i) => ({ name: i < 6 ? 'a' : 'b', data: i })));
+        const added = await app.jobs.addBulk(
+          Array.from({ length: 9 }, (_, i) => ({ name: i < 6 ? 'a' : 'b', data: i })),
+        );
         await cancelAll(app, ids(added));
         const keep = await app.jobs.add('a', 'waiting');
         expect(await app.jobs.clean({ state: 'cancelled', olderThanMs: 3_600_000 })).toBe(0);
@@ -864,7 +989,12 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
         expect(await app.jobs.clean({ state: 'cancelled' })).toBe(4);
         expect(await app.jobs.counts()).toMatchObject({ waiting: 1, cancelled: 0 });
         expect(await app.jobs.get(keep.id)).not.toBeNull();
-        for (const query of [{ state: 'waiting' }, { state: 'failed', olderThanMs: -1 }, { state: 'failed', limit: 0 }, { state: 'failed', name: '' }]) {
+        for (const query of [
+          { state: 'waiting' },
+          { state: 'failed', olderThanMs: -1 },
+          { state: 'failed', limit: 0 },
+          { state: 'failed', name: '' },
+        ]) {
           await expect(app.jobs.clean(query as never)).rejects.toBeInstanceOf(InvalidJobError);
         }
       });
@@ -889,7 +1019,11 @@ export function describeJobQueueContract(backendName: string, backendOptions: Ba
 
       it('fails a job at once when its handler throws UnrecoverableJobError, whatever attempts remain', async () => {
         const app = await start();
-        const job = await app.jobs.add('doomed', { message: 'bad address' }, { attempts: 5, backoff: { type: 'fixed', delayMs: 10 } });
+        const job = await app.jobs.add(
+          'doomed',
+          { message: 'bad address' },
+          { attempts: 5, backoff: { type: 'fixed', delayMs: 10 } },
+        );
         const done = await app.jobs.waitFor(job.id);
         expect(done).toMatchObject({ state: 'failed', attempt: 1, error: 'bad address' });
         expect(types(await collect(app, job.id))).toEqual(['queued', 'active', 'failed']);

@@ -3,10 +3,30 @@ import { Test, TestingModule } from '@nestjs/testing';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { firstValueFrom, timeout, TimeoutError } from 'rxjs';
-import { AddOptions, InvalidJobError, Job, JobContext, JobHandler, JobQueueModule, JobQueueModuleOptions, JobQueueService } from '../../lib';
+import {
+  AddOptions,
+  InvalidJobError,
+  Job,
+  JobContext,
+  JobHandler,
+  JobQueueModule,
+  JobQueueModuleOptions,
+  JobQueueService,
+} from '../../lib';
 import { LIFECYCLE_EVENT_TYPES } from '../../lib/interfaces/job.interface';
 import { RedisServerHandle, startRedisServer } from '../support/redis-server';
-import { CaseCounter, FUZZ_RUNS, FUZZ_TIMEOUT_MS, addOptions, anything, eventIdLike, identLike, payload, typedOutcome, validIdent } from './fuzz-inputs';
+import {
+  CaseCounter,
+  FUZZ_RUNS,
+  FUZZ_TIMEOUT_MS,
+  addOptions,
+  anything,
+  eventIdLike,
+  identLike,
+  payload,
+  typedOutcome,
+  validIdent,
+} from './fuzz-inputs';
 
 /** What one fuzz-emit job does inside its handler, set by the test before the job is added. */
 interface EmitCase {
@@ -49,14 +69,20 @@ afterAll(async () => {
 
 describe.each([
   ['memory', (): JobQueueModuleOptions => ({})],
-  ['redis', (): JobQueueModuleOptions => ({ redis: redis.url, prefix: `${redis.prefix}-fz-${randomUUID().slice(0, 8)}` })],
+  [
+    'redis',
+    (): JobQueueModuleOptions => ({ redis: redis.url, prefix: `${redis.prefix}-fz-${randomUUID().slice(0, 8)}` }),
+  ],
 ])('fuzz: public API on %s', (label, backendOptions) => {
   const counter = new CaseCounter(label);
   let moduleRef: TestingModule;
   let jobs: JobQueueService;
   /** Ids of jobs that exist, so reads and cancels also hit real jobs. */
   const known: string[] = [];
-  const someId = fc.oneof(identLike, fc.integer({ min: 0, max: 1_000 }).map((i) => known[i % Math.max(known.length, 1)] ?? 'none'));
+  const someId = fc.oneof(
+    identLike,
+    fc.integer({ min: 0, max: 1_000 }).map((i) => known[i % Math.max(known.length, 1)] ?? 'none'),
+  );
 
   beforeAll(async () => {
     moduleRef = await Test.createTestingModule({
@@ -133,15 +159,18 @@ describe.each([
         await typedOutcome(() => jobs.poll(id as string, { after: after as string }));
         await typedOutcome(() => jobs.touch(id as string));
         const streamed = await typedOutcome(() =>
-          firstValueFrom(jobs.events(id as string, { after: after as string }).pipe(timeout({ first: 300 }))).catch((err) => {
-            if (err instanceof TimeoutError) return undefined; // a live stream with nothing new yet
-            throw err;
-          }),
+          firstValueFrom(jobs.events(id as string, { after: after as string }).pipe(timeout({ first: 300 }))).catch(
+            (err) => {
+              if (err instanceof TimeoutError) return undefined; // a live stream with nothing new yet
+              throw err;
+            },
+          ),
         );
         if (streamed.ok && streamed.value) expect(streamed.value.jobId).toBe(id);
         await typedOutcome(() => jobs.waitFor(id as string, { timeoutMs: 1 }));
         const cancelled = await typedOutcome(() => jobs.cancel(id as string, reason as string));
-        if (cancelled.ok) expect(['cancelled', 'cancelling', 'not_found', 'already_finished']).toContain(cancelled.value);
+        if (cancelled.ok)
+          expect(['cancelled', 'cancelling', 'not_found', 'already_finished']).toContain(cancelled.value);
       }),
       { numRuns: FUZZ_RUNS },
     );

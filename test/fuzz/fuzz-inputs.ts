@@ -35,13 +35,25 @@ export const validIdent = fc.string({ unit: IDENT_CHARS, minLength: 1, maxLength
 /** Strings with lone surrogates, control characters, braces (hash tags) and separators. */
 const hostileString = fc.oneof(
   fc.string({ unit: 'binary' }),
-  fc.string({ unit: fc.constantFrom('\ud800', '\udfff', '\u0000', '\n', '\r', ' ', '{', '}', '*', ':', '-', 'a', '1', 'é', '😀') }),
+  fc.string({
+    unit: fc.constantFrom('\ud800', '\udfff', '\u0000', '\n', '\r', ' ', '{', '}', '*', ':', '-', 'a', '1', 'é', '😀'),
+  }),
   fc.constantFrom('', ' ', '0', '-', '1-1', '__proto__', 'constructor', 'a'.repeat(201), 'a'.repeat(100_000)),
 );
 
 /** Anything JavaScript can pass: primitives, BigInt, symbols, functions, Maps, Dates, null prototypes. */
 export const anything = fc.oneof(
-  fc.anything({ withBigInt: true, withBoxedValues: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withTypedArray: true, withSparseArray: true, withObjectString: true }),
+  fc.anything({
+    withBigInt: true,
+    withBoxedValues: true,
+    withDate: true,
+    withMap: true,
+    withSet: true,
+    withNullPrototype: true,
+    withTypedArray: true,
+    withSparseArray: true,
+    withObjectString: true,
+  }),
   fc.constantFrom(Symbol('s'), () => 1, Number.NaN, Infinity, -0, 10n ** 30n, undefined, null),
 );
 
@@ -66,18 +78,20 @@ export const payload = fc.oneof(
   { arbitrary: fc.jsonValue(), weight: 4 },
   anything,
   hostileString,
-  fc.constantFrom<() => unknown>(
-    () => nested(10_000),
-    () => nested(10_000, true),
-    () => nested(999),
-    cyclic,
-    () => ({ big: 1n }),
-    () => ({ fn: () => 1 }),
-    () => ({ lone: '\ud800', pair: '😀' }),
-    () => 'x'.repeat(2 * 1024 * 1024),
-    () => [undefined],
-    () => new Date(0),
-  ).map((make) => make()),
+  fc
+    .constantFrom<() => unknown>(
+      () => nested(10_000),
+      () => nested(10_000, true),
+      () => nested(999),
+      cyclic,
+      () => ({ big: 1n }),
+      () => ({ fn: () => 1 }),
+      () => ({ lone: '\ud800', pair: '😀' }),
+      () => 'x'.repeat(2 * 1024 * 1024),
+      () => [undefined],
+      () => new Date(0),
+    )
+    .map((make) => make()),
 );
 
 /** AddOptions: valid, out-of-range, wrong-typed, unknown keys, or not an object at all. */
@@ -90,7 +104,11 @@ export const addOptions = fc.oneof(
       delayMs: fc.oneof(fc.integer({ min: -10, max: 1_000_000 }), anything),
       attempts: fc.oneof(fc.integer({ min: -1, max: 1_100 }), anything),
       backoff: fc.oneof(
-        fc.record({ type: fc.constantFrom('fixed', 'exponential', 'linear'), delayMs: fc.integer({ min: -1, max: 10_000 }), maxDelayMs: fc.option(fc.integer(), { nil: undefined }) }),
+        fc.record({
+          type: fc.constantFrom('fixed', 'exponential', 'linear'),
+          delayMs: fc.integer({ min: -1, max: 10_000 }),
+          maxDelayMs: fc.option(fc.integer(), { nil: undefined }),
+        }),
         anything,
       ),
       timeoutMs: fc.oneof(fc.integer({ min: -1, max: 2 ** 32 }), anything),
@@ -115,7 +133,9 @@ export const eventIdLike = fc.oneof(
  * Runs `call` and returns how it ended; throws (failing the property) on anything but a result
  * or a `JobQueueError`. Synchronous throws count as failures of the call too.
  */
-export async function typedOutcome<T>(call: () => Promise<T> | T): Promise<{ ok: true; value: T } | { ok: false; error: JobQueueError }> {
+export async function typedOutcome<T>(
+  call: () => Promise<T> | T,
+): Promise<{ ok: true; value: T } | { ok: false; error: JobQueueError }> {
   try {
     return { ok: true, value: await call() };
   } catch (err) {
@@ -125,6 +145,7 @@ export async function typedOutcome<T>(call: () => Promise<T> | T): Promise<{ ok:
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.constructor.name}: ${err.message.slice(0, 300)}\n${err.stack?.split('\n').slice(1, 6).join('\n')}`;
+  if (err instanceof Error)
+    return `${err.constructor.name}: ${err.message.slice(0, 300)}\n${err.stack?.split('\n').slice(1, 6).join('\n')}`;
   return String(err);
 }

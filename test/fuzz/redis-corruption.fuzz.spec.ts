@@ -26,18 +26,60 @@ class VictimHandlers {
   }
 }
 
-const RECORD_FIELDS = ['id', 'name', 'state', 'data', 'attempt', 'attempts', 'priority', 'seq', 'createdAt', 'startedAt', 'finishedAt', 'token', 'cancelRequested', 'backoff', 'timeoutMs', 'watchClient', 'progress', 'result', 'owner'];
+const RECORD_FIELDS = [
+  'id',
+  'name',
+  'state',
+  'data',
+  'attempt',
+  'attempts',
+  'priority',
+  'seq',
+  'createdAt',
+  'startedAt',
+  'finishedAt',
+  'token',
+  'cancelRequested',
+  'backoff',
+  'timeoutMs',
+  'watchClient',
+  'progress',
+  'result',
+  'owner',
+];
 const fieldValue = fc.oneof(
-  fc.constantFrom('', '0', '1', '-1', 'nan', 'inf', '1e400', 'waiting', 'active', 'delayed', 'completed', 'victim', '{', 'null', '{"type":"fixed","delayMs":1}', '9007199254740993'),
+  fc.constantFrom(
+    '',
+    '0',
+    '1',
+    '-1',
+    'nan',
+    'inf',
+    '1e400',
+    'waiting',
+    'active',
+    'delayed',
+    'completed',
+    'victim',
+    '{',
+    'null',
+    '{"type":"fixed","delayMs":1}',
+    '9007199254740993',
+  ),
   fc.string({ maxLength: 20 }),
 );
 /** A job hash with a random subset of the record's fields holding random values. */
-const damagedHash = fc.dictionary(fc.constantFrom(...RECORD_FIELDS), fieldValue, { minKeys: 0, maxKeys: RECORD_FIELDS.length });
+const damagedHash = fc.dictionary(fc.constantFrom(...RECORD_FIELDS), fieldValue, {
+  minKeys: 0,
+  maxKeys: RECORD_FIELDS.length,
+});
 
 /** What is planted under a job's key: a damaged hash, or a key of another type. */
 const plantedRecord = fc.oneof(
   { arbitrary: damagedHash.map((fields) => ({ kind: 'hash' as const, fields })), weight: 3 },
-  fc.constantFrom('string', 'list', 'set', 'zset', 'stream').map((kind) => ({ kind, fields: {} as Record<string, string> })),
+  fc
+    .constantFrom('string', 'list', 'set', 'zset', 'stream')
+    .map((kind) => ({ kind, fields: {} as Record<string, string> })),
 );
 const plantedEvents = fc.constantFrom('none', 'string', 'hash', 'garbage-stream');
 
@@ -83,7 +125,15 @@ describe('fuzz: corrupt data planted in Redis', () => {
     const prefix = `${redis.prefix}-cr-${randomUUID().slice(0, 8)}`;
     keys = new RedisKeys(prefix);
     moduleRef = await Test.createTestingModule({
-      imports: [JobQueueModule.forRoot({ redis: redis.url, prefix, cancelGraceMs: 100, drainTimeoutMs: 1_000, watchdog: { intervalMs: 60_000, clientTimeoutMs: 0 } })],
+      imports: [
+        JobQueueModule.forRoot({
+          redis: redis.url,
+          prefix,
+          cancelGraceMs: 100,
+          drainTimeoutMs: 1_000,
+          watchdog: { intervalMs: 60_000, clientTimeoutMs: 0 },
+        }),
+      ],
       providers: [VictimHandlers],
     }).compile();
     moduleRef.useLogger(false);
@@ -143,21 +193,32 @@ describe('fuzz: corrupt data planted in Redis', () => {
 
   it('garbage on the cancel channel is counted in metrics().dispatcher.errors; garbage on an event channel leaves streams intact', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.oneof(fc.string(), fc.constantFrom('{}', 'null', '[]', '{"jobId":1}', '1-0', '1-0 ', ' x')), { minLength: 1, maxLength: 5 }), async (garbage) => {
-        counter.tick();
-        const job = await jobs.add('idle', null);
-        const seen = firstValueFrom(jobs.events(job.id).pipe(timeout({ first: 5_000 }), toArray()).pipe()).catch(() => undefined);
-        const before = (await jobs.metrics()).dispatcher.errors;
-        for (const message of garbage) {
-          await publishAsQueue(admin, keys.cancelChannel, message);
-          await publishAsQueue(admin, keys.eventChannel(job.id), message);
-        }
-        // A message published after the garbage, and answered by the same subscriber connection, marks the end.
-        await expect(jobs.cancel(job.id, 'fuzz')).resolves.toBe('cancelled');
-        const events = await seen;
-        expect(events?.map((event) => event.type)).toEqual(['queued', 'cancelled']);
-        await eventually(async () => (await jobs.metrics()).dispatcher.errors === before + garbage.length);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.oneof(fc.string(), fc.constantFrom('{}', 'null', '[]', '{"jobId":1}', '1-0', '1-0 ', ' x')), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        async (garbage) => {
+          counter.tick();
+          const job = await jobs.add('idle', null);
+          const seen = firstValueFrom(
+            jobs
+              .events(job.id)
+              .pipe(timeout({ first: 5_000 }), toArray())
+              .pipe(),
+          ).catch(() => undefined);
+          const before = (await jobs.metrics()).dispatcher.errors;
+          for (const message of garbage) {
+            await publishAsQueue(admin, keys.cancelChannel, message);
+            await publishAsQueue(admin, keys.eventChannel(job.id), message);
+          }
+          // A message published after the garbage, and answered by the same subscriber connection, marks the end.
+          await expect(jobs.cancel(job.id, 'fuzz')).resolves.toBe('cancelled');
+          const events = await seen;
+          expect(events?.map((event) => event.type)).toEqual(['queued', 'cancelled']);
+          await eventually(async () => (await jobs.metrics()).dispatcher.errors === before + garbage.length);
+        },
+      ),
       { numRuns: FUZZ_RUNS },
     );
   });

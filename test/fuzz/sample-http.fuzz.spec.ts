@@ -29,11 +29,19 @@ const headerValue = fc.oneof(
 /** Raw request bodies: JSON of any shape, broken JSON, deep nesting, huge, other content types. */
 const body = fc.oneof(
   fc.jsonValue().map((value) => ({ text: JSON.stringify(value) ?? 'null', type: 'application/json' })),
-  fc.record({ steps: fc.oneof(fc.integer({ min: -5, max: 2_000 }), fc.string()), stepMs: fc.oneof(fc.integer({ min: -5, max: 70_000 }), fc.constant(null)) }).map((value) => ({
-    text: JSON.stringify(value),
-    type: 'application/json',
+  fc
+    .record({
+      steps: fc.oneof(fc.integer({ min: -5, max: 2_000 }), fc.string()),
+      stepMs: fc.oneof(fc.integer({ min: -5, max: 70_000 }), fc.constant(null)),
+    })
+    .map((value) => ({
+      text: JSON.stringify(value),
+      type: 'application/json',
+    })),
+  fc.string().map((text) => ({
+    text,
+    type: fc.sample(fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'), 1)[0],
   })),
-  fc.string().map((text) => ({ text, type: fc.sample(fc.constantFrom('application/json', 'text/plain', 'application/x-www-form-urlencoded'), 1)[0] })),
   fc.constantFrom(
     { text: '['.repeat(10_000) + ']'.repeat(10_000), type: 'application/json' },
     { text: '{"steps":1e400}', type: 'application/json' },
@@ -52,23 +60,32 @@ function statusOf(
   base: string,
   method: string,
   path: string,
-  { text, type, headers = {}, onCreated }: { text?: string; type?: string; headers?: Record<string, string>; onCreated?: (id: string) => void } = {},
+  {
+    text,
+    type,
+    headers = {},
+    onCreated,
+  }: { text?: string; type?: string; headers?: Record<string, string>; onCreated?: (id: string) => void } = {},
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${path}`, { method, agent: false, headers: { ...(type && { 'content-type': type }), ...headers } }, (res) => {
-      if (res.statusCode !== 201 || !onCreated) {
-        resolve(res.statusCode ?? 0);
-        res.destroy();
-        return;
-      }
-      let json = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (json += chunk));
-      res.on('end', () => {
-        onCreated(JSON.parse(json).id);
-        resolve(201);
-      });
-    });
+    const req = http.request(
+      `${base}${path}`,
+      { method, agent: false, headers: { ...(type && { 'content-type': type }), ...headers } },
+      (res) => {
+        if (res.statusCode !== 201 || !onCreated) {
+          resolve(res.statusCode ?? 0);
+          res.destroy();
+          return;
+        }
+        let json = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (json += chunk));
+        res.on('end', () => {
+          onCreated(JSON.parse(json).id);
+          resolve(201);
+        });
+      },
+    );
     req.on('error', reject);
     req.end(text);
   });
@@ -131,18 +148,24 @@ describe.each(['memory', 'redis'])('fuzz: HTTP requests to the sample app (%s)',
     started.push(job.id);
     const id = fc.oneof(identLike, fc.constant(job.id));
     await fc.assert(
-      fc.asyncProperty(id, eventIdLike, fc.oneof(fc.string(), fc.integer().map(String)), headerValue, async (jobId, after, max, lastEventId) => {
-        counter.tick();
-        const segment = pathSegment(jobId);
-        const query = `?after=${pathSegment(after)}&max=${pathSegment(max)}`;
-        const statuses = await Promise.all([
-          statusOf(base, 'GET', `/builds/${segment}`),
-          statusOf(base, 'GET', `/builds/${segment}/poll${query}`),
-          statusOf(base, 'GET', `/builds/${segment}/events`, { headers: { 'last-event-id': lastEventId } }),
-        ]);
-        for (const status of statuses) expect(status).toBeLessThan(500);
-        if (jobId !== job.id) expect(await statusOf(base, 'POST', `/builds/${segment}/cancel`)).toBeLessThan(500);
-      }),
+      fc.asyncProperty(
+        id,
+        eventIdLike,
+        fc.oneof(fc.string(), fc.integer().map(String)),
+        headerValue,
+        async (jobId, after, max, lastEventId) => {
+          counter.tick();
+          const segment = pathSegment(jobId);
+          const query = `?after=${pathSegment(after)}&max=${pathSegment(max)}`;
+          const statuses = await Promise.all([
+            statusOf(base, 'GET', `/builds/${segment}`),
+            statusOf(base, 'GET', `/builds/${segment}/poll${query}`),
+            statusOf(base, 'GET', `/builds/${segment}/events`, { headers: { 'last-event-id': lastEventId } }),
+          ]);
+          for (const status of statuses) expect(status).toBeLessThan(500);
+          if (jobId !== job.id) expect(await statusOf(base, 'POST', `/builds/${segment}/cancel`)).toBeLessThan(500);
+        },
+      ),
       { numRuns: FUZZ_RUNS },
     );
   });

@@ -29,7 +29,10 @@ class LeakHandlers {
 }
 
 async function oneRound(options: JobQueueModuleOptions): Promise<void> {
-  @Module({ imports: [JobQueueModule.forRoot({ cancelGraceMs: 100, drainTimeoutMs: 500, ...options })], providers: [LeakHandlers] })
+  @Module({
+    imports: [JobQueueModule.forRoot({ cancelGraceMs: 100, drainTimeoutMs: 500, ...options })],
+    providers: [LeakHandlers],
+  })
   class LeakModule {}
   const app = await NestFactory.createApplicationContext(LeakModule, { logger: false });
   const jobs = app.get(JobQueueService);
@@ -96,7 +99,12 @@ describe.each([
     const before = resources();
     await oneRound(options); // warm-up: module loading, lazy singletons
     gc();
-    const baseline = { resources: await settledResources(before), listeners: processListeners(), clients: await redisClients(), heap: process.memoryUsage().heapUsed };
+    const baseline = {
+      resources: await settledResources(before),
+      listeners: processListeners(),
+      clients: await redisClients(),
+      heap: process.memoryUsage().heapUsed,
+    };
 
     for (let round = 0; round < ROUNDS; round++) await oneRound(options);
 

@@ -12,7 +12,8 @@ type HealthReply = { queue: { status: 'up' | 'down'; message?: string } };
 
 describe('cancel dispatcher, watchdog and health under faults (real processes, real Redis)', () => {
   const cluster = useProcessCluster({ drainTimeoutMs: 500 }, { faults: true });
-  const startProcesses = (n: number, settings: QueueProcessSettings, prefix: string) => cluster.start(n, settings, prefix);
+  const startProcesses = (n: number, settings: QueueProcessSettings, prefix: string) =>
+    cluster.start(n, settings, prefix);
 
   /** B runs handlers; C only adds, streams and cancels. */
   async function workerAndClient(module: Record<string, unknown> = {}) {
@@ -22,7 +23,8 @@ describe('cancel dispatcher, watchdog and health under faults (real processes, r
     return { b, c };
   }
 
-  const startedOn = (proc: QueueProcess, jobId: string) => proc.waitFor((r) => r.type === 'started' && r.jobId === jobId);
+  const startedOn = (proc: QueueProcess, jobId: string) =>
+    proc.waitFor((r) => r.type === 'started' && r.jobId === jobId);
   const abortedOn = (proc: QueueProcess, jobId: string) =>
     proc.waitFor((r): r is Aborted => r.type === 'aborted' && r.jobId === jobId);
 
@@ -36,12 +38,18 @@ describe('cancel dispatcher, watchdog and health under faults (real processes, r
     expect(reply.result).toBe('cancelling');
     const aborted = await abortedOn(b, job.id);
     expect(aborted.reason).toMatch(/user pressed stop/);
-    for (const [proc, stream] of [[c, 'c'], [b, 'b']] as const) {
+    for (const [proc, stream] of [
+      [c, 'c'],
+      [b, 'b'],
+    ] as const) {
       const last = await proc.waitFor((r) => r.type === 'event' && r.stream === stream && r.event.type === 'cancelled');
       expect(last).toMatchObject({ event: { data: { reason: 'user pressed stop' } } });
       await proc.waitFor((r) => r.type === 'stream-complete' && r.stream === stream);
     }
-    expect(await c.send<Job>({ cmd: 'get', jobId: job.id })).toMatchObject({ state: 'cancelled', cancelReason: 'user pressed stop' });
+    expect(await c.send<Job>({ cmd: 'get', jobId: job.id })).toMatchObject({
+      state: 'cancelled',
+      cancelReason: 'user pressed stop',
+    });
     const metrics = await b.send<JobQueueMetrics>({ cmd: 'metrics' });
     expect(metrics.dispatcher.deliveredRemote).toBe(1);
   });
@@ -79,7 +87,10 @@ describe('cancel dispatcher, watchdog and health under faults (real processes, r
     await startedOn(victim, job.id);
     await victim.kill();
     const [rescuer] = await startProcesses(1, { module }, prefix);
-    const restarted = (await rescuer.waitFor((r) => r.type === 'started' && r.jobId === job.id)) as Extract<ChildReport, { type: 'started' }>;
+    const restarted = (await rescuer.waitFor((r) => r.type === 'started' && r.jobId === job.id)) as Extract<
+      ChildReport,
+      { type: 'started' }
+    >;
     expect(restarted.attempt).toBe(1);
     // ms: 60s would take too long; the job is cancelled once we saw it was reclaimed and restarted.
     expect((await rescuer.send<Job>({ cmd: 'get', jobId: job.id })).state).toBe('active');
@@ -112,7 +123,9 @@ describe('cancel dispatcher, watchdog and health under faults (real processes, r
     try {
       // Keep B's subscriber from reconnecting: no free client slot while we cancel.
       const clients = Number((await admin.info('clients')).match(/connected_clients:(\d+)/)![1]);
-      const subscribers = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub')).trim().split('\n').length;
+      const subscribers = String(await admin.call('CLIENT', 'LIST', 'TYPE', 'pubsub'))
+        .trim()
+        .split('\n').length;
       await admin.config('SET', 'maxclients', String(clients - subscribers));
       await admin.client('KILL', 'TYPE', 'pubsub');
       await pollUntil(async () => !(await b.send<JobQueueMetrics>({ cmd: 'metrics' })).dispatcher.subscribed);
@@ -138,7 +151,10 @@ describe('cancel dispatcher, watchdog and health under faults (real processes, r
     });
     const aborted = await abortedOn(b, watched.id);
     expect(aborted.reason).toMatch(/client-gone/);
-    expect(await c.send<Job>({ cmd: 'waitFor', jobId: watched.id })).toMatchObject({ state: 'cancelled', cancelReason: 'client-gone' });
+    expect(await c.send<Job>({ cmd: 'waitFor', jobId: watched.id })).toMatchObject({
+      state: 'cancelled',
+      cancelReason: 'client-gone',
+    });
     expect((await c.send<Job>({ cmd: 'get', jobId: unwatched.id })).state).toBe('active');
   });
 });

@@ -10,7 +10,8 @@ type Ended = Extract<ChildReport, { type: 'ended' }>;
 
 describe('Redis backend across real processes', () => {
   const cluster = useProcessCluster({ cancelGraceMs: 300, drainTimeoutMs: 2_000 });
-  const startProcesses = (n: number, settings: QueueProcessSettings = {}, prefix?: string) => cluster.start(n, settings, prefix);
+  const startProcesses = (n: number, settings: QueueProcessSettings = {}, prefix?: string) =>
+    cluster.start(n, settings, prefix);
 
   function collectStream(proc: QueueProcess, stream: string): { events: JobEvent[]; done: Promise<void> } {
     const events: JobEvent[] = [];
@@ -44,7 +45,9 @@ describe('Redis backend across real processes', () => {
     expect(new Set(starts.map((s) => s.jobId)).size).toBe(1000);
     const workers = new Set(starts.map((s) => s.pid));
     expect(workers.size).toBeGreaterThanOrEqual(2);
-    const metrics = await Promise.all([a, b, c].map((p) => p.send<{ worker: { outcomes: { completed: number } } }>({ cmd: 'metrics' })));
+    const metrics = await Promise.all(
+      [a, b, c].map((p) => p.send<{ worker: { outcomes: { completed: number } } }>({ cmd: 'metrics' })),
+    );
     expect(metrics.reduce((sum, m) => sum + m.worker.outcomes.completed, 0)).toBe(1000);
   });
 
@@ -56,7 +59,10 @@ describe('Redis backend across real processes', () => {
 
     const first = collectStream(c, 's1');
     await c.send({ cmd: 'subscribe', jobId: job.id, stream: 's1' });
-    await c.waitFor((r) => r.type === 'event' && r.stream === 's1' && r.event.type === 'token' && (r.event.data as { i: number }).i >= 5);
+    await c.waitFor(
+      (r) =>
+        r.type === 'event' && r.stream === 's1' && r.event.type === 'token' && (r.event.data as { i: number }).i >= 5,
+    );
     await c.send({ cmd: 'unsubscribe', stream: 's1' });
     const seenBefore = [...first.events];
     const lastSeen = seenBefore[seenBefore.length - 1];
@@ -71,14 +77,22 @@ describe('Redis backend across real processes', () => {
 
     expect([...seenBefore, ...resumed.events]).toEqual(full.events);
     expect(full.events.map((e) => e.type)).toEqual(['queued', 'active', ...Array(20).fill('token'), 'completed']);
-    expect(full.events.filter((e) => e.type === 'token').map((e) => (e.data as { i: number }).i)).toEqual([...Array(20).keys()]);
+    expect(full.events.filter((e) => e.type === 'token').map((e) => (e.data as { i: number }).i)).toEqual([
+      ...Array(20).keys(),
+    ]);
     expect((full.events[2].data as { pid: number }).pid).toBe(b.pid);
   });
 
   it('keeps jobId idempotent across processes, and priorities and delays hold across processes', async () => {
     const [a, b] = await startProcesses(2, { worker: false });
-    const [one] = await a.send<Job[]>({ cmd: 'add', jobs: [{ name: 'work', data: { from: 'a' }, opts: { jobId: 'same-id' } }] });
-    const [two] = await b.send<Job[]>({ cmd: 'add', jobs: [{ name: 'work', data: { from: 'b' }, opts: { jobId: 'same-id' } }] });
+    const [one] = await a.send<Job[]>({
+      cmd: 'add',
+      jobs: [{ name: 'work', data: { from: 'a' }, opts: { jobId: 'same-id' } }],
+    });
+    const [two] = await b.send<Job[]>({
+      cmd: 'add',
+      jobs: [{ name: 'work', data: { from: 'b' }, opts: { jobId: 'same-id' } }],
+    });
     expect(two).toEqual(one);
 
     await b.send({
@@ -103,7 +117,10 @@ describe('Redis backend across real processes', () => {
 
   it('hands a job still running after drainTimeoutMs back on shutdown, and another process claims it at once', async () => {
     const [leaving] = await startProcesses(1, { module: { drainTimeoutMs: 300 } });
-    const [job] = await leaving.send<Job[]>({ cmd: 'add', jobs: [{ name: 'work', data: { ms: 60_000 }, opts: { attempts: 1 } }] });
+    const [job] = await leaving.send<Job[]>({
+      cmd: 'add',
+      jobs: [{ name: 'work', data: { ms: 60_000 }, opts: { attempts: 1 } }],
+    });
     await leaving.waitFor((r) => r.type === 'started' && r.jobId === job.id);
     const [staying] = await startProcesses(1, {}, leaving.prefix);
     await leaving.close();
@@ -112,7 +129,9 @@ describe('Redis backend across real processes', () => {
     expect(restarted.attempt).toBe(1);
     const history = collectStream(staying, 'h');
     await staying.send({ cmd: 'subscribe', jobId: job.id, stream: 'h' });
-    await staying.waitFor((r) => r.type === 'event' && r.stream === 'h' && r.event.type === 'active' && history.events.length >= 4);
+    await staying.waitFor(
+      (r) => r.type === 'event' && r.stream === 'h' && r.event.type === 'active' && history.events.length >= 4,
+    );
     expect(history.events.map((e) => e.type).slice(0, 4)).toEqual(['queued', 'active', 'queued', 'active']);
     expect(history.events[2].data).toEqual({ released: true });
   });

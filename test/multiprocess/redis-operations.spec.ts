@@ -14,15 +14,23 @@ describe('pause, rate limits and global concurrency across real processes', () =
 
   const add = (proc: QueueProcess, name: string, count: number, data: unknown = {}) =>
     proc.send<Job[]>({ cmd: 'add', jobs: Array.from({ length: count }, () => ({ name, data })) });
-  const finished = (proc: QueueProcess, jobs: Job[]) => Promise.all(jobs.map((job) => proc.send<Job>({ cmd: 'waitFor', jobId: job.id })));
+  const finished = (proc: QueueProcess, jobs: Job[]) =>
+    Promise.all(jobs.map((job) => proc.send<Job>({ cmd: 'waitFor', jobId: job.id })));
   const reportsOf = <T extends ChildReport['type']>(procs: QueueProcess[], type: T) =>
     procs.flatMap((p) => p.reports.filter((r): r is Extract<ChildReport, { type: T }> => r.type === type));
 
   it('rateLimit and globalConcurrency hold over three processes: starts per window never exceed max, running never exceeds the limit', async () => {
     const rateLimit = { max: 3, perMs: 250 };
     // Each process alone could start 4 jobs every 30-40 ms: only the shared limits keep the totals down.
-    const procs = await cluster.start(3, { concurrency: 4, throttled: { rateLimit }, capped: { globalConcurrency: 3 } });
-    const [throttled, capped] = await Promise.all([add(procs[0], 'throttled', 18, { ms: 30 }), add(procs[1], 'capped', 30, { ms: 40 })]);
+    const procs = await cluster.start(3, {
+      concurrency: 4,
+      throttled: { rateLimit },
+      capped: { globalConcurrency: 3 },
+    });
+    const [throttled, capped] = await Promise.all([
+      add(procs[0], 'throttled', 18, { ms: 30 }),
+      add(procs[1], 'capped', 30, { ms: 40 }),
+    ]);
     const [throttledDone, cappedDone] = await Promise.all([finished(procs[0], throttled), finished(procs[1], capped)]);
     expect([...throttledDone, ...cappedDone].every((job) => job.state === 'completed')).toBe(true);
 
@@ -58,7 +66,11 @@ describe('pause, rate limits and global concurrency across real processes', () =
     await b.send({ cmd: 'resume', name: 'work' });
     const done = await finished(c, jobs);
     expect(done.every((job) => job.state === 'completed')).toBe(true);
-    expect(reportsOf([b, c, d], 'started').map((s) => s.jobId).sort()).toEqual(jobs.map((job) => job.id).sort());
+    expect(
+      reportsOf([b, c, d], 'started')
+        .map((s) => s.jobId)
+        .sort(),
+    ).toEqual(jobs.map((job) => job.id).sort());
 
     // The queue level holds every name the same way.
     await d.send({ cmd: 'pause' });

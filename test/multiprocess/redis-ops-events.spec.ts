@@ -24,11 +24,21 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
     const everyMs = 400;
     // Ticks outlast the poll interval, so every process has the schedule armed for most of them.
     expect(limit * everyMs).toBeGreaterThan(SCHEDULE_POLL_MS + 2_000);
-    const created = await a.send<JobSchedule>({ cmd: 'schedule', scheduleId: 'pulse', name: 'work', data: {}, opts: { everyMs, limit } });
-    const done = await eventually(async () => {
-      const schedule = await scheduleOf(a, 'pulse');
-      return schedule?.count === limit ? schedule : undefined;
-    }, 60_000, 100);
+    const created = await a.send<JobSchedule>({
+      cmd: 'schedule',
+      scheduleId: 'pulse',
+      name: 'work',
+      data: {},
+      opts: { everyMs, limit },
+    });
+    const done = await eventually(
+      async () => {
+        const schedule = await scheduleOf(a, 'pulse');
+        return schedule?.count === limit ? schedule : undefined;
+      },
+      60_000,
+      100,
+    );
     expect(done!.nextAt).toBeUndefined();
 
     const tickIds = Array.from({ length: limit }, (_, k) => `sched:pulse:${created.nextAt! + k * everyMs}`);
@@ -40,7 +50,10 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
     expect(starts.map((s) => s.jobId).sort()).toEqual([...tickIds].sort());
 
     // Hooks: once per event across the processes; `queued` where the tick was fired, the others where the job ran.
-    await eventually(() => reportsOf<Hook>(procs, 'hook').filter((h) => h.event.type === 'completed').length >= limit, 10_000);
+    await eventually(
+      () => reportsOf<Hook>(procs, 'hook').filter((h) => h.event.type === 'completed').length >= limit,
+      10_000,
+    );
     const hooks = reportsOf<Hook>(procs, 'hook');
     for (const type of ['queued', 'active', 'completed']) {
       const ofType = hooks.filter((h) => h.event.type === type);
@@ -59,7 +72,13 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
 
   it('runs the ticks missed while every process was down once, together, when a process comes back', async () => {
     const [a] = await cluster.start(1, { worker: false });
-    const created = await a.send<JobSchedule>({ cmd: 'schedule', scheduleId: 'catch-up', name: 'work', data: {}, opts: { everyMs: 200 } });
+    const created = await a.send<JobSchedule>({
+      cmd: 'schedule',
+      scheduleId: 'catch-up',
+      name: 'work',
+      data: {},
+      opts: { everyMs: 200 },
+    });
     const first = await eventually(async () => {
       const schedule = await scheduleOf(a, 'catch-up');
       return schedule && schedule.count >= 1 ? schedule : undefined;
@@ -74,7 +93,10 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
       return schedule && schedule.count >= first!.count + 1 ? schedule : undefined;
     });
     const missedTick = first!.nextAt!;
-    expect((await b.send<Job>({ cmd: 'get', jobId: `sched:catch-up:${missedTick}` }))).toMatchObject({ state: 'waiting', name: 'work' });
+    expect(await b.send<Job>({ cmd: 'get', jobId: `sched:catch-up:${missedTick}` })).toMatchObject({
+      state: 'waiting',
+      name: 'work',
+    });
     // Only one job for all the missed ticks: the next tick is on the grid, after the return.
     expect(after!.nextAt! - missedTick).toBeGreaterThanOrEqual(1_200);
     expect((after!.nextAt! - created.nextAt!) % 200).toBe(0);
@@ -85,7 +107,10 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
     const [b] = await cluster.start(1);
     const [c] = await cluster.start(1, { worker: false }, b.prefix);
     type Event = Extract<ChildReport, { type: 'event' }>;
-    const events = (stream: string) => c.reports.filter((r): r is Event => r.type === 'event' && r.stream === stream).map((r) => r.event as JobEvent & { name: string });
+    const events = (stream: string) =>
+      c.reports
+        .filter((r): r is Event => r.type === 'event' && r.stream === stream)
+        .map((r) => r.event as JobEvent & { name: string });
     await c.send({ cmd: 'queueEvents', stream: 'all' });
     await c.send({ cmd: 'queueEvents', stream: 'done', types: ['completed'], names: ['work'] });
     // Live once a probe's event arrives (pub/sub has no history).
@@ -97,9 +122,21 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
     await eventually(() => events('done').length === 3);
     for (const job of added) {
       const ofJob = events('all').filter((e) => e.jobId === job.id);
-      expect(ofJob.map((e) => [e.type, e.name])).toEqual([['queued', 'work'], ['active', 'work'], ['completed', 'work']]);
+      expect(ofJob.map((e) => [e.type, e.name])).toEqual([
+        ['queued', 'work'],
+        ['active', 'work'],
+        ['completed', 'work'],
+      ]);
     }
-    expect(events('done').map((e) => e.jobId).sort()).toEqual(added.map((j) => j.id).sort());
-    expect(reportsOf<Started>([b], 'started').map((s) => s.jobId).sort()).toEqual(added.map((j) => j.id).sort());
+    expect(
+      events('done')
+        .map((e) => e.jobId)
+        .sort(),
+    ).toEqual(added.map((j) => j.id).sort());
+    expect(
+      reportsOf<Started>([b], 'started')
+        .map((s) => s.jobId)
+        .sort(),
+    ).toEqual(added.map((j) => j.id).sort());
   });
 });

@@ -108,13 +108,19 @@ export async function runSoak({ seconds, jobsPerSecond, log = () => undefined }:
   await settle(admin, seen, SETTLE_MS);
   const records = await readRecords(admin, jobs, [...seen.added.keys()]);
   const violations = checkInvariants(seen, records, Date.now());
-  if (faultError) violations.push(`the soak itself failed injecting a fault: ${faultError instanceof Error ? faultError.message : String(faultError)}`);
+  if (faultError)
+    violations.push(
+      `the soak itself failed injecting a fault: ${faultError instanceof Error ? faultError.message : String(faultError)}`,
+    );
 
   for (const sub of subscriptions) sub.unsubscribe();
   await Promise.all(workers.map((worker) => worker.close(10_000)));
   await driver.close();
   const clientsAfter = await waitForClientCount(admin, baselineClients);
-  if (clientsAfter !== baselineClients) violations.push(`connections: ${clientsAfter} clients on Redis after every process closed, baseline ${baselineClients}`);
+  if (clientsAfter !== baselineClients)
+    violations.push(
+      `connections: ${clientsAfter} clients on Redis after every process closed, baseline ${baselineClients}`,
+    );
   admin.disconnect();
   await redis.stop();
 
@@ -202,7 +208,9 @@ async function injectFault(
       if (!victim) return false;
       log(`fault: SIGKILL worker ${victim.pid}`);
       await victim.kill();
-      replacements.push(SoakWorker.start(moduleOptions, onReport).then((worker) => void (workers[workers.indexOf(victim)] = worker)));
+      replacements.push(
+        SoakWorker.start(moduleOptions, onReport).then((worker) => void (workers[workers.indexOf(victim)] = worker)),
+      );
       return true;
     }
     case 'stop':
@@ -230,7 +238,9 @@ async function settle(admin: Redis, seen: SoakObservations, timeoutMs: number): 
   const ids = [...seen.added.keys()];
   while (Date.now() < until) {
     const states = await Promise.all(ids.map((id) => admin.hget(`{${PREFIX}}:job:${id}`, 'state')));
-    const open = states.filter((state, i) => (state === null ? seen.added.get(ids[i])!.confirmed : !['completed', 'failed', 'cancelled'].includes(state)));
+    const open = states.filter((state, i) =>
+      state === null ? seen.added.get(ids[i])!.confirmed : !['completed', 'failed', 'cancelled'].includes(state),
+    );
     if (open.length === 0) {
       const streams = [...seen.streams.values()];
       if (streams.every((stream) => stream.completed || stream.error !== undefined)) return;
@@ -243,14 +253,20 @@ async function settle(admin: Redis, seen: SoakObservations, timeoutMs: number): 
  * Everything the checker needs from the server, per job: record, index memberships, full history
  * (read with `poll`: a job that only ran has no stream, its events are derived from its record).
  */
-async function readRecords(admin: Redis, jobs: JobQueueService, ids: string[]): Promise<Map<string, JobRecordOnServer>> {
+async function readRecords(
+  admin: Redis,
+  jobs: JobQueueService,
+  ids: string[],
+): Promise<Map<string, JobRecordOnServer>> {
   const base = `{${PREFIX}}:`;
   const records = new Map<string, JobRecordOnServer>();
   for (const id of ids) {
     const record = await admin.hgetall(`${base}job:${id}`);
     const name = record.name ?? 'soak';
     const [waiting, delayed, active, completed, failed, cancelled] = await Promise.all(
-      [`waiting:${name}`, `delayed:${name}`, 'active', 'completed', 'failed', 'cancelled'].map((key) => admin.zscore(`${base}${key}`, id)),
+      [`waiting:${name}`, `delayed:${name}`, 'active', 'completed', 'failed', 'cancelled'].map((key) =>
+        admin.zscore(`${base}${key}`, id),
+      ),
     );
     const { events } = await jobs.poll(id, { max: 1000 });
     records.set(id, {

@@ -42,7 +42,9 @@ export function checkInvariants(seen: SoakObservations, server: Map<string, JobR
     if (run.t === 'start') {
       mine.set(run.runId, `${run.jobId}#${run.attempt}${describeJob(seen, run.jobId)}`);
       if (run.running > SOAK_CONCURRENCY) {
-        violations.push(`concurrency: process ${run.pid} ran ${run.running} soak handlers at once (limit ${SOAK_CONCURRENCY}): ${[...mine.values()].join(', ')}`);
+        violations.push(
+          `concurrency: process ${run.pid} ran ${run.running} soak handlers at once (limit ${SOAK_CONCURRENCY}): ${[...mine.values()].join(', ')}`,
+        );
       }
     } else mine.delete(run.runId);
     if (run.t === 'end' && run.outcome === 'returned') {
@@ -58,8 +60,11 @@ export function checkInvariants(seen: SoakObservations, server: Map<string, JobR
       continue;
     }
     const state = job.record.state;
-    const inIndexes = Object.entries(job.indexes).filter(([, score]) => score !== null).map(([index]) => index);
-    if (inIndexes.length !== 1 || inIndexes[0] !== state) violations.push(`${id}: state '${state}' but in index(es) [${inIndexes.join(', ')}]`);
+    const inIndexes = Object.entries(job.indexes)
+      .filter(([, score]) => score !== null)
+      .map(([index]) => index);
+    if (inIndexes.length !== 1 || inIndexes[0] !== state)
+      violations.push(`${id}: state '${state}' but in index(es) [${inIndexes.join(', ')}]`);
     if (state === 'active' && Number(job.indexes.active) < now) violations.push(`${id}: active without a live lease`);
     if (!TERMINAL.has(state)) violations.push(`${id}: still '${state}' after the settle time`);
 
@@ -69,7 +74,8 @@ export function checkInvariants(seen: SoakObservations, server: Map<string, JobR
     }
     if (state === 'completed') {
       const runId = parseResultRunId(job.record.result);
-      if (!runId || !returnedRuns.get(id)?.has(runId)) violations.push(`${id}: completed with result ${job.record.result}, not from a run that returned`);
+      if (!runId || !returnedRuns.get(id)?.has(runId))
+        violations.push(`${id}: completed with result ${job.record.result}, not from a run that returned`);
     }
     const answer = seen.cancels.get(id);
     if ((answer === 'cancelled' || answer === 'cancelling') && state !== 'cancelled') {
@@ -81,7 +87,10 @@ export function checkInvariants(seen: SoakObservations, server: Map<string, JobR
       const got = stream.events.map((event) => event.id);
       const want = job.events.map((event) => event.id);
       if (!stream.completed) violations.push(`${id}: its event stream did not complete`);
-      else if (got.join() !== want.join()) violations.push(`${id}: subscriber saw [${stream.events.map((e) => `${e.id} ${e.type}`).join(', ')}], stream holds [${job.events.map((e) => `${e.id} ${e.type}`).join(', ')}]`);
+      else if (got.join() !== want.join())
+        violations.push(
+          `${id}: subscriber saw [${stream.events.map((e) => `${e.id} ${e.type}`).join(', ')}], stream holds [${job.events.map((e) => `${e.id} ${e.type}`).join(', ')}]`,
+        );
     }
   }
   return violations;
@@ -90,7 +99,9 @@ export function checkInvariants(seen: SoakObservations, server: Map<string, JobR
 /** The options that explain a run's behaviour, for violation lines. */
 function describeJob(seen: SoakObservations, jobId: string): string {
   const opts = seen.added.get(jobId)?.opts;
-  const notes = [opts?.timeoutMs && `timeout ${opts.timeoutMs}`, seen.cancels.has(jobId) && 'cancelled'].filter(Boolean);
+  const notes = [opts?.timeoutMs && `timeout ${opts.timeoutMs}`, seen.cancels.has(jobId) && 'cancelled'].filter(
+    Boolean,
+  );
   return notes.length > 0 ? ` (${notes.join(', ')})` : '';
 }
 

@@ -14,7 +14,10 @@ export class SoakWorker {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
-  static async start(moduleOptions: Record<string, unknown>, onReport: (report: SoakReport) => void): Promise<SoakWorker> {
+  static async start(
+    moduleOptions: Record<string, unknown>,
+    onReport: (report: SoakReport) => void,
+  ): Promise<SoakWorker> {
     const child = fork(path.join(__dirname, 'soak-worker.child.ts'), [], {
       execArgv: ['-r', 'ts-node/register/transpile-only'],
       env: { ...process.env, SOAK_MODULE_OPTIONS: JSON.stringify(moduleOptions) },

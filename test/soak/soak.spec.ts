@@ -8,6 +8,8 @@ it('soak: 3 workers under SIGKILL, SIGSTOP, CLIENT PAUSE, CLIENT KILL and a Redi
   const result = await runSoak({ seconds: 60, jobsPerSecond: 20 });
   process.stdout.write(`${result.summary}\n`);
   expect(result.faults.restart).toBe(1);
-  expect(result.faults.kill + result.faults.stop + result.faults.pause + result.faults.clientkill).toBeGreaterThanOrEqual(8);
+  expect(
+    result.faults.kill + result.faults.stop + result.faults.pause + result.faults.clientkill,
+  ).toBeGreaterThanOrEqual(8);
   expect(result.violations).toEqual([]);
 });

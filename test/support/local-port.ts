@@ -20,7 +20,8 @@ export async function waitForPing(port: number, timeoutMs = 10_000): Promise<voi
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await pingOnce(port)) return;
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`redis-server on port ${port} did not answer PING within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }

@@ -1,7 +1,13 @@
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 
 /** A finished span as plain data (what a child process sends over IPC). */
 export interface SpanRecord {
@@ -39,7 +45,12 @@ export function installTestTracing(onEnd?: (span: ReadableSpan) => void): InMemo
   const exporter = new InMemorySpanExporter();
   const processors: SpanProcessor[] = [new SimpleSpanProcessor(exporter)];
   if (onEnd) {
-    processors.push({ onStart: () => undefined, onEnd, forceFlush: async () => undefined, shutdown: async () => undefined });
+    processors.push({
+      onStart: () => undefined,
+      onEnd,
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    });
   }
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: processors }));
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());

@@ -7,7 +7,10 @@ import { RedisServerHandle, startRedisServer } from './redis-server';
  * unless `faults`), child processes per test (closed gracefully after each). `start(n, settings, prefix)` starts n processes sharing a
  * prefix (fresh by default), with `defaults` merged under each process's module options.
  */
-export function useProcessCluster(defaults: Record<string, unknown> = {}, { faults = false }: { faults?: boolean } = {}) {
+export function useProcessCluster(
+  defaults: Record<string, unknown> = {},
+  { faults = false }: { faults?: boolean } = {},
+) {
   const cluster = {
     redis: undefined as unknown as RedisServerHandle,
     procs: [] as QueueProcess[],

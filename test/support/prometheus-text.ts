@@ -50,7 +50,10 @@ export function parsePrometheusText(text: string): PromSample[] {
     }
     const sample = parseSample(line, fail);
     if (!familyOf(sample.name, types)) fail('sample without a TYPE line for its family');
-    const key = `${sample.name}{${Object.entries(sample.labels).sort().map(([k, v]) => `${k}=${v}`).join(',')}}`;
+    const key = `${sample.name}{${Object.entries(sample.labels)
+      .sort()
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',')}}`;
     if (seen.has(key)) fail('duplicate series');
     seen.add(key);
     samples.push(sample);
@@ -105,7 +108,12 @@ function checkHistograms(samples: PromSample[], types: Map<string, string>): voi
   for (const [family, type] of types) {
     if (type !== 'histogram') continue;
     const series = new Map<string, { buckets: Array<[number, number]>; count?: number }>();
-    const keyOf = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort());
+    const keyOf = (labels: Record<string, string>) =>
+      JSON.stringify(
+        Object.entries(labels)
+          .filter(([k]) => k !== 'le')
+          .sort(),
+      );
     for (const s of samples) {
       if (s.name !== `${family}_bucket` && s.name !== `${family}_count`) continue;
       const entry = series.get(keyOf(s.labels)) ?? { buckets: [] };
@@ -118,10 +126,12 @@ function checkHistograms(samples: PromSample[], types: Map<string, string>): voi
     }
     for (const [key, { buckets, count }] of series) {
       for (let i = 1; i < buckets.length; i++) {
-        if (buckets[i][0] <= buckets[i - 1][0] || buckets[i][1] < buckets[i - 1][1]) throw new Error(`${family}${key}: buckets not cumulative`);
+        if (buckets[i][0] <= buckets[i - 1][0] || buckets[i][1] < buckets[i - 1][1])
+          throw new Error(`${family}${key}: buckets not cumulative`);
       }
       const last = buckets[buckets.length - 1];
-      if (!last || last[0] !== Infinity || last[1] !== count) throw new Error(`${family}${key}: the +Inf bucket must equal _count`);
+      if (!last || last[0] !== Infinity || last[1] !== count)
+        throw new Error(`${family}${key}: the +Inf bucket must equal _count`);
     }
   }
 }

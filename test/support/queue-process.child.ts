@@ -8,7 +8,16 @@ import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
 import { Cluster } from 'ioredis';
 import { Subscription } from 'rxjs';
-import { Job, JobContext, JobEvent, JobHandler, JobQueueModule, JobQueueService, JobWatchdog, OnJobEvent } from '../../lib';
+import {
+  Job,
+  JobContext,
+  JobEvent,
+  JobHandler,
+  JobQueueModule,
+  JobQueueService,
+  JobWatchdog,
+  OnJobEvent,
+} from '../../lib';
 import { JobQueueHealthIndicator, JobQueueHealthModule } from '../../lib/health';
 import type { ChildCommand, ChildReport } from './queue-process.protocol';
 
@@ -45,7 +54,13 @@ class ChildHandlers {
   async stream(job: Job<{ steps: number; stepMs: number }>, ctx: JobContext) {
     report({ type: 'started', jobId: job.id, pid: process.pid, at: Date.now(), attempt: ctx.attempt });
     ctx.signal.addEventListener('abort', () =>
-      report({ type: 'aborted', jobId: job.id, pid: process.pid, at: Date.now(), reason: String((ctx.signal.reason as Error)?.message) }),
+      report({
+        type: 'aborted',
+        jobId: job.id,
+        pid: process.pid,
+        at: Date.now(),
+        reason: String((ctx.signal.reason as Error)?.message),
+      }),
     );
     for (let i = 0; i < job.data.steps; i++) {
       ctx.signal.throwIfAborted();
@@ -60,7 +75,13 @@ class ChildHandlers {
   async stubborn(job: Job, ctx: JobContext) {
     report({ type: 'started', jobId: job.id, pid: process.pid, at: Date.now(), attempt: ctx.attempt });
     ctx.signal.addEventListener('abort', () =>
-      report({ type: 'aborted', jobId: job.id, pid: process.pid, at: Date.now(), reason: String((ctx.signal.reason as Error)?.message) }),
+      report({
+        type: 'aborted',
+        jobId: job.id,
+        pid: process.pid,
+        at: Date.now(),
+        reason: String((ctx.signal.reason as Error)?.message),
+      }),
     );
     await new Promise(() => undefined);
   }
@@ -96,7 +117,10 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 
 async function main(): Promise<void> {
   @Module({
-    imports: [JobQueueModule.forRoot({ redis: cluster ?? process.env.REDIS_URL, ...settings.module }), JobQueueHealthModule],
+    imports: [
+      JobQueueModule.forRoot({ redis: cluster ?? process.env.REDIS_URL, ...settings.module }),
+      JobQueueHealthModule,
+    ],
     providers: [...(settings.worker === false ? [] : [ChildHandlers]), ...(settings.hooks ? [ChildHooks] : [])],
   })
   class ChildModule {}
@@ -143,9 +167,9 @@ async function main(): Promise<void> {
         case 'schedules':
           return reply(command.seq, await jobs.schedules());
         case 'queueEvents': {
-          const sub = jobs.queueEvents({ types: command.types, names: command.names }).subscribe((event) =>
-            report({ type: 'event', stream: command.stream, event }),
-          );
+          const sub = jobs
+            .queueEvents({ types: command.types, names: command.names })
+            .subscribe((event) => report({ type: 'event', stream: command.stream, event }));
           streams.set(command.stream, sub);
           return reply(command.seq, true);
         }
@@ -163,7 +187,11 @@ async function main(): Promise<void> {
           return process.disconnect?.();
       }
     } catch (err) {
-      report({ type: 'reply', seq: command.seq, error: { name: (err as Error).name, message: (err as Error).message } });
+      report({
+        type: 'reply',
+        seq: command.seq,
+        error: { name: (err as Error).name, message: (err as Error).message },
+      });
     }
   });
   report({ type: 'ready', pid: process.pid });

@@ -43,7 +43,8 @@ export class QueueProcess extends EventEmitter {
       if (message.type === 'reply') {
         const waiter = this.pending.get(message.seq);
         this.pending.delete(message.seq);
-        if (message.error) waiter?.reject(Object.assign(new Error(message.error.message), { name: message.error.name }));
+        if (message.error)
+          waiter?.reject(Object.assign(new Error(message.error.message), { name: message.error.name }));
         else waiter?.resolve(message.value);
       }
       this.emit(message.type, message);

@@ -69,7 +69,8 @@ async function waitForState(stateFile: string): Promise<ClusterServersState> {
     try {
       return JSON.parse(readFileSync(stateFile, 'utf8')) as ClusterServersState;
     } catch {
-      if (Date.now() > deadline) throw new Error(`The shared Redis Cluster was not up within ${READY_TIMEOUT_MS * 2} ms (${stateFile}).`);
+      if (Date.now() > deadline)
+        throw new Error(`The shared Redis Cluster was not up within ${READY_TIMEOUT_MS * 2} ms (${stateFile}).`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -77,7 +78,9 @@ async function waitForState(stateFile: string): Promise<ClusterServersState> {
 
 async function startClusterServers(): Promise<ClusterServersState> {
   if (spawnSync('redis-cli', ['--version'], { stdio: 'ignore' }).error) {
-    throw new Error("redis-server/redis-cli are not on PATH: install the Debian package 'redis-server' (apt-get install redis-server).");
+    throw new Error(
+      "redis-server/redis-cli are not on PATH: install the Debian package 'redis-server' (apt-get install redis-server).",
+    );
   }
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'jq-cluster-'));
@@ -95,7 +98,8 @@ async function startClusterServers(): Promise<ClusterServersState> {
       ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '1', '--cluster-yes'],
       { encoding: 'utf8', timeout: READY_TIMEOUT_MS },
     );
-    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`);
+    if (created.status !== 0)
+      throw new Error(`redis-cli --cluster create failed: ${created.stdout}\n${created.stderr}`);
     await waitForClusterOk(ports);
   } catch (err) {
     for (const child of children) child.kill('SIGKILL');
@@ -133,8 +137,28 @@ export function spawnClusterNode(dir: string, port: number): ChildProcess {
   const child = spawn(
     'redis-server',
     [
-      ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', nodeDir, '--loglevel', 'warning'],
-      ...['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', String(NODE_TIMEOUT_MS)],
+      ...[
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        nodeDir,
+        '--loglevel',
+        'warning',
+      ],
+      ...[
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-node-timeout',
+        String(NODE_TIMEOUT_MS),
+      ],
       // Replicas sync at once (the default waits 5 s for more replicas to share a diskless transfer).
       ...['--repl-diskless-sync-delay', '0'],
     ],
@@ -152,7 +176,8 @@ export async function waitForClusterOk(ports: number[], timeoutMs = READY_TIMEOU
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (ports.every((port) => clusterNodeOk(port))) return;
-    if (Date.now() > deadline) throw new Error(`The Redis Cluster on ports ${ports.join(', ')} did not become ok within ${timeoutMs} ms.`);
+    if (Date.now() > deadline)
+      throw new Error(`The Redis Cluster on ports ${ports.join(', ')} did not become ok within ${timeoutMs} ms.`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -166,7 +191,10 @@ function clusterNodeOk(port: number): boolean {
 
 /** One command through redis-cli (test-side administration: no client state to clean up). */
 export function redisCli(port: number, ...args: string[]): string {
-  const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { encoding: 'utf8', timeout: 5_000 });
+  const result = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
+    encoding: 'utf8',
+    timeout: 5_000,
+  });
   return result.status === 0 ? result.stdout : '';
 }
 

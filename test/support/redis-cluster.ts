@@ -1,7 +1,13 @@
 import { Cluster } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { hashSlot } from '../../lib/backends/redis/redis-keys';
-import { killClusterNode, redisCli, restartClusterNode, sharedClusterServers, waitForClusterOk } from './redis-cluster-servers';
+import {
+  killClusterNode,
+  redisCli,
+  restartClusterNode,
+  sharedClusterServers,
+  waitForClusterOk,
+} from './redis-cluster-servers';
 
 /** A Redis Cluster for one test file, and a `Cluster` client of it for the module's `redis` option. */
 export interface RedisClusterHandle {
@@ -55,7 +61,10 @@ async function clusterHandle(
   try {
     await new Promise<void>((resolve, reject) => {
       client.once('ready', resolve);
-      timer = setTimeout(() => reject(new Error(`The Redis Cluster client did not become ready within ${READY_TIMEOUT_MS} ms.`)), READY_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`The Redis Cluster client did not become ready within ${READY_TIMEOUT_MS} ms.`)),
+        READY_TIMEOUT_MS,
+      );
     });
   } catch (err) {
     client.disconnect();
@@ -64,7 +73,10 @@ async function clusterHandle(
     clearTimeout(timer);
   }
   const needOwn = () => {
-    if (ports.length === 0) throw new Error('Fault injection needs the tests\' own cluster: start it with startRedisCluster({ faults: true }).');
+    if (ports.length === 0)
+      throw new Error(
+        "Fault injection needs the tests' own cluster: start it with startRedisCluster({ faults: true }).",
+      );
   };
   return {
     client,

@@ -34,7 +34,8 @@ export interface RedisServerHandle {
  */
 export async function startRedisServer({ faults = false }: { faults?: boolean } = {}): Promise<RedisServerHandle> {
   const external = process.env.REDIS_URL;
-  if (faults) return startPrivateRedisServer([], '(this suite stops and reconfigures its Redis, so REDIS_URL cannot serve it).');
+  if (faults)
+    return startPrivateRedisServer([], '(this suite stops and reconfigures its Redis, so REDIS_URL cannot serve it).');
   if (external) return externalServer(external);
   return startPrivateRedisServer([], 'or set REDIS_URL to a Redis server the tests may use.');
 }
@@ -45,7 +46,9 @@ export async function startRedisServer({ faults = false }: { faults?: boolean } 
  */
 export async function startPrivateRedisServer(extraArgs: string[], otherwise: string): Promise<RedisServerHandle> {
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).error) {
-    throw new Error(`redis-server is not on PATH: install the Debian package 'redis-server' (apt-get install redis-server) ${otherwise}`);
+    throw new Error(
+      `redis-server is not on PATH: install the Debian package 'redis-server' (apt-get install redis-server) ${otherwise}`,
+    );
   }
   const server = new PrivateRedisServer(await freePort(), extraArgs);
   await server.start();
@@ -77,7 +80,20 @@ class PrivateRedisServer implements RedisServerHandle {
     const child = spawn(
       'redis-server',
       [
-        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'warning'],
+        ...[
+          '--port',
+          String(this.port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          this.dir,
+          '--loglevel',
+          'warning',
+        ],
         ...this.extraArgs,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },

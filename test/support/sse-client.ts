@@ -99,8 +99,8 @@ export class SseClient {
 
   /** Resolves once a message with this event type arrived. */
   waitForEvent(type: string, timeoutMs?: number): Promise<SseMessage> {
-    return this.waitFor((messages) => messages.some((m) => m.event === type), timeoutMs).then(
-      (messages) => messages.find((m) => m.event === type)!,
+    return this.waitFor((messages) => messages.some((m) => m.event === type), timeoutMs).then((messages) =>
+      messages.find((m) => m.event === type)!,
     );
   }
 
@@ -173,7 +173,10 @@ export function request(
         method,
         agent: false,
         headers: {
-          ...(payload !== undefined && { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }),
+          ...(payload !== undefined && {
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(payload)),
+          }),
           ...headers,
         },
       },

@@ -2,14 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { JobNotFoundError, QueueFullError } from '../../errors/job-queue.errors';
 import { Messages } from '../../errors/job-queue.messages';
 import { EventIdGenerator, compareEventIds } from '../../events/event-id';
-import {
-  CancelResult,
-  JOB_STATES,
-  Job,
-  JobEvent,
-  JobState,
-  TERMINAL_STATES,
-} from '../../interfaces/job.interface';
+import { CancelResult, JOB_STATES, Job, JobEvent, JobState, TERMINAL_STATES } from '../../interfaces/job.interface';
 import type { ResolvedJobQueueOptions } from '../../job-queue.options';
 import type { NormalizedAddOptions } from '../../validation/job-input.validator';
 import type { RemoveResult, RetryResult } from '../../interfaces/job-operations.interface';
@@ -203,7 +196,11 @@ export class MemoryBackend implements QueueBackend {
     return 'completed';
   }
 
-  async fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'> {
+  async fail(
+    lease: Lease,
+    error: string,
+    retryDelayMs: number | undefined,
+  ): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'> {
     const record = this.owned(lease);
     if (!record) return 'lost';
     if (record.cancelRequested) {
@@ -356,7 +353,12 @@ export class MemoryBackend implements QueueBackend {
     const ids: string[] = [];
     for (const record of this.records.values()) {
       if (ids.length >= max) break;
-      if (record.opts.watchClient && !TERMINAL_STATES.has(record.job.state) && !record.cancelRequested && record.lastActivity < idleSince) {
+      if (
+        record.opts.watchClient &&
+        !TERMINAL_STATES.has(record.job.state) &&
+        !record.cancelRequested &&
+        record.lastActivity < idleSince
+      ) {
         ids.push(record.job.id);
       }
     }
@@ -388,7 +390,8 @@ export class MemoryBackend implements QueueBackend {
     }
     const page = entries.slice(0, query.limit);
     const last = page.at(-1);
-    const next: ListPosition | undefined = entries.length > query.limit && last ? { score: String(last.score), member: last.member } : undefined;
+    const next: ListPosition | undefined =
+      entries.length > query.limit && last ? { score: String(last.score), member: last.member } : undefined;
     return { jobs: page.map((entry) => clone(entry.value.job)), ...(next && { next }) };
   }
 
@@ -398,7 +401,8 @@ export class MemoryBackend implements QueueBackend {
     if (!TERMINAL_STATES.has(record.job.state)) return 'not_finished';
     const { job } = record;
     job.attempt = 0;
-    for (const field of ['startedAt', 'finishedAt', 'progress', 'result', 'error', 'cancelReason'] as const) delete job[field];
+    for (const field of ['startedAt', 'finishedAt', 'progress', 'result', 'error', 'cancelReason'] as const)
+      delete job[field];
     record.lastActivity = Date.now();
     // Its pending expiry finds it unfinished and keeps it (see expire).
     this.requeue(record, delayMs, 'queued', delayMs > 0 ? { retried: true, delayMs } : { retried: true });
@@ -427,7 +431,8 @@ export class MemoryBackend implements QueueBackend {
     const entries: ListEntry[] = [];
     for (const record of this.records.values()) {
       const { job } = record;
-      if (job.state === state && (name === undefined || job.name === name)) entries.push({ score: score(job), member: job.id, value: record });
+      if (job.state === state && (name === undefined || job.name === name))
+        entries.push({ score: score(job), member: job.id, value: record });
     }
     return entries;
   }
@@ -601,7 +606,8 @@ export class MemoryBackend implements QueueBackend {
     const event: JobEvent = { id: record.ids.next(now), jobId: record.job.id, type, at: now };
     if (data !== undefined) event.data = data;
     record.events.push(event);
-    if (record.events.length > this.options.events.maxLen) record.events.splice(0, record.events.length - this.options.events.maxLen);
+    if (record.events.length > this.options.events.maxLen)
+      record.events.splice(0, record.events.length - this.options.events.maxLen);
     if (this.queueListeners.size > 0) this.publishQueueEvent(event, record.job.name);
     for (const sub of this.subscribers.get(record.job.id) ?? []) {
       if (compareEventIds(event.id, sub.after) <= 0) continue;
@@ -654,11 +660,17 @@ export class MemoryBackend implements QueueBackend {
   }
 
   async dueSchedules(now: number, max: number): Promise<{ due: StoredSchedule[]; nextAt?: number }> {
-    const pending = [...this.schedules.values()].filter((s) => s.nextAt !== undefined).sort((a, b) => a.nextAt! - b.nextAt!);
+    const pending = [...this.schedules.values()]
+      .filter((s) => s.nextAt !== undefined)
+      .sort((a, b) => a.nextAt! - b.nextAt!);
     return { due: clone(pending.filter((s) => s.nextAt! <= now).slice(0, max)), nextAt: pending[0]?.nextAt };
   }
 
-  async fireSchedule(schedule: StoredSchedule, nextAt: number | undefined, job: NewJob): Promise<'added' | 'exists' | 'lost'> {
+  async fireSchedule(
+    schedule: StoredSchedule,
+    nextAt: number | undefined,
+    job: NewJob,
+  ): Promise<'added' | 'exists' | 'lost'> {
     const stored = this.schedules.get(schedule.id);
     if (!stored || stored.rev !== schedule.rev || stored.nextAt !== schedule.nextAt) return 'lost';
     stored.count++;

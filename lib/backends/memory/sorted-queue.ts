@@ -39,7 +39,10 @@ export class SortedQueue<T> {
   }
 
   /** Up to `max` entries after (score, member) in order (from the start without a position); for list(). */
-  after(position: { score: number; member: string } | undefined, max: number): Array<{ score: number; member: string; value: T }> {
+  after(
+    position: { score: number; member: string } | undefined,
+    max: number,
+  ): Array<{ score: number; member: string; value: T }> {
     const lo = position ? this.indexAfter(position.score, position.member) : this.head;
     return this.items.slice(lo, lo + max);
   }

@@ -54,7 +54,9 @@ export class RedisCancelChannel {
     this.started = true;
     this.connections.get('subscriber').then(
       (client) => {
-        client.on(this.connections.messageEvent, (channel: string, message: string) => this.onMessage(channel, message));
+        client.on(this.connections.messageEvent, (channel: string, message: string) =>
+          this.onMessage(channel, message),
+        );
         client.on('ready', () => this.subscribe(client));
         client.on('close', () => this.setState('down'));
         if (client.status === 'ready') this.subscribe(client);
@@ -102,7 +104,8 @@ export class RedisCancelChannel {
       if (typeof parsed.sentAt === 'number') message.sentAt = parsed.sentAt;
     } catch (err) {
       const why = describeError(err);
-      if (this.badMessages++ === 0) this.logger.warn(`Ignoring a malformed cancel message (${why}); further ones are only counted.`);
+      if (this.badMessages++ === 0)
+        this.logger.warn(`Ignoring a malformed cancel message (${why}); further ones are only counted.`);
       for (const listener of [...this.malformedListeners]) listener(why);
       return;
     }

@@ -108,7 +108,9 @@ export class RedisConnections {
     if (this.commandOwner) return this.commandOwner.command;
     const client = this.clients.get('command');
     if (!client) {
-      throw new JobQueueError(this.closed ? 'The Redis backend is closed.' : 'The Redis backend is not started: call start() first.');
+      throw new JobQueueError(
+        this.closed ? 'The Redis backend is closed.' : 'The Redis backend is not started: call start() first.',
+      );
     }
     return client;
   }
@@ -182,7 +184,9 @@ export class RedisConnections {
     const target = this.clients.get(role);
     if (id === undefined || !target || this.closed) return false;
     const address = this.targets.get(role);
-    const via = this.isCluster ? address && this.clusterNodeAt(this.command as Cluster, address) : (this.command as Redis);
+    const via = this.isCluster
+      ? address && this.clusterNodeAt(this.command as Cluster, address)
+      : (this.command as Redis);
     if (!via) return false;
     return (await via.client('UNBLOCK', id)) === 1;
   }
@@ -318,7 +322,9 @@ export class RedisConnections {
   private connectionFailed(role: ConnectionRole, err: unknown): void {
     if (this.closed) return;
     this.failing.add(role);
-    this.outage.failed(`${role}: ${describeError(err)}; reconnecting (further errors are not logged until it recovers)`);
+    this.outage.failed(
+      `${role}: ${describeError(err)}; reconnecting (further errors are not logged until it recovers)`,
+    );
   }
 
   private connectionReady(role: ConnectionRole): void {
@@ -374,7 +380,8 @@ export class RedisConnections {
     const cluster = this.command as Cluster;
     await within(new Promise<void>((resolve) => cluster.refreshSlotsCache(() => resolve())), SLOT_CHECK_TIMEOUT_MS);
     const owner = cluster.slots[hashSlot(this.slotKey)]?.[0];
-    if (!owner) throw new JobQueueError(`No Redis Cluster master serves the slot of '${this.slotKey}' (yet): retrying.`);
+    if (!owner)
+      throw new JobQueueError(`No Redis Cluster master serves the slot of '${this.slotKey}' (yet): retrying.`);
     const colon = owner.lastIndexOf(':');
     return { host: owner.slice(0, colon), port: Number(owner.slice(colon + 1)) };
   }
@@ -385,7 +392,10 @@ export class RedisConnections {
     if (cluster.status !== 'ready') await new Promise<void>((resolve) => cluster.once('ready', () => resolve()));
     const nodeKey = cluster.slots[hashSlot(this.slotKey)]?.[0];
     const node = cluster.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === nodeKey);
-    if (!node) throw new JobQueueError(`No Redis Cluster master serves the slot of '${this.slotKey}' (yet): retry when the cluster is up.`);
+    if (!node)
+      throw new JobQueueError(
+        `No Redis Cluster master serves the slot of '${this.slotKey}' (yet): retry when the cluster is up.`,
+      );
     return node;
   }
 
@@ -420,9 +430,13 @@ function sourceOptions(source: RedisSource): { keyPrefix?: string; connectionNam
   if (typeof source === 'string') return {};
   if (isClusterInstance(source)) {
     const options = source.options as ClusterOptions;
-    return { keyPrefix: options.keyPrefix ?? options.redisOptions?.keyPrefix, connectionName: options.redisOptions?.connectionName };
+    return {
+      keyPrefix: options.keyPrefix ?? options.redisOptions?.keyPrefix,
+      connectionName: options.redisOptions?.connectionName,
+    };
   }
-  if (isRedisInstance(source)) return { keyPrefix: source.options.keyPrefix, connectionName: source.options.connectionName };
+  if (isRedisInstance(source))
+    return { keyPrefix: source.options.keyPrefix, connectionName: source.options.connectionName };
   return { keyPrefix: source.keyPrefix, connectionName: source.connectionName };
 }
 
@@ -472,9 +486,11 @@ async function quitGracefully(client: RedisClient): Promise<void> {
   // Nothing can be in flight on a connection that is not ready: cut it (QUIT would wait for a reconnect).
   if (client.status !== 'ready') return client.disconnect();
   try {
-    await within(client.quit().catch(() => undefined), QUIT_TIMEOUT_MS);
+    await within(
+      client.quit().catch(() => undefined),
+      QUIT_TIMEOUT_MS,
+    );
   } finally {
     client.disconnect();
   }
 }
-

@@ -5,7 +5,14 @@ import { compareEventIds } from '../../events/event-id';
 import type { JobEvent } from '../../interfaces/job.interface';
 import type { EventListener } from '../queue-backend.interface';
 import type { RedisBackendLogger, RedisConnections } from './redis-connections';
-import { type CorruptRecordReporter, type HistoryReader, JOB_REMOVED_MESSAGE, type StreamEntry, parseEvent, parseEventMessage } from './redis-job-record';
+import {
+  type CorruptRecordReporter,
+  type HistoryReader,
+  JOB_REMOVED_MESSAGE,
+  type StreamEntry,
+  parseEvent,
+  parseEventMessage,
+} from './redis-job-record';
 import type { RedisKeys } from './redis-keys';
 import { EpisodeLogger, describeError } from '../../utils/episode-logger';
 
@@ -107,7 +114,6 @@ export class RedisEventReader {
   ) {
     this.readErrors = new EpisodeLogger(logger, 'Reading job events');
   }
-
 
   /** See `QueueBackend.subscribe`. The listener is never called before this returns. */
   subscribe(jobId: string, after: string, listener: EventListener): () => void {
@@ -243,7 +249,8 @@ export class RedisEventReader {
       // A group dropped (and maybe created anew) meanwhile waits for its own SUBSCRIBE.
       if (this.groups.get(group.channel) !== group) continue;
       for (const sub of [...group.subs]) {
-        if (!sub.closed) this.end(sub, new Error(`Could not subscribe to the events of job '${group.jobId}': ${reason}`));
+        if (!sub.closed)
+          this.end(sub, new Error(`Could not subscribe to the events of job '${group.jobId}': ${reason}`));
       }
     }
   }
@@ -313,7 +320,11 @@ export class RedisEventReader {
     if (!group) {
       // A channel nobody here wants any more: a message in flight while we unsubscribed, or a
       // SUBSCRIBE that ioredis resent after a reconnect for a job left meanwhile. Drop it for good.
-      if (channel.startsWith(this.keys.eventChannelBase) && !this.unsubscribing.has(channel) && !this.toUnsubscribe.has(channel)) {
+      if (
+        channel.startsWith(this.keys.eventChannelBase) &&
+        !this.unsubscribing.has(channel) &&
+        !this.toUnsubscribe.has(channel)
+      ) {
         this.toUnsubscribe.add(channel);
         this.schedule();
       }
@@ -344,7 +355,8 @@ export class RedisEventReader {
         }
         const epoch = this.epoch;
         try {
-          if (!(await this.readStream(sub))) return this.end(sub, new JobNotFoundError(Messages.notFound(group.jobId), group.jobId));
+          if (!(await this.readStream(sub)))
+            return this.end(sub, new JobNotFoundError(Messages.notFound(group.jobId), group.jobId));
         } catch (err) {
           if (sub.closed || this.closed) return;
           if (await this.endIfUnreadable(sub, err)) return;
@@ -420,7 +432,13 @@ export class RedisEventReader {
     const jobId = sub.group.jobId;
     const type = await this.connections.command.type(this.keys.events(jobId)).catch(() => 'another type');
     this.onCorrupt(jobId, `its event key holds a ${type}, not a stream`);
-    if (!sub.closed) this.end(sub, new JobQueueError(Messages.wrongKeyType(`the events of job '${jobId}' are unreadable: the key holds a ${type}, not a stream`)));
+    if (!sub.closed)
+      this.end(
+        sub,
+        new JobQueueError(
+          Messages.wrongKeyType(`the events of job '${jobId}' are unreadable: the key holds a ${type}, not a stream`),
+        ),
+      );
     return true;
   }
 

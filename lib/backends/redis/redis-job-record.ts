@@ -37,7 +37,6 @@ export function newJobArgs(spec: NewJob): string[] {
   ];
 }
 
-
 function toObject(flat: FlatHash): Record<string, string> {
   const fields: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
@@ -48,7 +47,8 @@ class CorruptRecord extends Error {}
 
 function int(fields: Record<string, string>, name: string): number {
   const value = Number(fields[name]);
-  if (fields[name] === undefined || !Number.isSafeInteger(value)) throw new CorruptRecord(`field '${name}' is not an integer`);
+  if (fields[name] === undefined || !Number.isSafeInteger(value))
+    throw new CorruptRecord(`field '${name}' is not an integer`);
   return value;
 }
 

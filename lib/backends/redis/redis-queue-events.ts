@@ -82,7 +82,8 @@ export class RedisQueueEvents {
   private stop(): void {
     clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
-    if (this.client && this.subscribed) void this.connections.unsubscribe(this.client, this.channel).catch(() => undefined);
+    if (this.client && this.subscribed)
+      void this.connections.unsubscribe(this.client, this.channel).catch(() => undefined);
     this.subscribed = false;
     this.client?.off(this.connections.messageEvent, this.onMessage);
     this.client?.off('ready', this.onReady);
@@ -105,8 +106,7 @@ export class RedisQueueEvents {
   };
 
   private raiseFlag(): void {
-    const failed = (err: unknown) =>
-      this.logger.warn(`Could not refresh the queue-events flag: ${describeError(err)}`);
+    const failed = (err: unknown) => this.logger.warn(`Could not refresh the queue-events flag: ${describeError(err)}`);
     try {
       // Throws synchronously while the backend is not started yet; the next refresh retries.
       this.connections.command.set(this.flagKey, '1', 'PX', QUEUE_EVENTS_FLAG_TTL_MS).catch(failed);

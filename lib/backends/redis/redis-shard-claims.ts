@@ -111,7 +111,8 @@ export class RedisShardClaims {
         const count = got.get(ask.name) ?? 0;
         budget.set(ask.name, ask.max - count);
         // Got all it asked for: more may wait there. A sign of work that arrived meanwhile wins too.
-        if (count < ask.max && this.signals[shard] === signal) this.drained[shard].set(ask.name, batch.nextDueAt ?? Infinity);
+        if (count < ask.max && this.signals[shard] === signal)
+          this.drained[shard].set(ask.name, batch.nextDueAt ?? Infinity);
         else this.drained[shard].delete(ask.name);
       }
       jobs.push(...batch.jobs);
@@ -171,7 +172,9 @@ export class RedisShardClaims {
   private anyWork(names: string[], now: number): boolean {
     return this.parts.some(
       (_, shard) =>
-        this.retryAt[shard] <= now && !this.migrating[shard] && this.namesOn(shard, names).some((name) => this.mayHaveWork(shard, name, now)),
+        this.retryAt[shard] <= now &&
+        !this.migrating[shard] &&
+        this.namesOn(shard, names).some((name) => this.mayHaveWork(shard, name, now)),
     );
   }
 
@@ -208,7 +211,12 @@ export class RedisShardClaims {
   }
 
   private namesOn(shard: number, names: string[]): string[] {
-    return this.router.namesOn(shard, names.map((name) => ({ name }))).map(({ name }) => name);
+    return this.router
+      .namesOn(
+        shard,
+        names.map((name) => ({ name })),
+      )
+      .map(({ name }) => name);
   }
 
   /** The earliest time a drained or failing shard must be claimed from again, for these names. */
@@ -260,7 +268,11 @@ export class RedisShardClaims {
       if (!this.interest.has(name)) {
         // Not ours (no free slot for it here any more): another process may be blocked on it.
         void this.pushBack(popped).catch((err: unknown) => this.errors[shard].failed(err));
-        if (this.waitingOn) this.arm(shard, this.waitingOn.filter((n) => this.interest.has(n)));
+        if (this.waitingOn)
+          this.arm(
+            shard,
+            this.waitingOn.filter((n) => this.interest.has(n)),
+          );
         return;
       }
       this.drained[shard].delete(name);

@@ -36,6 +36,7 @@ function encode(shard: number, position: ListPosition): ListPosition {
 function decode(position: ListPosition, count: number): { shard: number; after?: ListPosition } {
   const match = /^(\d{1,3}):(.*)$/.exec(position.member);
   const shard = match ? Number(match[1]) : NaN;
-  if (!match || shard >= count) throw new InvalidJobError(Messages.invalidCursor(`${position.score}/${position.member}`));
+  if (!match || shard >= count)
+    throw new InvalidJobError(Messages.invalidCursor(`${position.score}/${position.member}`));
   return { shard, after: match[2] === '' ? undefined : { score: position.score, member: match[2] } };
 }

@@ -34,7 +34,10 @@ export class RedisShardRouter {
   constructor(prefix: string, shards: { count: number; pin: readonly string[] }) {
     this.count = shards.count;
     this.pinned = new Set(shards.pin);
-    this.prefixes = shards.count === 1 ? [prefix] : Array.from({ length: shards.count }, (_, s) => shardPrefix(prefix, s, shards.count));
+    this.prefixes =
+      shards.count === 1
+        ? [prefix]
+        : Array.from({ length: shards.count }, (_, s) => shardPrefix(prefix, s, shards.count));
   }
 
   isPinned(name: string): boolean {

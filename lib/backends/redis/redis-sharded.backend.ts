@@ -61,7 +61,9 @@ export class RedisShardedBackend implements QueueBackend {
 
   constructor(options: ResolvedJobQueueOptions, logger: RedisBackendLogger = new Logger('JobQueueRedis')) {
     if (options.redis === undefined) {
-      throw new JobQueueConfigError("The Redis backend needs option 'redis' (a URL, ioredis options or an ioredis instance).");
+      throw new JobQueueConfigError(
+        "The Redis backend needs option 'redis' (a URL, ioredis options or an ioredis instance).",
+      );
     }
     const source = options.redis as RedisSource;
     const keyPrefix = keyPrefixOf(source);
@@ -69,9 +71,17 @@ export class RedisShardedBackend implements QueueBackend {
     const keys = this.router.prefixes.map((prefix) => new RedisKeys(prefix, keyPrefix));
     // The shared connection holds the command connection only; each shard's own roles follow its slot.
     this.connections = new RedisConnections(source, keys[0].base, logger);
-    this.parts = keys.map((shardKeys) => new RedisBackend(options, logger, { keys: shardKeys, connections: this.connections.forSlot(shardKeys.base) }));
+    this.parts = keys.map(
+      (shardKeys) =>
+        new RedisBackend(options, logger, { keys: shardKeys, connections: this.connections.forSlot(shardKeys.base) }),
+    );
     this.byTokenPrefix = new Map(this.parts.map((part) => [part.tokenPrefix, part]));
-    this.claims = new RedisShardClaims(this.parts, this.router, (key) => this.connections.command.rpush(key, '1'), logger);
+    this.claims = new RedisShardClaims(
+      this.parts,
+      this.router,
+      (key) => this.connections.command.rpush(key, '1'),
+      logger,
+    );
     this.heartbeatErrors = new EpisodeLogger(logger, 'Renewing leases on a shard');
   }
 
@@ -131,7 +141,10 @@ export class RedisShardedBackend implements QueueBackend {
     const added = new Array<Job>(jobs.length);
     await Promise.all(
       [...byShard].map(async ([shard, indexes]) => {
-        const reply = await this.parts[shard].add(indexes.map((i) => jobs[i]), onCreated);
+        const reply = await this.parts[shard].add(
+          indexes.map((i) => jobs[i]),
+          onCreated,
+        );
         indexes.forEach((index, i) => (added[index] = reply[i]));
       }),
     );
@@ -150,12 +163,18 @@ export class RedisShardedBackend implements QueueBackend {
   }
 
   get(jobId: string): Promise<Job | null> {
-    return this.onJob(jobId, (part) => part.get(jobId), (job) => job !== null);
+    return this.onJob(
+      jobId,
+      (part) => part.get(jobId),
+      (job) => job !== null,
+    );
   }
 
   async counts(): Promise<Record<JobState, number>> {
     const all = await Promise.all(this.parts.map((part) => part.counts()));
-    return Object.fromEntries(JOB_STATES.map((state) => [state, all.reduce((sum, counts) => sum + counts[state], 0)])) as Record<JobState, number>;
+    return Object.fromEntries(
+      JOB_STATES.map((state) => [state, all.reduce((sum, counts) => sum + counts[state], 0)]),
+    ) as Record<JobState, number>;
   }
 
   async pendingByName(): Promise<PendingByName[]> {
@@ -193,7 +212,10 @@ export class RedisShardedBackend implements QueueBackend {
     const results = new Array<HeartbeatResult>(leases.length).fill({ status: 'ok' });
     const settled = await Promise.allSettled(
       [...byPart].map(async ([part, indexes]) => {
-        const reply = await part.heartbeat(indexes.map((i) => leases[i]), leaseMs);
+        const reply = await part.heartbeat(
+          indexes.map((i) => leases[i]),
+          leaseMs,
+        );
         indexes.forEach((index, i) => (results[index] = reply[i]));
       }),
     );
@@ -208,7 +230,11 @@ export class RedisShardedBackend implements QueueBackend {
     return this.partOfLease(lease).complete(lease, resultJson);
   }
 
-  fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'> {
+  fail(
+    lease: Lease,
+    error: string,
+    retryDelayMs: number | undefined,
+  ): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'> {
     return this.partOfLease(lease).fail(lease, error, retryDelayMs);
   }
 
@@ -231,7 +257,11 @@ export class RedisShardedBackend implements QueueBackend {
   // --- cancel ---------------------------------------------------------------------------------
 
   cancel(jobId: string, reason: string, origin: string): Promise<CancelResult> {
-    return this.onJob(jobId, (part) => part.cancel(jobId, reason, origin), (result) => result !== 'not_found');
+    return this.onJob(
+      jobId,
+      (part) => part.cancel(jobId, reason, origin),
+      (result) => result !== 'not_found',
+    );
   }
 
   /** Each id asked of every shard that may hold it (one unless names are pinned); the first reason found wins. */
@@ -271,7 +301,11 @@ export class RedisShardedBackend implements QueueBackend {
   // --- events ---------------------------------------------------------------------------------
 
   readEvents(jobId: string, after: string, max: number): Promise<JobEvent[] | null> {
-    return this.onJob(jobId, (part) => part.readEvents(jobId, after, max), (events) => events !== null);
+    return this.onJob(
+      jobId,
+      (part) => part.readEvents(jobId, after, max),
+      (events) => events !== null,
+    );
   }
 
   /**
@@ -306,7 +340,11 @@ export class RedisShardedBackend implements QueueBackend {
   // --- watchdog -------------------------------------------------------------------------------
 
   touch(jobId: string): Promise<TouchResult> {
-    return this.onJob(jobId, (part) => part.touch(jobId), (result) => result !== 'missing');
+    return this.onJob(
+      jobId,
+      (part) => part.touch(jobId),
+      (result) => result !== 'missing',
+    );
   }
 
   async reclaimExpired(now: number): Promise<ReclaimResult> {
@@ -331,7 +369,11 @@ export class RedisShardedBackend implements QueueBackend {
   }
 
   recentEvents(jobId: string, max: number): Promise<JobEvent[]> {
-    return this.onJob(jobId, (part) => part.recentEvents(jobId, max), (events) => events.length > 0);
+    return this.onJob(
+      jobId,
+      (part) => part.recentEvents(jobId, max),
+      (events) => events.length > 0,
+    );
   }
 
   /** On the schedule's shard (its jobs are created there); a copy on another shard (its name's pin changed) is removed first. */
@@ -343,7 +385,9 @@ export class RedisShardedBackend implements QueueBackend {
   }
 
   async removeSchedule(scheduleId: string): Promise<boolean> {
-    const removed = await Promise.all(this.router.scheduleCandidates(scheduleId).map((shard) => this.parts[shard].removeSchedule(scheduleId)));
+    const removed = await Promise.all(
+      this.router.scheduleCandidates(scheduleId).map((shard) => this.parts[shard].removeSchedule(scheduleId)),
+    );
     return removed.includes(true);
   }
 
@@ -363,7 +407,11 @@ export class RedisShardedBackend implements QueueBackend {
     return nextAts.length === 0 ? { due: picked } : { due: picked, nextAt: Math.min(...nextAts) };
   }
 
-  fireSchedule(schedule: StoredSchedule, nextAt: number | undefined, job: NewJob): Promise<'added' | 'exists' | 'lost'> {
+  fireSchedule(
+    schedule: StoredSchedule,
+    nextAt: number | undefined,
+    job: NewJob,
+  ): Promise<'added' | 'exists' | 'lost'> {
     const shard = this.scheduleShards.get(schedule) ?? this.router.shardOfSchedule(schedule.id, schedule.name);
     return this.parts[shard].fireSchedule(schedule, nextAt, job);
   }
@@ -375,11 +423,19 @@ export class RedisShardedBackend implements QueueBackend {
   }
 
   retry(jobId: string, delayMs: number): Promise<RetryResult> {
-    return this.onJob(jobId, (part) => part.retry(jobId, delayMs), (result) => result !== 'not_found');
+    return this.onJob(
+      jobId,
+      (part) => part.retry(jobId, delayMs),
+      (result) => result !== 'not_found',
+    );
   }
 
   remove(jobId: string): Promise<RemoveResult> {
-    return this.onJob(jobId, (part) => part.remove(jobId), (result) => result !== 'not_found');
+    return this.onJob(
+      jobId,
+      (part) => part.remove(jobId),
+      (result) => result !== 'not_found',
+    );
   }
 
   /** Shard after shard, each in its own bounded batches, until `limit` jobs are removed. */
@@ -414,11 +470,22 @@ export class RedisShardedBackend implements QueueBackend {
   /** To every shard that may hold each job: the script writes nothing for a job it does not hold. */
   async recordFollowed(jobIds: string[], at: number): Promise<void> {
     const byShard = groupIndexes(jobIds, (id) => this.router.candidates(id));
-    await Promise.all([...byShard].map(([shard, indexes]) => this.parts[shard].recordFollowed(indexes.map((i) => jobIds[i]), at)));
+    await Promise.all(
+      [...byShard].map(([shard, indexes]) =>
+        this.parts[shard].recordFollowed(
+          indexes.map((i) => jobIds[i]),
+          at,
+        ),
+      ),
+    );
   }
 
   lastFollowedAt(jobId: string): Promise<number | undefined> {
-    return this.onJob(jobId, (part) => part.lastFollowedAt(jobId), (at) => at !== undefined);
+    return this.onJob(
+      jobId,
+      (part) => part.lastFollowedAt(jobId),
+      (at) => at !== undefined,
+    );
   }
 
   // --- internals ------------------------------------------------------------------------------
@@ -427,7 +494,11 @@ export class RedisShardedBackend implements QueueBackend {
    * Runs `op` on the job's shard; when it did not find the job there and names are pinned, on the
    * pinned shard too. Returns the first answer that `found` accepts, else the first answer.
    */
-  private async onJob<T>(jobId: string, op: (part: RedisBackend) => Promise<T>, found: (answer: T) => boolean): Promise<T> {
+  private async onJob<T>(
+    jobId: string,
+    op: (part: RedisBackend) => Promise<T>,
+    found: (answer: T) => boolean,
+  ): Promise<T> {
     const [home, ...others] = this.router.candidates(jobId);
     const first = await op(this.parts[home]);
     if (found(first)) return first;

@@ -20,7 +20,10 @@ export type ConnectorClass = new (options: unknown) => AbstractConnector;
  *
  * `onTarget` hears the address of each connection attempt (for health: is it still the owner?).
  */
-export function slotOwnerConnector(resolve: () => Promise<NodeAddress>, onTarget: (address: NodeAddress) => void): ConnectorClass {
+export function slotOwnerConnector(
+  resolve: () => Promise<NodeAddress>,
+  onTarget: (address: NodeAddress) => void,
+): ConnectorClass {
   return class SlotOwnerConnector extends AbstractConnector {
     private readonly options: RedisOptions;
 
@@ -37,7 +40,9 @@ export function slotOwnerConnector(resolve: () => Promise<NodeAddress>, onTarget
       if (!this.connecting) throw new Error('Connection is closed.');
       onTarget(target);
       const { tls } = this.options;
-      const stream = tls ? tlsConnect({ ...tls, host: target.host, port: target.port }) : createConnection({ host: target.host, port: target.port });
+      const stream = tls
+        ? tlsConnect({ ...tls, host: target.host, port: target.port })
+        : createConnection({ host: target.host, port: target.port });
       stream.once('error', (err) => {
         this.firstError = err;
       });

@@ -38,7 +38,15 @@ import { MicroBatcher } from '../../utils/micro-batcher';
 import { RedisEventReader } from './redis-event-reader';
 import { RedisQueueEvents } from './redis-queue-events';
 import { jobFromNew } from '../new-job';
-import { type FlatHash, type HistoryPage, type StreamEntry, newJobArgs, parseClaimed, parseEvent, parseJob } from './redis-job-record';
+import {
+  type FlatHash,
+  type HistoryPage,
+  type StreamEntry,
+  newJobArgs,
+  parseClaimed,
+  parseEvent,
+  parseJob,
+} from './redis-job-record';
 import { RedisKeys } from './redis-keys';
 import { RedisScripts, rethrowAsQueueError, type ScriptName } from './redis-scripts';
 import { retryWhileMigrating } from './redis-slot-migration';
@@ -100,11 +108,14 @@ export class RedisBackend implements QueueBackend {
     maxSize: 1024 * 1024,
     sizeOf: (jobs) => jobs.reduce((sum, spec) => sum + spec.dataJson.length, 0),
   });
-  private readonly completions = new MicroBatcher((items: Array<{ lease: Lease; resultJson: string }>) => this.completeBatch(items), {
-    maxItems: 256,
-    maxSize: 1024 * 1024, // keeps one script call short on the server
-    sizeOf: (item) => item.resultJson.length,
-  });
+  private readonly completions = new MicroBatcher(
+    (items: Array<{ lease: Lease; resultJson: string }>) => this.completeBatch(items),
+    {
+      maxItems: 256,
+      maxSize: 1024 * 1024, // keeps one script call short on the server
+      sizeOf: (item) => item.resultJson.length,
+    },
+  );
 
   /**
    * @param shard one shard of a sharded queue (see RedisShardedBackend): its keys, and connections
@@ -116,7 +127,9 @@ export class RedisBackend implements QueueBackend {
     shard?: { keys: RedisKeys; connections: RedisConnections },
   ) {
     if (options.redis === undefined) {
-      throw new JobQueueConfigError("The Redis backend needs option 'redis' (a URL, ioredis options or an ioredis instance).");
+      throw new JobQueueConfigError(
+        "The Redis backend needs option 'redis' (a URL, ioredis options or an ioredis instance).",
+      );
     }
     // The option's public type describes ioredis structurally (the typings must not need ioredis).
     const source = options.redis as RedisSource;
@@ -180,7 +193,8 @@ export class RedisBackend implements QueueBackend {
         return created;
       }
       const existing = parseJob(entry, spec.id, this.reportCorrupt);
-      if (!existing) throw new JobQueueError(Messages.corruptRecord(spec.id, 'an unfinished job with this id could not be read'));
+      if (!existing)
+        throw new JobQueueError(Messages.corruptRecord(spec.id, 'an unfinished job with this id could not be read'));
       return existing;
     });
   }
@@ -207,11 +221,11 @@ export class RedisBackend implements QueueBackend {
 
   async counts(): Promise<Record<JobState, number>> {
     const k = this.keys;
-    const reply = (await this.run('counts', [k.names, k.active, k.completed, k.failed, k.cancelled], [
-      k.base,
-      Date.now(),
-      this.options.events.retentionMs,
-    ])) as number[];
+    const reply = (await this.run(
+      'counts',
+      [k.names, k.active, k.completed, k.failed, k.cancelled],
+      [k.base, Date.now(), this.options.events.retentionMs],
+    )) as number[];
     return Object.fromEntries(JOB_STATES.map((state, i) => [state, Number(reply[i] ?? 0)])) as Record<JobState, number>;
   }
 
@@ -241,7 +255,13 @@ export class RedisBackend implements QueueBackend {
   async claimNow(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
     const groups: Array<string | number> = [];
     for (const { name, max, globalConcurrency, rateLimit } of requests) {
-      groups.push(name, Math.max(0, Math.floor(max)), globalConcurrency ?? '', rateLimit?.max ?? '', rateLimit?.perMs ?? '');
+      groups.push(
+        name,
+        Math.max(0, Math.floor(max)),
+        globalConcurrency ?? '',
+        rateLimit?.max ?? '',
+        rateLimit?.perMs ?? '',
+      );
     }
     if (groups.length === 0) return { jobs: [] };
     const now = Date.now();
@@ -250,9 +270,23 @@ export class RedisBackend implements QueueBackend {
     const finishing = this.completions.take();
     let reply: [string, ...Array<string | FlatHash>];
     if (finishing) {
-      const args = [this.keys.base, now, leaseMs, token, maxLen, retentionMs, finishing.items.length, ...completionArgs(finishing.items), ...groups];
+      const args = [
+        this.keys.base,
+        now,
+        leaseMs,
+        token,
+        maxLen,
+        retentionMs,
+        finishing.items.length,
+        ...completionArgs(finishing.items),
+        ...groups,
+      ];
       try {
-        const [completed, ...claimed] = (await this.run('completeClaim', [this.keys.active], args)) as [Array<0 | 1 | 2>, string, ...Array<string | FlatHash>];
+        const [completed, ...claimed] = (await this.run('completeClaim', [this.keys.active], args)) as [
+          Array<0 | 1 | 2>,
+          string,
+          ...Array<string | FlatHash>,
+        ];
         finishing.resolve(completed);
         reply = claimed;
       } catch (err) {
@@ -260,7 +294,11 @@ export class RedisBackend implements QueueBackend {
         throw err;
       }
     } else {
-      reply = (await this.run('claim', [this.keys.active], [this.keys.base, now, leaseMs, token, maxLen, ...groups])) as typeof reply;
+      reply = (await this.run(
+        'claim',
+        [this.keys.active],
+        [this.keys.base, now, leaseMs, token, maxLen, ...groups],
+      )) as typeof reply;
     }
     const [nextDue, ...claimed] = reply;
     const batch: ClaimBatch = { jobs: [] };
@@ -270,7 +308,10 @@ export class RedisBackend implements QueueBackend {
       const { claimed: job, token } = parseClaimed(id, claimed[i + 1] as FlatHash, this.reportCorrupt);
       if (job) batch.jobs.push(job);
       // Nobody can run an unreadable job: end the attempt now rather than when the lease expires.
-      else void this.fail({ jobId: id, token }, Messages.corruptRecord(id, 'it could not be run'), undefined).catch(() => undefined);
+      else
+        void this.fail({ jobId: id, token }, Messages.corruptRecord(id, 'it could not be run'), undefined).catch(
+          () => undefined,
+        );
     }
     return batch;
   }
@@ -310,19 +351,23 @@ export class RedisBackend implements QueueBackend {
     return (await this.run('complete', [this.keys.active], args)) as Array<0 | 1 | 2>;
   }
 
-  async fail(lease: Lease, error: string, retryDelayMs: number | undefined): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'> {
+  async fail(
+    lease: Lease,
+    error: string,
+    retryDelayMs: number | undefined,
+  ): Promise<'retrying' | 'failed' | 'cancelled' | 'lost'> {
     const { maxLen, retentionMs } = this.options.events;
     const delay = retryDelayMs === undefined ? '' : Math.max(0, Math.round(retryDelayMs));
     return (await this.runOnJob('fail', lease.jobId, [lease.token, Date.now(), error, delay, maxLen, retentionMs])) as
-      | 'retrying'
-      | 'failed'
-      | 'cancelled'
-      | 'lost';
+      'retrying' | 'failed' | 'cancelled' | 'lost';
   }
 
   async finishCancelled(lease: Lease, reason: string): Promise<boolean> {
     const { maxLen, retentionMs } = this.options.events;
-    return (await this.runOnJob('finishCancelled', lease.jobId, [lease.token, Date.now(), reason, maxLen, retentionMs])) === 1;
+    return (
+      (await this.runOnJob('finishCancelled', lease.jobId, [lease.token, Date.now(), reason, maxLen, retentionMs])) ===
+      1
+    );
   }
 
   async release(lease: Lease): Promise<'released' | 'cancelled' | 'failed' | 'lost'> {
@@ -361,9 +406,9 @@ export class RedisBackend implements QueueBackend {
 
   async cancelRequests(jobIds: string[]): Promise<Array<string | null>> {
     // Auto-pipelining sends these as one batch.
-    const records = await Promise.all(jobIds.map((id) => this.command.hmget(this.keys.job(id), 'state', 'cancelRequested'))).catch(
-      rethrowAsQueueError,
-    );
+    const records = await Promise.all(
+      jobIds.map((id) => this.command.hmget(this.keys.job(id), 'state', 'cancelRequested')),
+    ).catch(rethrowAsQueueError);
     return records.map(([state, reason]) => (state === 'active' ? (reason ?? null) : null));
   }
 
@@ -388,7 +433,10 @@ export class RedisBackend implements QueueBackend {
    * streams, see scripts/includes/common.lua). `newest`: the last `count`, newest first.
    */
   private async readHistory(jobId: string, after: string, count: number, newest: boolean): Promise<HistoryPage> {
-    const [exists, entries] = (await this.runOnJob('readEvents', jobId, [after, count, newest ? '1' : ''])) as [number, StreamEntry[]];
+    const [exists, entries] = (await this.runOnJob('readEvents', jobId, [after, count, newest ? '1' : ''])) as [
+      number,
+      StreamEntry[],
+    ];
     return { exists: exists === 1, entries };
   }
 
@@ -407,16 +455,20 @@ export class RedisBackend implements QueueBackend {
     const result: ReclaimResult = { requeued: [], failed: [], cancelled: [] };
     const { maxLen, retentionMs } = this.options.events;
     for (let round = 0; round < RECLAIM_ROUNDS; round++) {
-      const [requeued, failed, cancelled] = (await this.run('reclaimExpired', [this.keys.active], [
-        this.keys.base,
-        now,
-        maxLen,
-        retentionMs,
-        RECLAIM_BATCH,
-        Messages.stalled('%d'),
-        this.options.watchdog.maxStalls,
-        Messages.damagedRecord(),
-      ])) as [string[], string[], string[]];
+      const [requeued, failed, cancelled] = (await this.run(
+        'reclaimExpired',
+        [this.keys.active],
+        [
+          this.keys.base,
+          now,
+          maxLen,
+          retentionMs,
+          RECLAIM_BATCH,
+          Messages.stalled('%d'),
+          this.options.watchdog.maxStalls,
+          Messages.damagedRecord(),
+        ],
+      )) as [string[], string[], string[]];
       result.requeued.push(...requeued);
       result.failed.push(...failed);
       result.cancelled.push(...cancelled);
@@ -433,17 +485,26 @@ export class RedisBackend implements QueueBackend {
 
   async list(query: ListQuery): Promise<ListPage> {
     const k = this.keys;
-    const index = query.state === 'waiting' || query.state === 'delayed' ? k.names : query.state === 'active' ? k.active : this.finishedKey(query.state);
-    const reply = (await this.run('list', [index], [
-      k.base,
-      query.state,
-      query.name ?? '',
-      query.limit,
-      query.after?.score ?? '',
-      query.after?.member ?? '',
-      Date.now() - this.options.events.retentionMs,
-      LIST_SCAN_BUDGET,
-    ])) as [string, string, ...Array<string | FlatHash>];
+    const index =
+      query.state === 'waiting' || query.state === 'delayed'
+        ? k.names
+        : query.state === 'active'
+          ? k.active
+          : this.finishedKey(query.state);
+    const reply = (await this.run(
+      'list',
+      [index],
+      [
+        k.base,
+        query.state,
+        query.name ?? '',
+        query.limit,
+        query.after?.score ?? '',
+        query.after?.member ?? '',
+        Date.now() - this.options.events.retentionMs,
+        LIST_SCAN_BUDGET,
+      ],
+    )) as [string, string, ...Array<string | FlatHash>];
     const [nextScore, nextMember, ...records] = reply;
     const jobs: Job[] = [];
     for (let i = 0; i + 1 < records.length; i += 2) {
@@ -466,15 +527,19 @@ export class RedisBackend implements QueueBackend {
     let removed = 0;
     let after: [string, string] = ['', ''];
     while (removed < query.limit) {
-      const [count, done, lastScore, lastMember] = (await this.run('clean', [this.finishedKey(query.state)], [
-        this.keys.base,
-        query.state,
-        query.finishedBefore,
-        query.name ?? '',
-        Math.min(CLEAN_BATCH, query.limit - removed),
-        ...after,
-        CLEAN_SCAN_BUDGET,
-      ])) as [number, number, string, string];
+      const [count, done, lastScore, lastMember] = (await this.run(
+        'clean',
+        [this.finishedKey(query.state)],
+        [
+          this.keys.base,
+          query.state,
+          query.finishedBefore,
+          query.name ?? '',
+          Math.min(CLEAN_BATCH, query.limit - removed),
+          ...after,
+          CLEAN_SCAN_BUDGET,
+        ],
+      )) as [number, number, string, string];
       removed += count;
       if (done === 1) break;
       after = [lastScore, lastMember];
@@ -555,7 +620,9 @@ export class RedisBackend implements QueueBackend {
 
   async removeSchedule(scheduleId: string): Promise<boolean> {
     const k = this.scheduleKeys;
-    const [removed] = await execOrThrow(this.command.multi().hdel(k.specs, scheduleId).hdel(k.state, scheduleId).zrem(k.due, scheduleId));
+    const [removed] = await execOrThrow(
+      this.command.multi().hdel(k.specs, scheduleId).hdel(k.state, scheduleId).zrem(k.due, scheduleId),
+    );
     return removed === 1;
   }
 
@@ -573,22 +640,33 @@ export class RedisBackend implements QueueBackend {
     ]);
     const nextAt = first.length === 2 ? Number(first[1]) : undefined;
     if (ids.length === 0) return { due: [], nextAt };
-    const [specs, states] = await Promise.all([this.command.hmget(k.specs, ...ids), this.command.hmget(k.state, ...ids)]);
+    const [specs, states] = await Promise.all([
+      this.command.hmget(k.specs, ...ids),
+      this.command.hmget(k.state, ...ids),
+    ]);
     const due = ids.flatMap((id, i) => this.parseSchedule(id, specs[i], states[i]) ?? []);
     return { due, nextAt };
   }
 
-  async fireSchedule(schedule: StoredSchedule, nextAt: number | undefined, job: NewJob): Promise<'added' | 'exists' | 'lost'> {
+  async fireSchedule(
+    schedule: StoredSchedule,
+    nextAt: number | undefined,
+    job: NewJob,
+  ): Promise<'added' | 'exists' | 'lost'> {
     const k = this.scheduleKeys;
-    const reply = await this.run('fireSchedule', [k.state, k.due, this.keys.names], [
-      this.keys.base,
-      this.options.events.maxLen,
-      schedule.id,
-      schedule.rev,
-      String(schedule.nextAt),
-      nextAt === undefined ? '' : String(nextAt),
-      ...newJobArgs(job),
-    ]);
+    const reply = await this.run(
+      'fireSchedule',
+      [k.state, k.due, this.keys.names],
+      [
+        this.keys.base,
+        this.options.events.maxLen,
+        schedule.id,
+        schedule.rev,
+        String(schedule.nextAt),
+        nextAt === undefined ? '' : String(nextAt),
+        ...newJobArgs(job),
+      ],
+    );
     return reply === 2 ? 'added' : reply === 1 ? 'exists' : 'lost';
   }
 
@@ -598,7 +676,11 @@ export class RedisBackend implements QueueBackend {
   }
 
   /** A stored schedule from its spec JSON and state; undefined (logged once) when unreadable. */
-  private parseSchedule(id: string, specJson: string | null | undefined, state: string | null | undefined): StoredSchedule | undefined {
+  private parseSchedule(
+    id: string,
+    specJson: string | null | undefined,
+    state: string | null | undefined,
+  ): StoredSchedule | undefined {
     const match = state ? /^(\S+) (\d+) (\S+)$/.exec(state) : null;
     try {
       if (!specJson || !match) throw new Error('spec or state missing');
@@ -625,7 +707,12 @@ export class RedisBackend implements QueueBackend {
 }
 
 /** What `{jq}:schedules` stores per schedule: everything but the tick state. */
-function scheduleSpec({ name, dataJson, opts, anchor }: StoredSchedule): Omit<StoredSchedule, 'id' | 'rev' | 'count' | 'nextAt'> {
+function scheduleSpec({
+  name,
+  dataJson,
+  opts,
+  anchor,
+}: StoredSchedule): Omit<StoredSchedule, 'id' | 'rev' | 'count' | 'nextAt'> {
   return { name, dataJson, opts, anchor };
 }
 

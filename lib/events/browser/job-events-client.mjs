@@ -84,11 +84,16 @@ export class JobEventsClient {
    */
   async cancel(/** @type {string} */ jobId) {
     if (!this.options.cancelUrl) throw new Error('JobEventsClient: pass options.cancelUrl to cancel jobs.');
-    const res = await fetch(this.options.cancelUrl(jobId), { method: 'POST', credentials: this.options.withCredentials ? 'include' : 'same-origin' });
+    const res = await fetch(this.options.cancelUrl(jobId), {
+      method: 'POST',
+      credentials: this.options.withCredentials ? 'include' : 'same-origin',
+    });
     const body = await readBody(res);
     if (res.ok) return body;
     const detail = typeof body === 'string' ? body : /** @type {{ message?: unknown }} */ (body)?.message;
-    const error = new Error(`JobEventsClient: cancelling job ${jobId} failed with HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
+    const error = new Error(
+      `JobEventsClient: cancelling job ${jobId} failed with HTTP ${res.status}${detail ? `: ${detail}` : ''}`,
+    );
     throw Object.assign(error, { status: res.status, body });
   }
 
@@ -103,7 +108,9 @@ export class JobEventsClient {
     const url = new URL(this.url, location.href);
     const multiplexed = this.ids.length > 0;
     if (multiplexed) url.searchParams.set(this.options.idsQuery ?? 'ids', this.ids.join(','));
-    const cursor = multiplexed ? this.ids.map((id) => this.lastIds.get(id) ?? '0').join('_') : [...this.lastIds.values()][0];
+    const cursor = multiplexed
+      ? this.ids.map((id) => this.lastIds.get(id) ?? '0').join('_')
+      : [...this.lastIds.values()][0];
     const resumed = cursor !== undefined && cursor !== ids0(this.ids);
     if (resumed) url.searchParams.set('lastEventId', cursor);
     const source = new EventSource(url, { withCredentials: this.options.withCredentials ?? false });

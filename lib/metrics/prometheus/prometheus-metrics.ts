@@ -74,20 +74,69 @@ export class JobQueueMetricSet {
       new Histogram<L>({ name, help, labelNames, buckets, registers });
 
     this.added = counter(ADDED_TOTAL, 'Jobs added through this process.', ['queue', 'name']);
-    this.completed = counter('jobqueue_jobs_completed_total', 'Jobs that completed, run in this process.', ['queue', 'name']);
-    this.failed = settledCounter('jobqueue_jobs_failed_total', 'Jobs that failed for good (no attempt left), run or reclaimed by this process.');
-    this.cancelled = settledCounter('jobqueue_jobs_cancelled_total', 'Jobs that ended cancelled: run here, cancelled here while waiting/delayed, or reclaimed here.');
-    this.retried = counter('jobqueue_jobs_retried_total', 'Failed attempts run in this process that were scheduled for another attempt.', ['queue', 'name']);
-    this.stalled = settledCounter('jobqueue_jobs_stalled_total', "Jobs whose lease expired (their worker died or froze), reclaimed by this process's watchdog.");
-    this.waiting = gauge('jobqueue_jobs_waiting', 'Jobs waiting to run, queue-wide (every process reports the same value).');
-    this.delayed = gauge('jobqueue_jobs_delayed', 'Jobs delayed (delayMs or retry backoff), queue-wide (every process reports the same value).');
+    this.completed = counter('jobqueue_jobs_completed_total', 'Jobs that completed, run in this process.', [
+      'queue',
+      'name',
+    ]);
+    this.failed = settledCounter(
+      'jobqueue_jobs_failed_total',
+      'Jobs that failed for good (no attempt left), run or reclaimed by this process.',
+    );
+    this.cancelled = settledCounter(
+      'jobqueue_jobs_cancelled_total',
+      'Jobs that ended cancelled: run here, cancelled here while waiting/delayed, or reclaimed here.',
+    );
+    this.retried = counter(
+      'jobqueue_jobs_retried_total',
+      'Failed attempts run in this process that were scheduled for another attempt.',
+      ['queue', 'name'],
+    );
+    this.stalled = settledCounter(
+      'jobqueue_jobs_stalled_total',
+      "Jobs whose lease expired (their worker died or froze), reclaimed by this process's watchdog.",
+    );
+    this.waiting = gauge(
+      'jobqueue_jobs_waiting',
+      'Jobs waiting to run, queue-wide (every process reports the same value).',
+    );
+    this.delayed = gauge(
+      'jobqueue_jobs_delayed',
+      'Jobs delayed (delayMs or retry backoff), queue-wide (every process reports the same value).',
+    );
     this.active = gauge('jobqueue_jobs_active', 'Handlers running in this process.');
-    this.waitSeconds = histogram('jobqueue_job_wait_seconds', "Time from add() to the start of the job's first attempt (includes delayMs).", ['queue', 'name'], JOB_SECONDS_BUCKETS);
-    this.runSeconds = histogram('jobqueue_job_run_seconds', 'Time from the start of an attempt in this process to its recorded outcome.', ['queue', 'name', 'outcome'], JOB_SECONDS_BUCKETS);
-    this.cancelDeliverySeconds = histogram('jobqueue_cancel_delivery_seconds', "Time from cancel() to the abort of the handler's signal in this process.", ['queue', 'path'], CANCEL_SECONDS_BUCKETS);
-    this.dispatcherReconnects = counter('jobqueue_dispatcher_reconnects_total', 'Times the cancel subscription came back up after a loss.', ['queue']);
-    this.watchdogReclaims = counter('jobqueue_watchdog_reclaims_total', "Expired leases reclaimed by this process's watchdog, by what became of the job.", ['queue', 'outcome']);
-    this.clientGoneCancels = counter('jobqueue_client_gone_cancels_total', "watchClient jobs cancelled by this process's watchdog because their client went silent.", ['queue']);
+    this.waitSeconds = histogram(
+      'jobqueue_job_wait_seconds',
+      "Time from add() to the start of the job's first attempt (includes delayMs).",
+      ['queue', 'name'],
+      JOB_SECONDS_BUCKETS,
+    );
+    this.runSeconds = histogram(
+      'jobqueue_job_run_seconds',
+      'Time from the start of an attempt in this process to its recorded outcome.',
+      ['queue', 'name', 'outcome'],
+      JOB_SECONDS_BUCKETS,
+    );
+    this.cancelDeliverySeconds = histogram(
+      'jobqueue_cancel_delivery_seconds',
+      "Time from cancel() to the abort of the handler's signal in this process.",
+      ['queue', 'path'],
+      CANCEL_SECONDS_BUCKETS,
+    );
+    this.dispatcherReconnects = counter(
+      'jobqueue_dispatcher_reconnects_total',
+      'Times the cancel subscription came back up after a loss.',
+      ['queue'],
+    );
+    this.watchdogReclaims = counter(
+      'jobqueue_watchdog_reclaims_total',
+      "Expired leases reclaimed by this process's watchdog, by what became of the job.",
+      ['queue', 'outcome'],
+    );
+    this.clientGoneCancels = counter(
+      'jobqueue_client_gone_cancels_total',
+      "watchClient jobs cancelled by this process's watchdog because their client went silent.",
+      ['queue'],
+    );
   }
 
   /** Adds a source; returns its removal. */

@@ -32,7 +32,10 @@ export class PrometheusProbe implements Required<JobQueueProbe>, MetricSource {
   /** Name look-ups in flight; a scrape waits for them, so it shows every event that preceded it. */
   private readonly lookups = new Set<Promise<void>>();
 
-  constructor(registry: JobQueueMetricsRegistry | undefined, private readonly source: PrometheusProbeSource) {
+  constructor(
+    registry: JobQueueMetricsRegistry | undefined,
+    private readonly source: PrometheusProbeSource,
+  ) {
     this.metrics = JobQueueMetricSet.for((registry as Registry | undefined) ?? defaultRegistry);
     this.queue = source.queue;
     this.scrapeErrors = new EpisodeLogger(source.logger, 'Reading the waiting/delayed counts for a metrics scrape');
@@ -63,7 +66,10 @@ export class PrometheusProbe implements Required<JobQueueProbe>, MetricSource {
     const counter = this.outcomeCounter(outcome);
     counter?.inc(this.labels(job.name));
     if (job.startedAt !== undefined) {
-      this.metrics.runSeconds.observe({ ...this.labels(job.name), outcome }, Math.max(0, Date.now() - job.startedAt) / 1000);
+      this.metrics.runSeconds.observe(
+        { ...this.labels(job.name), outcome },
+        Math.max(0, Date.now() - job.startedAt) / 1000,
+      );
     }
   }
 
@@ -100,7 +106,8 @@ export class PrometheusProbe implements Required<JobQueueProbe>, MetricSource {
   /** @internal Writes this queue's gauge series (called on scrape by the metric set). */
   async collect(metrics: JobQueueMetricSet): Promise<void> {
     const names = this.source.handlerNames();
-    for (const [name, count] of Object.entries(this.source.activeByName())) metrics.active.inc(this.labels(name), count);
+    for (const [name, count] of Object.entries(this.source.activeByName()))
+      metrics.active.inc(this.labels(name), count);
     for (const name of names) metrics.active.inc(this.labels(name), 0);
     let pending;
     try {
@@ -151,7 +158,10 @@ export class PrometheusProbe implements Required<JobQueueProbe>, MetricSource {
     this.lookups.add(lookup);
   }
 
-  private async lookUpAndCount(jobIds: readonly string[], counters: ReadonlyArray<Counter<'queue' | 'name'>>): Promise<void> {
+  private async lookUpAndCount(
+    jobIds: readonly string[],
+    counters: ReadonlyArray<Counter<'queue' | 'name'>>,
+  ): Promise<void> {
     try {
       const jobs = await Promise.all(jobIds.map((id) => this.source.backend.get(id)));
       for (const job of jobs) if (job) for (const counter of counters) counter.inc(this.labels(job.name));

@@ -18,7 +18,10 @@ async function main(): Promise<void> {
 
   // Option 'redis' without ioredis installed: a typed error that says what to install.
   let redisError: unknown;
-  await NestFactory.createApplicationContext(appModule({ redis: 'redis://127.0.0.1:1' }), { logger: false, abortOnError: false })
+  await NestFactory.createApplicationContext(appModule({ redis: 'redis://127.0.0.1:1' }), {
+    logger: false,
+    abortOnError: false,
+  })
     .then((unexpected) => unexpected.close())
     .catch((err: unknown) => (redisError = err));
   report({

@@ -8,7 +8,10 @@ import { EchoProcessor, report, runOneJob } from './echo.processor';
 
 async function main(): Promise<void> {
   const mine = new Redis(process.env.REDIS_URL!);
-  @Module({ imports: [JobQueueModule.forRoot({ redis: mine, prefix: process.env.JQ_PREFIX })], providers: [EchoProcessor] })
+  @Module({
+    imports: [JobQueueModule.forRoot({ redis: mine, prefix: process.env.JQ_PREFIX })],
+    providers: [EchoProcessor],
+  })
   class AppModule {}
   const app = await NestFactory.createApplicationContext(AppModule, { logger: false });
   const result = await runOneJob(app);
