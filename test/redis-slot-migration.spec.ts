@@ -8,6 +8,7 @@ describe('a Redis Cluster slot being migrated', () => {
     'TRYAGAIN Multiple keys request during rehashing of slot 1142',
     'Too many Cluster redirections. Last error: ReplyError: TRYAGAIN Multiple keys request during rehashing of slot 1142',
     'ERR Script attempted to access a non local key in a cluster node script: 532baa62, on @user_script:318.',
+    'Too many Cluster redirections. Last error: ReplyError: MOVED 9089 127.0.0.1:41481',
   ];
 
   it('is told from its replies, raw or carried by the queue error, and from nothing else', () => {

@@ -14,10 +14,11 @@ export const MIGRATION_PAUSE_MAX_MS = 100;
  * script that touches a key not (or no longer) on this master is refused ("non local key"), a command
  * declaring several keys of which some moved gets TRYAGAIN (ioredis retries those a few times, then
  * gives up with "Too many Cluster redirections"), and a blocking command on a missing key gets ASK.
+ * ioredis may also give up on a MOVED, when the move ended while it was still chasing the slot.
  * Matched at the start of the raw reply, after ioredis' "Last error: ReplyError: ", or in the queue error
  * that carries it in parentheses (toQueueError), never inside a key name or other text.
  */
-const SLOT_MIGRATING = /(?:^|[(]|ReplyError: )(?:ASK \d+ |TRYAGAIN\b)|Script attempted to access a non local key/;
+const SLOT_MIGRATING = /(?:^|[(]|ReplyError: )(?:ASK \d+ |TRYAGAIN\b)|Script attempted to access a non local key|redirections\. Last error: ReplyError: MOVED /;
 
 export function isSlotMigrating(err: unknown): boolean {
   return err instanceof Error && SLOT_MIGRATING.test(err.message);
