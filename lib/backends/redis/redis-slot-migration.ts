@@ -18,7 +18,8 @@ export const MIGRATION_PAUSE_MAX_MS = 100;
  * Matched at the start of the raw reply, after ioredis' "Last error: ReplyError: ", or in the queue error
  * that carries it in parentheses (toQueueError), never inside a key name or other text.
  */
-const SLOT_MIGRATING = /(?:^|[(]|ReplyError: )(?:ASK \d+ |TRYAGAIN\b)|Script attempted to access a non local key|redirections\. Last error: ReplyError: MOVED /;
+const SLOT_MIGRATING =
+  /(?:^|[(]|ReplyError: )(?:ASK \d+ |TRYAGAIN\b)|Script attempted to access a non local key|redirections\. Last error: ReplyError: MOVED /;
 
 export function isSlotMigrating(err: unknown): boolean {
   return err instanceof Error && SLOT_MIGRATING.test(err.message);
