@@ -194,15 +194,17 @@ end
   record), appended; without one, only announced, with the derived id and data, so live
   subscribers and later readers agree. Returns the event id and whether the job has a stream.
   `known`: the record's DERIVED_FIELDS after the transition, when the caller has them (see derivedEvents);
-  `noStream`: true when the caller knows the job has no stream (it is being created). ]]
-local function addLifecycleEvent(P, id, maxLen, eventType, data, known, noStream)
-  if not noStream and redis.call('EXISTS', P .. 'events:' .. id) == 1 then
+  `created`: the job is being created, so it has no stream: 'given' for an id the caller chose
+  (someone may follow it already), 'generated' for a random id made for this add (nobody can
+  know it yet, so its channel has no subscriber and is not published to). ]]
+local function addLifecycleEvent(P, id, maxLen, eventType, data, known, created)
+  if not created and redis.call('EXISTS', P .. 'events:' .. id) == 1 then
     return appendEvent(P, id, maxLen, eventType, data), true
   end
   local events = derivedEvents(P, id, known)
   local last = events[#events]
   if last and last[2] == eventType then
-    publishEvent(P, id, last[1], eventType, last[3])
+    if created ~= 'generated' then publishEvent(P, id, last[1], eventType, last[3]) end
     publishQueueEvent(P, id, last[1], eventType, last[3])
     return last[1], false
   end

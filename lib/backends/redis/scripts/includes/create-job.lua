@@ -58,6 +58,6 @@ local function createJob(P, maxLen, seq, replaced, args, base)
   end
   -- Derived from the record just written: a new job has no stream (see lazy streams in common).
   local known = { createdAt, delayField, nil, nil, state }
-  addLifecycleEvent(P, id, maxLen, 'queued', false, known, true)
+  addLifecycleEvent(P, id, maxLen, 'queued', false, known, replaced == false and 'generated' or 'given')
   pushWake(P, name)
 end
