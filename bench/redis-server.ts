@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { freePort, waitForPing } from '../test/support/local-port';
+import { privateRedisServerArgs } from '../test/support/redis-server-args';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -27,21 +28,7 @@ export async function startRedisServer(): Promise<BenchRedis> {
 /** A private redis-server on `port`, with `extraArgs` (e.g. cluster mode), as {@link startRedisServer} describes. */
 export async function spawnRedisServer(port: number, extraArgs: string[] = []): Promise<BenchRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'jq-bench-redis-'));
-  const args = [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--dir',
-    dir,
-    '--loglevel',
-    'warning',
-    ...extraArgs,
-  ];
+  const args = [...privateRedisServerArgs(port, dir), ...extraArgs];
   const child: ChildProcess = spawn('sh', ['-c', WRAPPER, 'sh', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -3,6 +3,7 @@ import { RedisBackend } from '../lib/backends/redis/redis.backend';
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { describeBackendConformance } from './conformance/backend.conformance';
 import { RedisClusterHandle, startRedisCluster } from './support/redis-cluster';
+import { silentLogger } from './support/backend-collectors';
 
 let cluster: RedisClusterHandle;
 beforeAll(async () => {
@@ -12,12 +13,13 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const silent = { log: () => undefined, warn: () => undefined, error: () => undefined };
-
 describeBackendConformance('redis cluster', {
   async create(options) {
     const prefix = `${cluster.prefix}-k-${randomUUID().slice(0, 8)}`;
-    const backend = new RedisBackend(resolveJobQueueOptions({ ...options, redis: cluster.client, prefix }), silent);
+    const backend = new RedisBackend(
+      resolveJobQueueOptions({ ...options, redis: cluster.client, prefix }),
+      silentLogger,
+    );
     await backend.start();
     return backend;
   },

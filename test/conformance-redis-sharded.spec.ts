@@ -3,6 +3,7 @@ import { RedisShardedBackend } from '../lib/backends/redis/redis-sharded.backend
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { describeBackendConformance } from './conformance/backend.conformance';
 import { RedisClusterHandle, startRedisCluster } from './support/redis-cluster';
+import { silentLogger } from './support/backend-collectors';
 
 let cluster: RedisClusterHandle;
 beforeAll(async () => {
@@ -11,8 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-const silent = { log: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
  * The suite's names whose cases check an order among several jobs, or cross-process limits: pinned,
@@ -30,7 +29,7 @@ describeBackendConformance('redis cluster, 3 shards', {
       prefix,
       shards: { count: 3, pin: PINNED },
     });
-    const backend = new RedisShardedBackend(resolved, silent);
+    const backend = new RedisShardedBackend(resolved, silentLogger);
     await backend.start();
     return backend;
   },

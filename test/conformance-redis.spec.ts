@@ -4,6 +4,7 @@ import { RedisBackend } from '../lib/backends/redis/redis.backend';
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { describeBackendConformance } from './conformance/backend.conformance';
 import { RedisServerHandle, startRedisServer } from './support/redis-server';
+import { silentLogger } from './support/backend-collectors';
 
 let server: RedisServerHandle;
 let admin: Redis;
@@ -16,12 +17,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const silent = { log: () => undefined, warn: () => undefined, error: () => undefined };
-
 describeBackendConformance('redis', {
   async create(options) {
     const prefix = `${server.prefix}-k-${randomUUID().slice(0, 8)}`;
-    const backend = new RedisBackend(resolveJobQueueOptions({ ...options, redis: server.url, prefix }), silent);
+    const backend = new RedisBackend(resolveJobQueueOptions({ ...options, redis: server.url, prefix }), silentLogger);
     await backend.start();
     return backend;
   },

@@ -12,6 +12,7 @@ import { TIMED_OUT, within } from '../lib/utils/within';
 import { normalizeAddOptions } from '../lib/validation/job-input.validator';
 import { Deferred, eventually } from './support/deferred';
 import { RedisClusterHandle, startRedisCluster } from './support/redis-cluster';
+import { silentLogger } from './support/backend-collectors';
 
 /**
  * What is specific to a sharded queue (option `shards`) on the 3-master test cluster; the contract
@@ -25,7 +26,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-const silent = { log: () => undefined, warn: () => undefined, error: () => undefined };
 let queues = 0;
 const open: RedisShardedBackend[] = [];
 afterEach(async () => {
@@ -38,7 +38,7 @@ async function shardedBackend(
 ): Promise<RedisShardedBackend> {
   const backend = new RedisShardedBackend(
     resolveJobQueueOptions({ redis: cluster.client, prefix, shards: { count: 3, pin } }),
-    silent,
+    silentLogger,
   );
   open.push(backend);
   await backend.start();

@@ -26,6 +26,19 @@ const settings = JSON.parse(process.env.QUEUE_PROCESS_OPTIONS ?? '{}');
 /** On a Redis Cluster: the user's own Cluster instance (the module duplicates it; we close it). */
 const cluster: Cluster | undefined = settings.clusterSeeds ? new Cluster(settings.clusterSeeds) : undefined;
 
+/** Reports when the job's signal aborts (cancel, timeout, shutdown), with the reason's message. */
+function reportAbort(job: Job, ctx: JobContext): void {
+  ctx.signal.addEventListener('abort', () =>
+    report({
+      type: 'aborted',
+      jobId: job.id,
+      pid: process.pid,
+      at: Date.now(),
+      reason: String((ctx.signal.reason as Error)?.message),
+    }),
+  );
+}
+
 @Injectable()
 class ChildHandlers {
   /** A short unit of work: reports start and end so the test can check no job ran twice at once. */
@@ -53,15 +66,7 @@ class ChildHandlers {
   @JobHandler('stream', { concurrency: 4 })
   async stream(job: Job<{ steps: number; stepMs: number }>, ctx: JobContext) {
     report({ type: 'started', jobId: job.id, pid: process.pid, at: Date.now(), attempt: ctx.attempt });
-    ctx.signal.addEventListener('abort', () =>
-      report({
-        type: 'aborted',
-        jobId: job.id,
-        pid: process.pid,
-        at: Date.now(),
-        reason: String((ctx.signal.reason as Error)?.message),
-      }),
-    );
+    reportAbort(job, ctx);
     for (let i = 0; i < job.data.steps; i++) {
       ctx.signal.throwIfAborted();
       void ctx.emit('token', { i, pid: process.pid });
@@ -74,15 +79,7 @@ class ChildHandlers {
   @JobHandler('stubborn', { concurrency: 2 })
   async stubborn(job: Job, ctx: JobContext) {
     report({ type: 'started', jobId: job.id, pid: process.pid, at: Date.now(), attempt: ctx.attempt });
-    ctx.signal.addEventListener('abort', () =>
-      report({
-        type: 'aborted',
-        jobId: job.id,
-        pid: process.pid,
-        at: Date.now(),
-        reason: String((ctx.signal.reason as Error)?.message),
-      }),
-    );
+    reportAbort(job, ctx);
     await new Promise(() => undefined);
   }
 }

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPing } from './local-port';
+import { privateRedisServerArgs } from './redis-server-args';
 
 /**
  * Six `redis-server --cluster-enabled yes` processes (3 masters, 1 replica each) on loopback, built
@@ -137,20 +138,7 @@ export function spawnClusterNode(dir: string, port: number): ChildProcess {
   const child = spawn(
     'redis-server',
     [
-      ...[
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        nodeDir,
-        '--loglevel',
-        'warning',
-      ],
+      ...privateRedisServerArgs(port, nodeDir),
       ...[
         '--cluster-enabled',
         'yes',

@@ -2,6 +2,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { freePort, waitForPing } from './local-port';
+import { privateRedisServerArgs } from './redis-server-args';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -77,27 +78,9 @@ class PrivateRedisServer implements RedisServerHandle {
 
   async start(): Promise<void> {
     if (this.child) return;
-    const child = spawn(
-      'redis-server',
-      [
-        ...[
-          '--port',
-          String(this.port),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          this.dir,
-          '--loglevel',
-          'warning',
-        ],
-        ...this.extraArgs,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
+    const child = spawn('redis-server', [...privateRedisServerArgs(this.port, this.dir), ...this.extraArgs], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
