@@ -28,11 +28,17 @@ export interface JobWorkerStats {
 
 /** Pause after a failed claim, so an unreachable store is not hammered. */
 const CLAIM_RETRY_MS = 1_000;
+/**
+ * Claims on their way at once. With one, the worker and the store take turns: the store answers a
+ * claim while the worker waits, then the worker runs the batch while the store idles. With two, the
+ * next batch is on its way while one runs (bench/PROFILE.md).
+ */
+const MAX_CLAIMS_IN_FLIGHT = 2;
 
 /**
- * Runs the handlers of this process: one claim loop that takes as many jobs as there are free
- * slots (in one backend call), blocks in the backend when idle instead of polling, renews all
- * leases with one timer, and drains on shutdown.
+ * Runs the handlers of this process: one claim loop that takes the jobs of free slots in batched
+ * backend calls (two at most in flight), blocks in the backend when idle instead of polling, renews
+ * all leases with one timer, and drains on shutdown.
  */
 
 @Injectable()
@@ -57,8 +63,18 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   /** Names the loop is blocked on; a freed slot of another name must interrupt the wait. */
   private waitingOn?: Set<string>;
   private wakeLoop?: () => void;
-  /** Set when slots changed while the loop was busy, so it claims again instead of waiting. */
-  private replan = false;
+  /** Claims in flight (their replies start jobs). */
+  private readonly claims = new Set<Promise<void>>();
+  /** Slots asked for by the claims in flight, by name. */
+  private readonly reserved = new Map<string, number>();
+  /**
+   * Names whose latest claim got fewer jobs than it asked for (none left to take): once every name
+   * with a free slot is here, the loop blocks in the backend (until `drainedUntil` at most, the
+   * earliest due time a claim reported) rather than claim again. A claim that gets all it asked for
+   * a name takes it out (more may wait); a wait that ends clears them all.
+   */
+  private readonly drained = new Set<string>();
+  private drainedUntil?: number;
   private heartbeatTimer?: NodeJS.Timeout;
   private readonly heldCancels = new HeldCancels();
 
@@ -124,39 +140,85 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     };
   }
 
+  /**
+   * Claims while there are free slots, with up to MAX_CLAIMS_IN_FLIGHT claims on their way at once,
+   * each for the slots free when it was sent; blocks in the backend once a claim found no more work.
+   */
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      this.replan = false;
       const requests = this.freeSlots();
-      if (requests.length === 0) {
-        await new Promise<void>((resolve) => (this.wakeLoop = resolve));
-        continue;
+      if (requests.length === 0 || this.claims.size >= MAX_CLAIMS_IN_FLIGHT) {
+        await this.nextChange();
+      } else if (requests.some((r) => !this.drained.has(r.name))) {
+        // Every name with a free slot is asked, drained or not: new work of a drained name is taken
+        // by the claims of a busy one (no name waits while another has a backlog).
+        this.sendClaim(requests);
+      } else if (this.claims.size > 0) {
+        // The claim in flight may still bring jobs, or find more waiting: wait for its reply first.
+        await this.nextChange();
+      } else {
+        const untilAt = this.drainedUntil;
+        this.drained.clear();
+        this.drainedUntil = undefined;
+        await this.waitForWork(requests, untilAt);
       }
-      let nextDueAt: number | undefined;
-      // Cancels for jobs not running here are held from the claim's start until its jobs started.
-      this.heldCancels.beginClaim();
-      try {
-        const batch = await this.backend.claim(requests, this.options.leaseMs);
-        this.claimErrors.recovered();
-        const claimedByName = new Map<string, number>();
-        for (const claimed of batch.jobs) {
-          this.startJob(claimed);
-          claimedByName.set(claimed.job.name, (claimedByName.get(claimed.job.name) ?? 0) + 1);
-        }
-        // A name that got fewer jobs than it asked for had none left, so blocking is safe; only a
-        // name that got all it asked for may have more waiting. Saves an empty claim per batch.
-        if (requests.some((r) => (claimedByName.get(r.name) ?? 0) >= r.max)) continue;
-        nextDueAt = batch.nextDueAt;
-      } catch (err) {
-        this.claimErrors.failed(err);
-        nextDueAt = Date.now() + CLAIM_RETRY_MS;
-      } finally {
-        this.heldCancels.endClaim((jobId) => this.running.has(jobId));
-      }
-      if (this.stopping) break;
-      if (this.replan) continue;
-      await this.waitForWork(requests, nextDueAt);
     }
+    // The jobs of claims still in flight start, so the drain sees (and waits for) them.
+    await Promise.all([...this.claims]);
+  }
+
+  /** Resolves on the next `wake()`: a slot freed, a claim answered, shutdown. */
+  private nextChange(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wakeLoop = resolve));
+  }
+
+  /**
+   * One claim for `requests`, not awaited: its slots are reserved until it answers, then its jobs
+   * start. A name that got fewer jobs than it asked for had none left, so the loop may block; only
+   * a name that got all it asked for may have more waiting (saves an empty claim per batch). A failed
+   * claim counts as drained until CLAIM_RETRY_MS, so an unreachable store is not hammered.
+   */
+  private sendClaim(requests: ClaimRequest[]): void {
+    for (const r of requests) this.reserved.set(r.name, (this.reserved.get(r.name) ?? 0) + r.max);
+    const claim: Promise<void> = this.claimAndStart(requests).finally(() => {
+      this.claims.delete(claim);
+      this.nudge();
+    });
+    this.claims.add(claim);
+  }
+
+  private async claimAndStart(requests: ClaimRequest[]): Promise<void> {
+    const claimId = this.heldCancels.beginClaim();
+    try {
+      const batch = await this.backend.claim(requests, this.options.leaseMs);
+      this.claimErrors.recovered();
+      this.unreserve(requests);
+      const claimedByName = new Map<string, number>();
+      for (const claimed of batch.jobs) {
+        this.startJob(claimed);
+        claimedByName.set(claimed.job.name, (claimedByName.get(claimed.job.name) ?? 0) + 1);
+      }
+      for (const r of requests) {
+        if ((claimedByName.get(r.name) ?? 0) >= r.max) this.drained.delete(r.name);
+        else this.drained.add(r.name);
+      }
+      this.drainUntil(batch.nextDueAt);
+    } catch (err) {
+      this.unreserve(requests);
+      this.claimErrors.failed(err);
+      for (const r of requests) this.drained.add(r.name);
+      this.drainUntil(Date.now() + CLAIM_RETRY_MS);
+    } finally {
+      this.heldCancels.endClaim(claimId, (jobId) => this.running.has(jobId));
+    }
+  }
+
+  private drainUntil(at: number | undefined): void {
+    if (at !== undefined && (this.drainedUntil === undefined || at < this.drainedUntil)) this.drainedUntil = at;
+  }
+
+  private unreserve(requests: ClaimRequest[]): void {
+    for (const r of requests) this.reserved.set(r.name, (this.reserved.get(r.name) ?? 0) - r.max);
   }
 
   private async waitForWork(requests: ClaimRequest[], untilAt: number | undefined): Promise<void> {
@@ -171,10 +233,16 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     }
   }
 
+  /**
+   * What the next claim asks for: per name, the slots neither running nor reserved by a claim in
+   * flight, at most a share of the name's concurrency (so that, with a backlog, one claim is on its
+   * way while the jobs of another run).
+   */
   private freeSlots(): ClaimRequest[] {
     const requests: ClaimRequest[] = [];
     for (const handler of this.registry.all()) {
-      const free = handler.concurrency - (this.activeByName.get(handler.name) ?? 0);
+      const taken = (this.activeByName.get(handler.name) ?? 0) + (this.reserved.get(handler.name) ?? 0);
+      const free = Math.min(handler.concurrency - taken, Math.ceil(handler.concurrency / MAX_CLAIMS_IN_FLIGHT));
       if (free > 0) {
         requests.push({
           name: handler.name,
@@ -254,12 +322,16 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     if (this.running.size === 0) this.stopHeartbeat();
   }
 
+  /** Slots changed or shutdown began: the loop re-plans, and a wait for work in progress ends. */
   private wake(): void {
-    this.replan = true;
+    this.nudge();
+    if (this.waitingOn) this.backend.interruptWait();
+  }
+
+  private nudge(): void {
     const resolve = this.wakeLoop;
     this.wakeLoop = undefined;
     resolve?.();
-    if (this.waitingOn) this.backend.interruptWait();
   }
 
   private ensureHeartbeat(): void {

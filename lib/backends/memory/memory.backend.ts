@@ -154,8 +154,15 @@ export class MemoryBackend implements QueueBackend {
   }
 
   waitForWork(names: string[], untilAt: number | undefined): Promise<void> {
-    // Work added between the caller's claim and this call woke nobody: do not sleep on it.
+    // Work added between the caller's claim and this call woke nobody: do not sleep on it, nor past
+    // a due time that arrived meanwhile (a delayed job, a rate window), which its claim could not report.
+    const now = Date.now();
     if (names.some((name) => this.hasClaimable(name))) return Promise.resolve();
+    for (const name of names) {
+      for (const due of [this.delayed.get(name)?.peekScore(), this.nameLimits.nextStartAt(name, now)]) {
+        if (due !== undefined && (untilAt === undefined || due < untilAt)) untilAt = due;
+      }
+    }
     return new Promise((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const waiter = {
