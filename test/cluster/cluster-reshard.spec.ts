@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { Job, JobEvent } from '../../lib';
 import { hashSlot } from '../../lib/backends/redis/redis-keys';
@@ -57,8 +58,11 @@ it('waits out a migration of the queue slot, then follows it: nothing lost or ru
     }
   })();
   await eventually(() => ids.length >= PER_BATCH * 3);
+  // A delayed job, cancelled while the slot is split.
+  const [parked] = await jobs.addBulk([{ name: 'echo', data: 'parked', opts: { delayMs: 60_000 } }]);
   const claimErrors = jest.spyOn(Logger.prototype, 'error');
   let splitAdd: Promise<Job[]> | undefined;
+  let splitCancel: Promise<string> | undefined;
   await migrateSlot(slot, source, target, async () => {
     // The slot is split the worst way for a queue: its lists and sets already on the new master, its
     // jobs' records still on the old one. A script that ran now on either master would see half a
@@ -66,9 +70,15 @@ it('waits out a migration of the queue slot, then follows it: nothing lost or ru
     // guard, so both masters refuse them (TRYAGAIN) and adds and claims wait until the move is over.
     const refused = await tryAgainReplies(source, target);
     splitAdd = jobs.addBulk(Array.from({ length: PER_BATCH }, (_, j) => ({ name: 'echo', data: { split: j } })));
+    splitCancel = jobs.cancel(parked.id, 'during-split');
     await eventually(async () => (await tryAgainReplies(source, target)) > refused);
+    // The fault lasts longer than ioredis' own TRYAGAIN retries (16 tries 100 ms apart, about 1.6 s):
+    // past them the queue's calls wait on (up to MIGRATION_RETRY_MS more) instead of failing.
+    await sleep(2_000);
   });
   ids.push(...(await splitAdd!).map((job) => job.id));
+  expect(await splitCancel!).toBe('cancelled');
+  expect((await jobs.get(parked.id))?.cancelReason).toBe('during-split');
   await adding;
   expect(masterOf(queueKey).options.port).toBe(target.options.port);
 

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * How long an add or a claim waits out a migration of its slot before it fails: while a reshard moves
- * the slot's keys from one master to the other, no script of the queue can run (README "Resharding").
+ * How long a script call (an add, a claim, a cancel, an outcome write...) waits out a migration of its
+ * slot before it fails: while a reshard moves the slot's keys from one master to the other, no script of
+ * the queue can run (README "Resharding").
  */
 export const MIGRATION_RETRY_MS = 3_000;
 /** First pause between two tries; it doubles up to {@link MIGRATION_PAUSE_MAX_MS}. */

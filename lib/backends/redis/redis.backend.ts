@@ -211,7 +211,7 @@ export class RedisBackend implements QueueBackend {
     const args: Array<string | number> = [k.base, this.options.maxWaiting ?? '', this.options.events.maxLen];
     for (const spec of jobs) args.push(...newJobArgs(spec));
     const keys = [k.seq, k.names, k.clients, k.completed, k.failed, k.cancelled];
-    return (await retryWhileMigrating(() => this.run('add', keys, args))) as Array<1 | FlatHash>;
+    return (await this.run('add', keys, args)) as Array<1 | FlatHash>;
   }
 
   async get(jobId: string): Promise<Job | null> {
@@ -282,7 +282,7 @@ export class RedisBackend implements QueueBackend {
         ...groups,
       ];
       try {
-        const [completed, ...claimed] = (await this.run('completeClaim', [this.keys.active], args)) as [
+        const [completed, ...claimed] = (await this.runOnce('completeClaim', [this.keys.active], args)) as [
           Array<0 | 1 | 2>,
           string,
           ...Array<string | FlatHash>,
@@ -294,7 +294,7 @@ export class RedisBackend implements QueueBackend {
         throw err;
       }
     } else {
-      reply = (await this.run(
+      reply = (await this.runOnce(
         'claim',
         [this.keys.active],
         [this.keys.base, now, leaseMs, token, maxLen, ...groups],
@@ -574,7 +574,17 @@ export class RedisBackend implements QueueBackend {
     return this.connections.command;
   }
 
+  /**
+   * One script call. While the queue's slot migrates (a reshard) it is refused before it writes
+   * anything, and tried again until the move ends (MIGRATION_RETRY_MS at most): cancels, outcomes,
+   * heartbeats, events and operations wait a reshard out like adds and claims do.
+   */
   private run(name: ScriptName, keys: string[], args: Array<string | number>): Promise<unknown> {
+    return retryWhileMigrating(() => this.runOnce(name, keys, args));
+  }
+
+  /** {@link run} without waiting out a migration (claimNow: the sharded backend claims elsewhere meanwhile). */
+  private runOnce(name: ScriptName, keys: string[], args: Array<string | number>): Promise<unknown> {
     if (!this.scripts) {
       return Promise.reject(new JobQueueError('The Redis backend is not started: call start() first.'));
     }
