@@ -8,22 +8,29 @@ import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
 import { type CancelLanding, HeldCancels } from '../lib/worker/held-cancels';
 import { Deferred } from './support/deferred';
 
-/** A memory backend whose claims answer only when the test releases them, in the order they were sent. */
+/**
+ * A memory backend whose claims, once one came back with jobs (the worker saw a backlog), answer only
+ * when the test opens the gates.
+ */
 class HeldClaimsBackend extends MemoryBackend {
-  readonly asked: ClaimRequest[][] = [];
-  readonly gates: Array<Deferred<void>> = [];
+  /** What each held claim asked for. */
+  readonly held: ClaimRequest[][] = [];
   readonly twoInFlight = new Deferred<void>();
+  private readonly gates: Array<Deferred<void>> = [];
+  private sawJobs = false;
   private open = false;
 
   override async claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
-    this.asked.push(requests.map((r) => ({ ...r })));
-    if (!this.open) {
+    if (this.sawJobs && !this.open) {
+      this.held.push(requests.map((r) => ({ ...r })));
       const gate = new Deferred<void>();
       this.gates.push(gate);
       if (this.gates.length === 2) this.twoInFlight.resolve();
       await gate.promise;
     }
-    return super.claim(requests, leaseMs);
+    const batch = await super.claim(requests, leaseMs);
+    if (batch.jobs.length > 0) this.sawJobs = true;
+    return batch;
   }
 
   /** Answers the claims held so far, and every later one at once. */
@@ -44,7 +51,7 @@ class Handlers {
 }
 
 describe('claims in flight', () => {
-  it('sends the next claim while one is in flight, each for a share of the free slots, and runs every job once', async () => {
+  it('with a backlog, sends the next claim while one is in flight, each for a share of the free slots, and runs every job once', async () => {
     const backend = new HeldClaimsBackend(resolveJobQueueOptions({}));
     const moduleRef = await Test.createTestingModule({
       imports: [JobQueueModule.forRoot({})],
@@ -57,8 +64,9 @@ describe('claims in flight', () => {
     const jobs = moduleRef.get(JobQueueService);
     const added = await jobs.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'work', data: i })));
     await backend.twoInFlight.promise;
-    // Two claims on their way at once, neither answered, for 2 + 2 of the 4 slots.
-    expect(backend.asked.map((requests) => requests.map((r) => [r.name, r.max]))).toEqual([
+    // A claim came back full (a backlog); then two claims on their way at once, neither answered,
+    // each for 2 of the 4 slots.
+    expect(backend.held.map((requests) => requests.map((r) => [r.name, r.max]))).toEqual([
       [['work', 2]],
       [['work', 2]],
     ]);
@@ -66,8 +74,54 @@ describe('claims in flight', () => {
     const done = await Promise.all(added.map((job) => jobs.waitFor(job.id)));
     expect(done.map((job) => job.state)).toEqual(new Array(6).fill('completed'));
     expect([...moduleRef.get(Handlers).ran].sort()).toEqual(added.map((job) => job.id).sort());
-    // Never more than a share of the slots per claim.
-    for (const requests of backend.asked) expect(requests[0].max).toBeLessThanOrEqual(2);
+    await moduleRef.close();
+  });
+});
+
+/** A memory backend that counts claims and says when the worker blocks waiting for work. */
+class CountingBackend extends MemoryBackend {
+  claims = 0;
+  private idle = new Deferred<void>();
+
+  override claim(requests: ClaimRequest[], leaseMs: number): Promise<ClaimBatch> {
+    this.claims++;
+    return super.claim(requests, leaseMs);
+  }
+
+  override waitForWork(names: string[], untilAt: number | undefined): Promise<void> {
+    this.idle.resolve();
+    return super.waitForWork(names, untilAt);
+  }
+
+  /** Resolves when the worker next blocks waiting for work. */
+  nextIdle(): Promise<void> {
+    this.idle = new Deferred<void>();
+    return this.idle.promise;
+  }
+}
+
+describe('claims without a backlog', () => {
+  it('sends one claim at a time: an idle worker that wakes for one job makes one claim', async () => {
+    const backend = new CountingBackend(resolveJobQueueOptions({}));
+    const moduleRef = await Test.createTestingModule({
+      imports: [JobQueueModule.forRoot({})],
+      providers: [Handlers],
+    })
+      .overrideProvider(JOB_QUEUE_BACKEND)
+      .useValue(backend)
+      .compile();
+    const firstIdle = backend.nextIdle();
+    await moduleRef.init();
+    await firstIdle;
+    const jobs = moduleRef.get(JobQueueService);
+    const before = backend.claims;
+    const idleAgain = backend.nextIdle();
+    const job = await jobs.add('work', 1);
+    await jobs.waitFor(job.id);
+    await idleAgain;
+    // It got fewer than it asked for, so the worker waits again (its completion goes on its own);
+    // with two claims per wake-up it would be 2, the second one coming back empty.
+    expect(backend.claims - before).toBe(1);
     await moduleRef.close();
   });
 });

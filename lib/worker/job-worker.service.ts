@@ -75,6 +75,8 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
    */
   private readonly drained = new Set<string>();
   private drainedUntil?: number;
+  /** The latest claim answered got all it asked for some name: more jobs wait than it took. */
+  private backlog = false;
   private heartbeatTimer?: NodeJS.Timeout;
   private readonly heldCancels = new HeldCancels();
 
@@ -141,13 +143,15 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   }
 
   /**
-   * Claims while there are free slots, with up to MAX_CLAIMS_IN_FLIGHT claims on their way at once,
-   * each for the slots free when it was sent; blocks in the backend once a claim found no more work.
+   * Claims while there are free slots, each claim for the slots free when it was sent: one at a time,
+   * or up to MAX_CLAIMS_IN_FLIGHT while the claims come back full (a backlog); blocks in the backend
+   * once a claim found no more work.
    */
   private async loop(): Promise<void> {
     while (!this.stopping) {
       const requests = this.freeSlots();
-      if (requests.length === 0 || this.claims.size >= MAX_CLAIMS_IN_FLIGHT) {
+      // A second claim only while there is a backlog: with none, it would come back empty.
+      if (requests.length === 0 || this.claims.size >= (this.backlog ? MAX_CLAIMS_IN_FLIGHT : 1)) {
         await this.nextChange();
       } else if (requests.some((r) => !this.drained.has(r.name))) {
         // Every name with a free slot is asked, drained or not: new work of a drained name is taken
@@ -198,14 +202,18 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
         this.startJob(claimed);
         claimedByName.set(claimed.job.name, (claimedByName.get(claimed.job.name) ?? 0) + 1);
       }
+      this.backlog = false;
       for (const r of requests) {
-        if ((claimedByName.get(r.name) ?? 0) >= r.max) this.drained.delete(r.name);
-        else this.drained.add(r.name);
+        if ((claimedByName.get(r.name) ?? 0) >= r.max) {
+          this.drained.delete(r.name);
+          this.backlog = true;
+        } else this.drained.add(r.name);
       }
       this.drainUntil(batch.nextDueAt);
     } catch (err) {
       this.unreserve(requests);
       this.claimErrors.failed(err);
+      this.backlog = false;
       for (const r of requests) this.drained.add(r.name);
       this.drainUntil(Date.now() + CLAIM_RETRY_MS);
     } finally {
