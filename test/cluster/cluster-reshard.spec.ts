@@ -86,6 +86,9 @@ it('waits out a migration of the queue slot, then follows it: nothing lost or ru
   await eventually(async () => (await jobs.counts()).completed === (BATCHES + 1) * PER_BATCH, 30_000);
   for (const id of ids) expect(probe.runs.get(id)).toBe(1);
   expect(claimErrors.mock.calls.filter(([message]) => /Claiming jobs failed/.test(String(message)))).toEqual([]);
+  // The slot leaving the old master ended the pub/sub connections' subscriptions there (an unsolicited
+  // SUNSUBSCRIBE each): they move to the new master, and no connection failure is reported for it.
+  expect(claimErrors.mock.calls.filter(([message]) => /Redis connection failed/.test(String(message)))).toEqual([]);
   claimErrors.mockRestore();
 
   // Pickup from the new master: a job added now is claimed (its wake marker is pushed there).

@@ -70,6 +70,8 @@ export class RedisConnections {
   private readonly name: string;
   /** Roles in a failure episode, and errors not logged during it. */
   private readonly failing = new Set<ConnectionRole>();
+  /** Connections moving because the server ended their subscriptions (see subscriptionsEndedByServer). */
+  private readonly unsubscribedByServer = new Set<ConnectionRole>();
   private readonly outage: EpisodeLogger;
   private closed = false;
   private sharded = false;
@@ -290,7 +292,11 @@ export class RedisConnections {
 
   /** Error logging per episode, and CLIENT ID tracking for the blocking role. */
   private watch(role: ConnectionRole, client: RedisClient): void {
-    const failed = (err: unknown) => this.connectionFailed(role, err);
+    const failed = (err: unknown) => {
+      if (this.isCluster && SLOT_OWNER_ROLES.has(role) && isServerShardUnsubscribe(err)) {
+        this.subscriptionsEndedByServer(role, client);
+      } else this.connectionFailed(role, err);
+    };
     client.on('error', failed);
     if (isClusterInstance(client)) client.on('node error', failed);
     client.on('ready', () => this.connectionReady(role));
@@ -325,6 +331,22 @@ export class RedisConnections {
     this.outage.failed(
       `${role}: ${describeError(err)}; reconnecting (further errors are not logged until it recovers)`,
     );
+  }
+
+  /**
+   * When the queue's slot leaves a master (a reshard, a failover), Redis ends every sharded
+   * subscription of that slot on it with an unsolicited SUNSUBSCRIBE. ioredis takes it for the reply
+   * to a command it never sent and reports "Command queue state error": that is no outage, but this
+   * connection now hears nothing. It reconnects, to the slot's new owner, and subscribes again there
+   * (the reader reads back what it missed meanwhile, as after any reconnect).
+   */
+  private subscriptionsEndedByServer(role: ConnectionRole, client: RedisClient): void {
+    // One push per channel: the first one moves the connection, the rest find it moving.
+    if (this.closed || this.clients.get(role) !== client || this.unsubscribedByServer.has(role)) return;
+    this.unsubscribedByServer.add(role);
+    client.once('ready', () => this.unsubscribedByServer.delete(role));
+    this.logger.log(`Redis Cluster: the queue's slot left the ${role} connection's node; moving the connection.`);
+    client.disconnect(true);
   }
 
   private connectionReady(role: ConnectionRole): void {
@@ -493,4 +515,12 @@ async function quitGracefully(client: RedisClient): Promise<void> {
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * ioredis' report of an unsolicited SUNSUBSCRIBE push (the server ended a sharded subscription: the
+ * channel's slot moved), e.g. "Command queue state error. ... Last reply: sunsubscribe,{jq}:cancel,0".
+ */
+function isServerShardUnsubscribe(err: unknown): boolean {
+  return err instanceof Error && /^Command queue state error\b.*Last reply: sunsubscribe,/s.test(err.message);
 }
