@@ -507,11 +507,46 @@ describe('RedisBackend (private redis-server)', () => {
     expect(again.data).toEqual({});
   });
 
+  it("runs an unfollowed job without a publish on its channel or a lookup of its stream; a followed job's events are heard live", async () => {
+    const b = await backend();
+    const monitor = await admin.monitor();
+    const seen: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+    try {
+      // Unfollowed: its record says it has no stream (`ns`), and nobody marked it followed (`lsn`).
+      const [quiet] = await b.add([{ ...spec('hint'), generatedId: true }]);
+      const first = await claimOne(b, 'hint');
+      expect(await b.complete({ jobId: quiet.id, token: first.token }, '1')).toBe('completed');
+      const aboutQuiet = seen.filter((args) => args.some((arg) => arg.includes(quiet.id)));
+      expect(aboutQuiet.filter(([command]) => /^s?publish$/i.test(command))).toEqual([]);
+      expect(aboutQuiet.filter(([command]) => /^exists$/i.test(command))).toEqual([]);
+      expect(await types(b, quiet.id)).toEqual(['queued', 'active', 'completed']);
+
+      // Followed: the live subscription's first read marks it, and its lifecycle is published from then on.
+      const [heard] = await b.add([spec('hint')]);
+      const sub = new EventCollector();
+      b.subscribe(heard.id, '0', sub);
+      await sub.until(1);
+      expect(await admin.hget(b.keys.job(heard.id), 'lsn')).toBe('1');
+      const second = await claimOne(b, 'hint');
+      // A progress event creates its stream: the record stops saying it has none, and the end is appended there.
+      expect(await b.progress({ jobId: heard.id, token: second.token }, '50')).toBe(true);
+      expect(await admin.hexists(b.keys.job(heard.id), 'ns')).toBe(0);
+      expect(await b.complete({ jobId: heard.id, token: second.token }, '2')).toBe('completed');
+      const live = await sub.until(4);
+      expect(live.map((e) => e.type)).toEqual(['queued', 'active', 'progress', 'completed']);
+      expect(await admin.xlen(b.keys.events(heard.id))).toBe(4);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
   it('sends the completions of a tick with the next claim, in one script call', async () => {
     const b = await backend();
     const [first] = await b.add([spec('cc'), spec('cc')]);
     const claimed = await claimOne(b, 'cc');
-    const run = jest.spyOn(b as unknown as { run(name: string): Promise<unknown> }, 'run');
+    // Every script call goes through runOnce (run adds the wait-out of a slot migration around it).
+    const run = jest.spyOn(b as unknown as { runOnce(name: string): Promise<unknown> }, 'runOnce');
     // As the worker does: a handler finished (its completion is queued for this tick) and its slot is claimed again.
     const completed = b.complete({ jobId: first.id, token: claimed.token }, '1');
     const next = await b.claim([{ name: 'cc', max: 1 }], 30_000);

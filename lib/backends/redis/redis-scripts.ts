@@ -9,7 +9,7 @@ import { isSlotMigrating } from './redis-slot-migration';
  * Bumped whenever a script's KEYS/ARGV/return contract changes. Part of every command name, so two
  * versions of this library sharing one ioredis client never call each other's scripts.
  */
-export const SCRIPT_VERSION = 6;
+export const SCRIPT_VERSION = 7;
 
 /** Script files by role. The number in the file name is its KEYS count (BullMQ convention). */
 const SCRIPT_FILES = {

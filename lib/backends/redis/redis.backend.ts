@@ -137,8 +137,9 @@ export class RedisBackend implements QueueBackend {
     this.connections = shard?.connections ?? new RedisConnections(source, this.keys.base, logger);
     this.waiter = new RedisWorkWaiter(this.connections, this.keys);
     this.cancelChannel = new RedisCancelChannel(this.connections, this.keys.cancelChannel, logger);
+    // The live reader's reads are made subscribed: they mark the job as followed (see readHistory).
     this.reader = new RedisEventReader(this.connections, this.keys, logger, this.reportCorrupt, (jobId, after, count) =>
-      this.readHistory(jobId, after, count, false),
+      this.readHistory(jobId, after, count, false, true),
     );
     this.queueEvents = new RedisQueueEvents(this.connections, this.keys.base, logger, this.reportCorrupt);
   }
@@ -430,13 +431,19 @@ export class RedisBackend implements QueueBackend {
 
   /**
    * A page of a job's events: from its stream or, while it has none, derived from its record (lazy
-   * streams, see scripts/includes/common.lua). `newest`: the last `count`, newest first.
+   * streams, see scripts/includes/common.lua). `newest`: the last `count`, newest first. `listen`:
+   * the caller is subscribed to the job's channel: the job's lifecycle events are published to it
+   * from this read on (unfollowed jobs' are not: the `lsn` hint in common.lua).
    */
-  private async readHistory(jobId: string, after: string, count: number, newest: boolean): Promise<HistoryPage> {
-    const [exists, entries] = (await this.runOnJob('readEvents', jobId, [after, count, newest ? '1' : ''])) as [
-      number,
-      StreamEntry[],
-    ];
+  private async readHistory(
+    jobId: string,
+    after: string,
+    count: number,
+    newest: boolean,
+    listen = false,
+  ): Promise<HistoryPage> {
+    const args = [after, count, newest ? '1' : '', listen ? '1' : ''];
+    const [exists, entries] = (await this.runOnJob('readEvents', jobId, args)) as [number, StreamEntry[]];
     return { exists: exists === 1, entries };
   }
 

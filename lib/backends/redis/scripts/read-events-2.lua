@@ -10,6 +10,9 @@
   ARGV[3] after    '0' = from the first event; otherwise only events after this id
   ARGV[4] count    at most this many events
   ARGV[5] newest   '1' = the newest `count` events, newest first (`after` ignored)
+  ARGV[6] listen   '1' = the read of a live subscription, already subscribed to the job's channel:
+                   marks the record `lsn` so lifecycle events are published to it from now on
+                   (see addLifecycleEvent's hints in common.lua)
 
   Returns { exists, entries }: exists 1 when the job's record exists, else 0; entries as XRANGE
   (XREVRANGE for `newest`) returns them: { { id, { 't', type[, 'd', data] } }, ... }.
@@ -21,6 +24,7 @@ local after = ARGV[3]
 local count = tonumber(ARGV[4])
 local newest = ARGV[5] == '1'
 local exists = redis.call('EXISTS', KEYS[1])
+if exists == 1 and ARGV[6] == '1' then redis.call('HSET', KEYS[1], 'lsn', '1') end
 
 if redis.call('EXISTS', KEYS[2]) == 1 then
   if newest then return { exists, redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', count) } end

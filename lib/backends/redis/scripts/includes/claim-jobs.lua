@@ -126,7 +126,8 @@ local function claimJobs(P, activeKey, now, leaseMs, tokenBase, maxLen, args, fi
           leases[#leases + 1] = id
           -- What derivedEvents would read, known from the record just read and written.
           local known = { at.createdAt and record[at.createdAt], at.delayMs and record[at.delayMs], startedAt, attempt, 'active' }
-          addLifecycleEvent(P, id, maxLen, 'active', '{"attempt":' .. attempt .. '}', known)
+          local hints = { at.ns and record[at.ns], at.lsn and record[at.lsn] }
+          addLifecycleEvent(P, id, maxLen, 'active', '{"attempt":' .. attempt .. '}', known, nil, hints)
           record[at.state] = 'active'
           patchField(record, at, 'attempt', attempt)
           patchField(record, at, 'startedAt', startedAt)

@@ -8,8 +8,9 @@
 
   Job hash fields: id name data state attempt attempts priority seq createdAt [owner backoff
   timeoutMs watchClient startedAt finishedAt token progress result error cancelReason
-  cancelRequested]. `token` is only meaningful while state = 'active' (every fenced script
-  checks both), so it is never deleted, just overwritten by the next claim.
+  cancelRequested ns lsn]. `token` is only meaningful while state = 'active' (every fenced script
+  checks both), so it is never deleted, just overwritten by the next claim. `ns` and `lsn` are hints
+  for the hot paths (lazy streams and listened jobs, below).
 ]]
 
 local TERMINAL = { completed = true, failed = true, cancelled = true }
@@ -170,6 +171,8 @@ local function materializeEvents(P, id, maxLen)
   local eventsKey = P .. 'events:' .. id
   if redis.call('EXISTS', eventsKey) == 1 then return end
   local events = derivedEvents(P, id)
+  -- The job is getting a stream (its caller appends next): the record stops saying it has none.
+  redis.call('HDEL', P .. 'job:' .. id, 'ns')
   for _, e in ipairs(events) do
     if e[3] then
       redis.call('XADD', eventsKey, 'MAXLEN', '~', maxLen, e[1], 't', e[2], 'd', e[3])
@@ -189,6 +192,16 @@ local function addEvent(P, id, maxLen, eventType, data)
   return appendEvent(P, id, maxLen, eventType, data)
 end
 
+--[[ Hints a hot path reads from the record it reads anyway, to save a command per event:
+  - `ns` = '1': the job has no stream. Written by createJob; materializeEvents deletes it as it
+    creates the stream (all streams are created there), so `ns` implies no stream. Without it
+    (a record written before the hint existed, or a job with a stream) the stream is looked up.
+  - `lsn` = '1': someone follows the job's events live. Set by the history read of a live
+    subscription (read-events-2), which subscribes to the job's channel first and reads the history
+    in the same script that sets the hint: an event written before that read is in the history,
+    one written after it sees the hint and is published. A lifecycle event of a job without the
+    hint is not published on the job's channel (nobody hears it); queue events still are. ]]
+
 --[[ A lifecycle event of the first run (queued, active, completed/failed/cancelled), called after
   the script wrote the transition to the record. With a stream (the job's history is more than its
   record), appended; without one, only announced, with the derived id and data, so live
@@ -196,15 +209,19 @@ end
   `known`: the record's DERIVED_FIELDS after the transition, when the caller has them (see derivedEvents);
   `created`: the job is being created, so it has no stream: 'given' for an id the caller chose
   (someone may follow it already), 'generated' for a random id made for this add (nobody can
-  know it yet, so its channel has no subscriber and is not published to). ]]
-local function addLifecycleEvent(P, id, maxLen, eventType, data, known, created)
-  if not created and redis.call('EXISTS', P .. 'events:' .. id) == 1 then
+  know it yet, so its channel has no subscriber and is not published to).
+  `hints`: the record's `ns` and `lsn` (HGETALL/HMGET values, false when absent) when the caller
+  read them; nil when it did not (then the stream is looked up and the event published). ]]
+local function addLifecycleEvent(P, id, maxLen, eventType, data, known, created, hints)
+  local noStream = created or (hints and hints[1] == '1')
+  if not noStream and redis.call('EXISTS', P .. 'events:' .. id) == 1 then
     return appendEvent(P, id, maxLen, eventType, data), true
   end
   local events = derivedEvents(P, id, known)
   local last = events[#events]
   if last and last[2] == eventType then
-    if created ~= 'generated' then publishEvent(P, id, last[1], eventType, last[3]) end
+    local unheard = created == 'generated' or (hints and hints[2] ~= '1')
+    if not unheard then publishEvent(P, id, last[1], eventType, last[3]) end
     publishQueueEvent(P, id, last[1], eventType, last[3])
     return last[1], false
   end
@@ -276,8 +293,8 @@ end
   `batch`: a list when the caller finishes several jobs of one state at one `now`: the job's id is
   appended to it, and the index updates (ZREM active, ZADD to the finished zset, the retention trim) are
   then made once for all by flushFinishBatch, instead of three calls per job.
-  `firstRun`: { createdAt, delayMs, startedAt, attempt } as the caller read them (hot paths), so the
-  terminal event's derivation needs no read of the record. ]]
+  `firstRun`: { createdAt, delayMs, startedAt, attempt, ns, lsn } as the caller read them (hot paths), so
+  the terminal event's derivation needs no read of the record (ns, lsn: see addLifecycleEvent). ]]
 local function trimFinished(P, state, now, retentionMs)
   redis.call('ZREMRANGEBYSCORE', P .. state, '-inf', '(' .. string.format('%.0f', tonumber(now) - tonumber(retentionMs)))
 end
@@ -313,7 +330,8 @@ local function finishJob(P, id, state, now, maxLen, retentionMs, eventData, extr
   redis.call('HSET', jobKey, unpack(fields))
   if hasCancel ~= false then redis.call('HDEL', jobKey, 'cancelRequested') end
   -- After the record: a job without a stream derives its terminal event from these fields.
-  local _, streamed = addLifecycleEvent(P, id, maxLen, state, eventData, known)
+  local hints = firstRun and { firstRun[5], firstRun[6] }
+  local _, streamed = addLifecycleEvent(P, id, maxLen, state, eventData, known, nil, hints)
   redis.call('PEXPIRE', jobKey, retentionMs)
   if streamed then redis.call('PEXPIRE', P .. 'events:' .. id, retentionMs) end
   if watched ~= false then redis.call('ZREM', P .. 'clients', id) end

@@ -22,7 +22,7 @@ local function completeJobs(P, now, maxLen, retentionMs, args, first, last)
   for i = first, last, 3 do
     local id, token, result = args[i], args[i + 1], args[i + 2]
     local rec = redis.call('HMGET', P .. 'job:' .. id, 'token', 'state', 'cancelRequested', 'watchClient', 'name', 'gc',
-      'createdAt', 'delayMs', 'startedAt', 'attempt')
+      'createdAt', 'delayMs', 'startedAt', 'attempt', 'ns', 'lsn')
     if rec[1] ~= token or rec[2] ~= 'active' then
       out[#out + 1] = 0
     elseif rec[3] then
@@ -33,7 +33,7 @@ local function completeJobs(P, now, maxLen, retentionMs, args, first, last)
       leaveRunning(P, id, rec[5], rec[6])
       -- The result is JSON already: embed it rather than decode and re-encode it.
       finishJob(P, id, 'completed', now, maxLen, retentionMs, '{"result":' .. result .. '}',
-        { 'result', result }, false, rec[4] ~= false, batch, { rec[7], rec[8], rec[9], rec[10] })
+        { 'result', result }, false, rec[4] ~= false, batch, { rec[7], rec[8], rec[9], rec[10], rec[11], rec[12] })
       out[#out + 1] = 1
     end
   end
