@@ -157,4 +157,21 @@ describe('Redis lazy event streams', () => {
     expect(all.map((e) => e.type)).toEqual(['queued', 'active', 'progress', 'completed']);
     expectIncreasing(all);
   });
+
+  it('derives ids from time fields that are not plain millisecond strings as whole, non-negative milliseconds', async () => {
+    // The scripts use a plain decimal time as it is (no number conversion); others are converted.
+    const [job] = await b.add([spec('odd-times', undefined, 1_700_000_000_000)]);
+    const cases: Array<[createdAt: string, startedAt: string, ids: string[]]> = [
+      ['1700000000123', '1700000000456', ['1700000000123-0', '1700000000456-0']],
+      ['01700000000123', '1700000000123.9', ['1700000000123-0', '1700000000123-1']],
+      ['1700000000999', '1700000000100', ['1700000000999-0', '1700000000999-1']],
+      ['-5', 'not a time', ['0-1', '0-2']],
+      ['99', '100', ['99-0', '100-0']],
+      ['100', '99', ['100-0', '100-1']],
+    ];
+    for (const [createdAt, startedAt, ids] of cases) {
+      await admin.hset(b.keys.job(job.id), 'createdAt', createdAt, 'startedAt', startedAt, 'attempt', '1');
+      expect((await history(job.id)).map((e) => e.id)).toEqual(ids);
+    }
+  });
 });

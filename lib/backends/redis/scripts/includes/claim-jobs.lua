@@ -36,6 +36,9 @@
   (lazy streams, common.lua), and published on the channel evc:<id>.
 ]]
 
+-- The attempt after the record's, for the usual ones without a number conversion (see msString in common).
+local NEXT_ATTEMPT = { ['0'] = '1', ['1'] = '2', ['2'] = '3', ['3'] = '4', ['4'] = '5' }
+
 -- How long a rate window is kept past perMs after its newest start (see the PEXPIRE below).
 local RATE_WINDOW_GRACE_MS = 60000
 
@@ -111,7 +114,8 @@ local function claimJobs(P, activeKey, now, leaseMs, tokenBase, maxLen, args, fi
         if at.state and record[at.state] == 'waiting' then
           claimed = claimed + 1
           local token = tokenBase .. '.' .. claimed
-          local attempt = tostring((tonumber(at.attempt and record[at.attempt]) or 0) + 1)
+          local previous = at.attempt and record[at.attempt]
+          local attempt = NEXT_ATTEMPT[previous] or tostring((tonumber(previous) or 0) + 1)
           if runningKey then
             redis.call('HSET', jobKey, 'state', 'active', 'attempt', attempt, 'startedAt', startedAt, 'token', token, 'gc', '1')
             redis.call('SADD', runningKey, id)
@@ -161,7 +165,7 @@ local function claimJobs(P, activeKey, now, leaseMs, tokenBase, maxLen, args, fi
     end
 
     if not paused then
-      local soonest = redis.call('ZRANGE', delayedKey, 0, 0, 'WITHSCORES')
+      local soonest = redis.call('ZRANGE', delayedKey, '0', '0', 'WITHSCORES')
       if soonest[2] then dueAt(tonumber(soonest[2])) end
     end
   end

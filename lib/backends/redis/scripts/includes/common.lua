@@ -130,11 +130,26 @@ end
   appends with XADD '*', which never goes below the last id. Invariant: a job without a stream
   has had exactly derivedEvents(record). ]]
 
--- Event ids as { ms, seq }: the next one after `prev` at time `at` (at-0 when later, else prev's
--- ms with seq + 1, as XADD '*' does when the clock is behind).
+--[[ A time field as whole milliseconds, in decimal without leading zeros. The scripts write times
+  so (they come from Date.now() via ARGV), and such a string is used as it is: converting it to a
+  number and back costs Redis a strtod and a sprintf, several per job on the hot path. Anything else
+  (a damaged or hand-edited field) is converted, floored, and clamped at 0. ]]
+local function msString(at)
+  if type(at) == 'string' and string.find(at, '^[1-9]%d*$') then return at end
+  return string.format('%.0f', math.max(0, math.floor(num(at, 0))))
+end
+
+-- a > b, for two msString values (decimal strings without leading zeros).
+local function msAfter(a, b)
+  if #a ~= #b then return #a > #b end
+  return a > b
+end
+
+-- Event ids as { ms, seq } (ms an msString): the next one after `prev` at time `at` (at-0 when
+-- later, else prev's ms with seq + 1, as XADD '*' does when the clock is behind).
 local function nextEventId(prev, at)
-  local ms = math.floor(num(at, 0))
-  if ms > prev[1] then return { ms, 0 } end
+  local ms = msString(at)
+  if msAfter(ms, prev[1]) then return { ms, 0 } end
   return { prev[1], prev[2] + 1 }
 end
 
@@ -147,11 +162,11 @@ local DERIVED_INDEX = { result = 7, error = 8, cancelReason = 9 }
 -- `r`: the record's DERIVED_FIELDS, in that order, when the caller knows them (saves the read).
 local function derivedEvents(P, id, r)
   r = r or redis.call('HMGET', P .. 'job:' .. id, unpack(DERIVED_FIELDS))
-  local events, prev = {}, { 0, 0 }
+  local events, prev = {}, { '0', 0 }
   if not r[5] then return events end
   local function derive(at, eventType, data)
     prev = nextEventId(prev, at)
-    events[#events + 1] = { string.format('%.0f', prev[1]) .. '-' .. prev[2], eventType, data }
+    events[#events + 1] = { prev[1] .. (prev[2] == 0 and '-0' or '-' .. prev[2]), eventType, data }
   end
   derive(r[1], 'queued', r[2] and ('{"delayMs":' .. r[2] .. '}') or false)
   if r[3] then derive(r[3], 'active', '{"attempt":' .. (r[4] or '1') .. '}') end
@@ -265,7 +280,7 @@ end
 -- earlier queues ahead of one that became ready later, even while every worker was busy.
 local function promoteDue(P, name, now)
   local delayedKey = P .. 'delayed:' .. name
-  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', 0, 1000)
+  local due = redis.call('ZRANGEBYSCORE', delayedKey, '-inf', now, 'LIMIT', '0', '1000')
   if #due == 0 then return end
   local seq = reservePositions(P, #due)
   for n, id in ipairs(due) do

@@ -35,7 +35,7 @@ local function createJob(P, maxLen, seq, replaced, args, base)
   end
   -- `ns`: a new job has no stream (see addLifecycleEvent's hints).
   local fields = {
-    'id', id, 'name', name, 'data', args[base + 2], 'state', state, 'attempt', 0,
+    'id', id, 'name', name, 'data', args[base + 2], 'state', state, 'attempt', '0',
     'attempts', args[base + 4], 'priority', priority, 'createdAt', createdAt, 'ns', '1',
   }
   -- A delayed job gets its queue position when it becomes due (claim promotes it).
