@@ -134,8 +134,13 @@ end
   so (they come from Date.now() via ARGV), and such a string is used as it is: converting it to a
   number and back costs Redis a strtod and a sprintf, several per job on the hot path. Anything else
   (a damaged or hand-edited field) is converted, floored, and clamped at 0. ]]
+local plainMs = {} -- strings already found plain in this script call (a batch shares its times)
 local function msString(at)
-  if type(at) == 'string' and string.find(at, '^[1-9]%d*$') then return at end
+  if plainMs[at] then return at end
+  if type(at) == 'string' and string.find(at, '^[1-9]%d*$') then
+    plainMs[at] = true
+    return at
+  end
   return string.format('%.0f', math.max(0, math.floor(num(at, 0))))
 end
 
@@ -145,38 +150,56 @@ local function msAfter(a, b)
   return a > b
 end
 
--- Event ids as { ms, seq } (ms an msString): the next one after `prev` at time `at` (at-0 when
--- later, else prev's ms with seq + 1, as XADD '*' does when the clock is behind).
-local function nextEventId(prev, at)
-  local ms = msString(at)
-  if msAfter(ms, prev[1]) then return { ms, 0 } end
-  return { prev[1], prev[2] + 1 }
-end
-
 local DERIVED_FIELDS = { 'createdAt', 'delayMs', 'startedAt', 'attempt', 'state', 'finishedAt', 'result', 'error', 'cancelReason' }
 -- Where a terminal transition's own field goes in DERIVED_FIELDS (see finishJob).
 local DERIVED_INDEX = { result = 7, error = 8, cancelReason = 9 }
 
--- The events of job `id` while it has no stream, from its record: { { eventId, type, data or false }, ... }.
--- The data strings are built exactly as the scripts that wrote these transitions build them.
--- `r`: the record's DERIVED_FIELDS, in that order, when the caller knows them (saves the read).
-local function derivedEvents(P, id, r)
+-- The data of a derived event, built exactly as the script that wrote its transition builds it.
+local function derivedData(r, eventType)
+  if eventType == 'queued' then return r[2] and ('{"delayMs":' .. r[2] .. '}') or false end
+  if eventType == 'active' then return '{"attempt":' .. (r[4] or '1') .. '}' end
+  if eventType == 'completed' then return '{"result":' .. (r[7] or 'null') .. '}' end
+  if eventType == 'failed' then return cjson.encode({ error = r[8] }) end
+  return cjson.encode({ reason = r[9] })
+end
+
+local DERIVED_STEPS = { 'queued', 'active', 'terminal' }
+
+--[[ The events of job `id` while it has no stream, from its record: { { eventId, type, data or false }, ... }:
+  queued (createdAt), active (startedAt, when set), then the terminal state (finishedAt). Each id is
+  the event's time, or the previous id's with its sequence + 1 when that time is not later (as XADD
+  '*' does when the clock is behind), so ids increase whatever the clocks of producer and worker.
+  `r`: the record's DERIVED_FIELDS, in that order, when the caller knows them (saves the read).
+  `lastOnly`: only the last event (the hot paths announce just that one): no data or table is built
+  for the others. ]]
+local function derivedEvents(P, id, r, lastOnly)
   r = r or redis.call('HMGET', P .. 'job:' .. id, unpack(DERIVED_FIELDS))
-  local events, prev = {}, { '0', 0 }
+  local events = {}
   if not r[5] then return events end
-  local function derive(at, eventType, data)
-    prev = nextEventId(prev, at)
-    events[#events + 1] = { prev[1] .. (prev[2] == 0 and '-0' or '-' .. prev[2]), eventType, data }
+  local ms, seq, lastType = '0', 0, nil
+  for step = 1, 3 do
+    local eventType, at, happened = DERIVED_STEPS[step], nil, true
+    if step == 1 then
+      at = r[1]
+    elseif step == 2 then
+      at, happened = r[3], r[3] ~= false and r[3] ~= nil
+    else
+      eventType, at, happened = r[5], r[6], TERMINAL[r[5]] == true
+    end
+    if happened then
+      local next = msString(at)
+      if msAfter(next, ms) then
+        ms, seq = next, 0
+      else
+        seq = seq + 1
+      end
+      lastType = eventType
+      if not lastOnly then
+        events[#events + 1] = { ms .. (seq == 0 and '-0' or '-' .. seq), eventType, derivedData(r, eventType) }
+      end
+    end
   end
-  derive(r[1], 'queued', r[2] and ('{"delayMs":' .. r[2] .. '}') or false)
-  if r[3] then derive(r[3], 'active', '{"attempt":' .. (r[4] or '1') .. '}') end
-  if r[5] == 'completed' then
-    derive(r[6], 'completed', '{"result":' .. (r[7] or 'null') .. '}')
-  elseif r[5] == 'failed' then
-    derive(r[6], 'failed', cjson.encode({ error = r[8] }))
-  elseif r[5] == 'cancelled' then
-    derive(r[6], 'cancelled', cjson.encode({ reason = r[9] }))
-  end
+  if lastOnly then events[1] = { ms .. (seq == 0 and '-0' or '-' .. seq), lastType, derivedData(r, lastType) } end
   return events
 end
 
@@ -232,8 +255,7 @@ local function addLifecycleEvent(P, id, maxLen, eventType, data, known, created,
   if not noStream and redis.call('EXISTS', P .. 'events:' .. id) == 1 then
     return appendEvent(P, id, maxLen, eventType, data), true
   end
-  local events = derivedEvents(P, id, known)
-  local last = events[#events]
+  local last = derivedEvents(P, id, known, true)[1]
   if last and last[2] == eventType then
     local unheard = created == 'generated' or (hints and hints[2] ~= '1')
     if not unheard then publishEvent(P, id, last[1], eventType, last[3]) end
