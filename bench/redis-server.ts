@@ -19,16 +19,24 @@ export interface BenchRedis {
  */
 // (An asynchronous list's stdin is /dev/null in sh: the pipe is handed over as fd 3.)
 const WRAPPER =
-  'exec 3<&0; redis-server "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill $pid 2>/dev/null) & exec 3<&-; wait $pid';
+  'exec 3<&0; "$@" </dev/null & pid=$!; (cat <&3 >/dev/null; kill $pid 2>/dev/null) & exec 3<&-; wait $pid';
 
 export async function startRedisServer(): Promise<BenchRedis> {
   return spawnRedisServer(await freePort());
 }
 
-/** A private redis-server on `port`, with `extraArgs` (e.g. cluster mode), as {@link startRedisServer} describes. */
-export async function spawnRedisServer(port: number, extraArgs: string[] = []): Promise<BenchRedis> {
+/**
+ * A private redis-server on `port`, with `extraArgs` (e.g. cluster mode), as {@link startRedisServer}
+ * describes. `launcher`: a command that runs the server (e.g. valgrind and its options).
+ */
+export async function spawnRedisServer(
+  port: number,
+  extraArgs: string[] = [],
+  launcher: string[] = [],
+  startTimeoutMs = 10_000,
+): Promise<BenchRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'jq-bench-redis-'));
-  const args = [...privateRedisServerArgs(port, dir), ...extraArgs];
+  const args = [...launcher, 'redis-server', ...privateRedisServerArgs(port, dir), ...extraArgs];
   const child: ChildProcess = spawn('sh', ['-c', WRAPPER, 'sh', ...args], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -49,7 +57,7 @@ export async function spawnRedisServer(port: number, extraArgs: string[] = []): 
   });
   early.catch(() => undefined);
   try {
-    await Promise.race([waitForPing(port, 10_000), early]);
+    await Promise.race([waitForPing(port, startTimeoutMs), early]);
   } catch (err) {
     kill();
     throw err;
