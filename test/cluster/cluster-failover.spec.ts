@@ -3,6 +3,7 @@ import { QueueProcess } from '../support/queue-process';
 import type { ChildReport } from '../support/queue-process.protocol';
 import { eventually } from '../support/deferred';
 import { RedisClusterHandle, startRedisCluster } from '../support/redis-cluster';
+import { RedisShardRouter } from '../../lib/backends/redis/redis-shard-router';
 
 /**
  * SIGKILL of the master that owns the queue's slot while 3 worker processes run jobs and a client
@@ -124,5 +125,94 @@ it('resumes pickup, cancels and live events after the queue master is killed; no
   );
 
   // Whole again for the suites after this one: the old master rejoins as a replica.
+  await cluster.restart(master);
+}, 120_000);
+
+it("keeps a sharded queue's other shards working while one shard's master is killed, then resumes that shard; nothing lost or completed twice", async () => {
+  const prefix = `${cluster.prefix}-sharded-failover`;
+  const shards = 3;
+  const router = new RedisShardRouter(prefix, { count: shards, pin: [] });
+  const settings = { clusterSeeds: cluster.seeds, module: { prefix, leaseMs: 6_000, shards } };
+  const workers = await Promise.all([1, 2, 3].map(() => QueueProcess.start('', { ...settings, concurrency: 4 })));
+  const client = await QueueProcess.start('', { ...settings, worker: false });
+  procs.push(...workers, client);
+
+  // A long job streaming to the client; its shard is the one whose master is killed.
+  const [streamed] = await client.send<Array<{ id: string }>>({
+    cmd: 'add',
+    jobs: [{ name: 'stream', data: { steps: 100_000, stepMs: 20 } }],
+  });
+  const killedShard = router.candidates(streamed.id)[0];
+  const shardOf = (jobId: string) => router.candidates(jobId)[0];
+  await client.send({ cmd: 'subscribe', jobId: streamed.id, stream: 's' });
+  const added = await client.send<Array<{ id: string }>>({
+    cmd: 'add',
+    jobs: Array.from({ length: JOBS }, (_, i) => ({ name: 'work', data: { ms: 30, i }, opts: { attempts: 3 } })),
+  });
+  expect(new Set(added.map((job) => shardOf(job.id))).size).toBe(shards);
+  const allReports = () => workers.flatMap((w) => w.reports);
+  await eventually(() => allReports().filter((r) => r.type === 'started').length > 50, 30_000);
+
+  const shardKey = `{${router.prefixes[killedShard]}}:x`;
+  const master = cluster.masterPortOf(shardKey);
+  const killedAt = Date.now();
+  await cluster.kill(master);
+  const startedSince = (at: number, onKilledShard: boolean) =>
+    allReports().find(
+      (r): r is Extract<ChildReport, { type: 'started' }> =>
+        r.type === 'started' && r.at > at && (shardOf(r.jobId) === killedShard) === onKilledShard,
+    );
+
+  // While the shard has no master, the jobs of the other shards go on being picked up.
+  const otherShardStart = (await eventually(() => startedSince(killedAt + 100, false), 20_000))!;
+  const promotedPort = await eventually(() => {
+    const port = cluster.masterPortOf(shardKey);
+    return port !== master && port;
+  }, 30_000);
+  const promotedAt = Date.now();
+  expect(otherShardStart.at).toBeLessThan(promotedAt);
+  // Then the killed shard's jobs are picked up again, and its live events resume, without a restart.
+  const shardStart = (await eventually(() => startedSince(promotedAt, true), 30_000))!;
+  const liveEventAt = await eventually(
+    () =>
+      client.reports.some(
+        (r) => r.type === 'event' && r.stream === 's' && Number(r.event.id.split('-')[0]) > promotedAt,
+      )
+        ? Date.now()
+        : 0,
+    30_000,
+  );
+  await eventually(
+    async () =>
+      (await Promise.all(workers.map((w) => w.send<Health>({ cmd: 'health' })))).every((h) => h.queue.status === 'up'),
+    30_000,
+  );
+  const upAt = Date.now();
+
+  const cancel = await client.send<{ result: string }>({ cmd: 'cancel', jobId: streamed.id, reason: 'after-failover' });
+  expect(cancel.result).toBe('cancelling');
+  await eventually(() => allReports().some((r) => r.type === 'aborted' && r.jobId === streamed.id), 30_000);
+
+  let counts: Record<string, number> = {};
+  await eventually(async () => {
+    counts = (await client.send<{ counts: Record<string, number> }>({ cmd: 'metrics' })).counts;
+    return counts.completed === JOBS && counts.waiting === 0 && counts.active === 0;
+  }, 60_000).catch((err: Error) => {
+    throw new Error(`${err.message}: counts ${JSON.stringify(counts)}`);
+  });
+  const histories = await Promise.all(added.map((job) => client.send<JobEvent[]>({ cmd: 'history', jobId: job.id })));
+  for (const events of histories) expect(events.filter((event) => event.type === 'completed')).toHaveLength(1);
+  const delivered = client.reports.flatMap((r) =>
+    r.type === 'event' && r.stream === 's' ? [(r.event as JobEvent).id] : [],
+  );
+  const stored = (await client.send<JobEvent[]>({ cmd: 'history', jobId: streamed.id })).map((event) => event.id);
+  expect(delivered).toEqual(stored);
+
+  console.log(
+    `sharded failover (shard ${killedShard} of ${shards}): replica promoted after ${promotedAt - killedAt} ms ` +
+      `(port ${master} → ${promotedPort}); other shards picked up a job ${otherShardStart.at - killedAt} ms after the ` +
+      `kill; the shard resumed pickup ${shardStart.at - killedAt} ms and live events ${liveEventAt - killedAt} ms ` +
+      `after the kill; health up after ${upAt - killedAt} ms`,
+  );
   await cluster.restart(master);
 }, 120_000);
