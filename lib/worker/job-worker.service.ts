@@ -7,7 +7,7 @@ import type { JobAbortedError } from '../errors/job-queue.errors';
 import { Messages } from '../errors/job-queue.messages';
 import { JobQueueProbes } from '../metrics/job-queue-probes';
 import { JobQueueTracing } from '../tracing/job-queue-tracing';
-import { EpisodeLogger } from '../utils/episode-logger';
+import { EpisodeLogger, describeError } from '../utils/episode-logger';
 import { TIMED_OUT, within } from '../utils/within';
 import { type CancelLanding, HeldCancels } from './held-cancels';
 import { AttemptOutcome, RunningJob } from './running-job';
@@ -46,6 +46,8 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
   private readonly logger = new Logger('JobWorker');
   private readonly claimErrors = new EpisodeLogger(this.logger, 'Claiming jobs');
   private readonly heartbeatErrors = new EpisodeLogger(this.logger, 'Renewing leases');
+  /** Handlers' progress and custom events that could not be written: logged once per outage, not per event. */
+  private readonly eventWriteErrors = new EpisodeLogger(this.logger, "Writing handlers' progress and custom events");
   /** Attempts whose outcome is not recorded yet (their leases are renewed), by job id. */
   private readonly running = new Map<string, RunningJob>();
   private readonly overdue = new Set<RunningJob>();
@@ -290,7 +292,11 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
         slotFreed: (r) => this.onSlotFreed(r),
         overdue: (r, reason) => this.onOverdue(r, reason),
         ended: (r, outcome) => this.onJobEnd(r, outcome),
-        wrote: (r, type) => this.hooks.notify(r.job.id, type, r.job.name),
+        wrote: (r, type) => {
+          this.eventWriteErrors.recovered();
+          this.hooks.notify(r.job.id, type, r.job.name);
+        },
+        writeFailed: (r, err) => this.eventWriteErrors.failed(new Error(`job '${r.job.id}': ${describeError(err)}`)),
       },
       this.logger,
     );

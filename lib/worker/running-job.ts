@@ -33,6 +33,8 @@ export interface RunningJobHooks {
   ended(run: RunningJob, outcome: AttemptOutcome): void;
   /** The handler's `progress` or custom event was written (for @OnJobEvent hooks). */
   wrote(run: RunningJob, type: string): void;
+  /** A `progress` or custom event could not be written (the store is unreachable): it is lost. */
+  writeFailed(run: RunningJob, err: unknown): void;
 }
 
 /**
@@ -262,7 +264,7 @@ export class RunningJob {
       // A fenced write of a lost lease wrote no event: no hook for it.
       if (await op()) this.hooks.wrote(this, type);
     } catch (err) {
-      this.logger.warn(`Event write for job '${this.job.id}' failed: ${describeError(err)}`);
+      this.hooks.writeFailed(this, err);
     }
   }
 }
