@@ -27,9 +27,10 @@
   Names without these limits pay one EXISTS on `paused` per call, nothing per name.
 
   Returns { nextDueAt, id1, record1, id2, record2, ... }: nextDueAt is the earliest due time
-  among the delayed jobs of the unpaused names and the rate windows that hold jobs back ('' when
-  none); each record is the claimed job's HGETALL (it carries `token`, and `cancelRequested` when
-  a cancel raced the claim).
+  among the delayed jobs of the unpaused names that got fewer jobs than they asked for (one that got
+  all may have more waiting: its caller claims again rather than wait, and that claim reports it)
+  and the rate windows that hold jobs back ('' when none); each record is the claimed job's HGETALL
+  (it carries `token`, and `cancelRequested` when a cancel raced the claim).
 
   Events: `active` {attempt} per claimed job.
   Events are appended to events:<id>, or derived from the record while the job has no stream
@@ -80,6 +81,7 @@ local function claimJobs(P, activeKey, now, leaseMs, tokenBase, maxLen, args, fi
 
     promoteDue(P, name, now)
 
+    local got = 0
     if paused then
       if max > 0 then redis.call('DEL', P .. 'wake:' .. name) end
     elseif max > 0 then
@@ -113,6 +115,7 @@ local function claimJobs(P, activeKey, now, leaseMs, tokenBase, maxLen, args, fi
         -- A waiting record that is otherwise unreadable is still claimed: the caller fails it visibly.
         if at.state and record[at.state] == 'waiting' then
           claimed = claimed + 1
+          got = got + 1
           local token = tokenBase .. '.' .. claimed
           local previous = at.attempt and record[at.attempt]
           local attempt = NEXT_ATTEMPT[previous] or tostring((tonumber(previous) or 0) + 1)
@@ -157,14 +160,15 @@ local function claimJobs(P, activeKey, now, leaseMs, tokenBase, maxLen, args, fi
             dueAt(tonumber(redis.call('ZRANGE', rateKey, count - rateMax, count - rateMax, 'WITHSCORES')[2]) + ratePerMs)
           end
         end
-      elseif not forgetNameIfIdle(P, name) and redis.call('EXISTS', waitingKey) == 0 then
+      elseif redis.call('EXISTS', waitingKey) == 0 and not forgetNameIfIdle(P, name) then
         -- Nothing left to claim: stale markers must not wake idle workers. With no delayed job either,
-        -- the name leaves `names` too (the next add registers it again).
+        -- the name leaves `names` too (the next add registers it again). (Checked in this order: with a
+        -- backlog, one EXISTS is the whole cost.)
         redis.call('DEL', P .. 'wake:' .. name)
       end
     end
 
-    if not paused then
+    if not paused and (max == 0 or got < max) then
       local soonest = redis.call('ZRANGE', delayedKey, '0', '0', 'WITHSCORES')
       if soonest[2] then dueAt(tonumber(soonest[2])) end
     end
