@@ -103,8 +103,14 @@ export class RedisBackend implements QueueBackend {
   readonly tokenPrefix = randomBytes(9).toString('base64url');
   private tokenCounter = 0;
   private readonly corruptLogged = new Set<string>();
+  /**
+   * At most 32 add() calls per script call: with more adds in flight than that, two or more calls are
+   * on their way at once, so Redis runs one while this process handles the other's reply (one call
+   * for all would make them take turns). 64 adds in flight, alternating runs: 26–35k adds/s with 256
+   * per call, 42–46k with 32.
+   */
   private readonly adds = new MicroBatcher((calls: NewJob[][]) => this.addBatch(calls), {
-    maxItems: 256,
+    maxItems: 32,
     maxSize: 1024 * 1024,
     sizeOf: (jobs) => jobs.reduce((sum, spec) => sum + spec.dataJson.length, 0),
   });
