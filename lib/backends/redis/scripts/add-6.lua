@@ -86,6 +86,8 @@ local seq = 0
 if newCount > 0 then seq = redis.call('INCRBY', KEYS[1], newCount) - newCount end
 local namesAdded = {}
 local out = {}
+-- Several new jobs: their waiting entries and wake markers go in one call per name.
+local batch = newCount > 1 and newCreateBatch() or nil
 for i = 0, count - 1 do
   local base = 4 + i * STRIDE
   local id = ARGV[base]
@@ -93,7 +95,7 @@ for i = 0, count - 1 do
   if isNew[i] ~= nil then
     local name = ARGV[base + 1]
     seq = seq + 1
-    createJob(P, maxLen, seq, isNew[i], ARGV, base)
+    createJob(P, maxLen, seq, isNew[i], ARGV, base, batch)
     if not namesAdded[name] then
       namesAdded[name] = true
       redis.call('SADD', KEYS[2], name)
@@ -103,4 +105,5 @@ for i = 0, count - 1 do
     out[#out + 1] = redis.call('HGETALL', jobKey)
   end
 end
+if batch then flushCreated(P, batch) end
 return out

@@ -30,11 +30,7 @@ elseif redis.call('SISMEMBER', P .. 'names', level) == 1 then
 end
 for _, name in ipairs(names) do
   if level ~= '' or redis.call('SISMEMBER', KEYS[1], name) == 0 then
-    local markers = math.min(math.max(redis.call('ZCARD', P .. 'waiting:' .. name), 1), WAKE_CAP)
-    local key = P .. 'wake:' .. name
-    local ones = {}
-    for n = 1, markers do ones[n] = '1' end
-    if redis.call('RPUSH', key, unpack(ones)) > WAKE_CAP then redis.call('LTRIM', key, 0, WAKE_CAP - 1) end
+    pushWake(P, name, math.max(redis.call('ZCARD', P .. 'waiting:' .. name), 1))
   end
 end
 return 1

@@ -54,11 +54,20 @@ local function idOfMember(member)
   return member
 end
 
-local function pushWake(P, name)
+-- Pushes `n` wake markers (default 1; at most WAKE_CAP) on a name's wake list, in one call.
+local function pushWake(P, name, n)
   local key = P .. 'wake:' .. name
+  local length
+  if not n or n == 1 then
+    length = redis.call('RPUSH', key, '1')
+  else
+    local markers = {}
+    for i = 1, math.min(n, WAKE_CAP) do markers[i] = '1' end
+    length = redis.call('RPUSH', key, unpack(markers))
+  end
   -- One call in the common case; the trim only runs once the list is over its cap.
-  if redis.call('RPUSH', key, '1') > WAKE_CAP then
-    redis.call('LTRIM', key, 0, WAKE_CAP - 1)
+  if length > WAKE_CAP then
+    redis.call('LTRIM', key, '0', tostring(WAKE_CAP - 1))
   end
 end
 

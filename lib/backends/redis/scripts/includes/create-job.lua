@@ -7,8 +7,18 @@
   its state, '' for none, false for a generated id, which no key can hold yet), then the record, the waiting (position `seq`) or delayed zset entry, the
   watchClient registration, the `queued` event and a wake marker. The caller checked that no
   unfinished job has the id, reserved `seq` and registers the name in `names` (once per batch).
+  `batch` (newCreateBatch): collects the waiting entries and wake markers of several jobs for
+  flushCreated, which the caller runs after the last createJob of the batch.
 ]]
-local function createJob(P, maxLen, seq, replaced, args, base)
+-- A priority (an integer string from the producer) negated, as the waiting zset's score, without a
+-- number conversion (see msString in common).
+local function negatedPriority(priority)
+  if priority == '0' then return '0' end
+  if string.sub(priority, 1, 1) == '-' then return string.sub(priority, 2) end
+  return '-' .. priority
+end
+
+local function createJob(P, maxLen, seq, replaced, args, base, batch)
   local id = args[base]
   local name = args[base + 1]
   local priority = args[base + 3]
@@ -54,11 +64,38 @@ local function createJob(P, maxLen, seq, replaced, args, base)
 
   if delayMs > 0 then
     redis.call('ZADD', P .. 'delayed:' .. name, string.format('%.0f', tonumber(createdAt) + delayMs), id)
+  elseif batch then
+    local entries = batch.waiting[name]
+    if not entries then
+      entries = {}
+      batch.waiting[name] = entries
+    end
+    entries[#entries + 1] = negatedPriority(priority)
+    entries[#entries + 1] = qpos .. id
   else
-    redis.call('ZADD', P .. 'waiting:' .. name, -num(priority, 0), qpos .. id)
+    redis.call('ZADD', P .. 'waiting:' .. name, negatedPriority(priority), qpos .. id)
   end
   -- Derived from the record just written: a new job has no stream (see lazy streams in common).
   local known = { createdAt, delayField, nil, nil, state }
   addLifecycleEvent(P, id, maxLen, 'queued', false, known, replaced == false and 'generated' or 'given')
-  pushWake(P, name)
+  if batch then
+    batch.wakes[name] = (batch.wakes[name] or 0) + 1
+  else
+    pushWake(P, name)
+  end
+end
+
+-- A batch for createJob: the waiting-zset entries and wake markers of several new jobs, written by
+-- flushCreated with one ZADD and one RPUSH per name instead of one of each per job.
+local function newCreateBatch()
+  return { waiting = {}, wakes = {} }
+end
+
+local function flushCreated(P, batch)
+  for name, entries in pairs(batch.waiting) do
+    for i = 1, #entries, 2 * VARIADIC_CHUNK do
+      redis.call('ZADD', P .. 'waiting:' .. name, unpack(entries, i, math.min(i + 2 * VARIADIC_CHUNK - 1, #entries)))
+    end
+  end
+  for name, n in pairs(batch.wakes) do pushWake(P, name, n) end
 end
