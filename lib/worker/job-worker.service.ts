@@ -198,7 +198,6 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
     try {
       const batch = await this.backend.claim(requests, this.options.leaseMs);
       this.claimErrors.recovered();
-      this.unreserve(requests);
       const claimedByName = new Map<string, number>();
       for (const claimed of batch.jobs) {
         this.startJob(claimed);
@@ -213,22 +212,23 @@ export class JobWorker implements OnApplicationBootstrap, BeforeApplicationShutd
       }
       this.drainUntil(batch.nextDueAt);
     } catch (err) {
-      this.unreserve(requests);
       this.claimErrors.failed(err);
       this.backlog = false;
       for (const r of requests) this.drained.add(r.name);
       this.drainUntil(Date.now() + CLAIM_RETRY_MS);
     } finally {
+      // Once, after its jobs started (they hold the slots now): nothing reads the slots in between.
+      this.unreserve(requests);
       this.heldCancels.endClaim(claimId, (jobId) => this.running.has(jobId));
     }
   }
 
-  private drainUntil(at: number | undefined): void {
-    if (at !== undefined && (this.drainedUntil === undefined || at < this.drainedUntil)) this.drainedUntil = at;
-  }
-
   private unreserve(requests: ClaimRequest[]): void {
     for (const r of requests) this.reserved.set(r.name, (this.reserved.get(r.name) ?? 0) - r.max);
+  }
+
+  private drainUntil(at: number | undefined): void {
+    if (at !== undefined && (this.drainedUntil === undefined || at < this.drainedUntil)) this.drainedUntil = at;
   }
 
   private async waitForWork(requests: ClaimRequest[], untilAt: number | undefined): Promise<void> {
