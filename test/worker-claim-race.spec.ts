@@ -1,9 +1,8 @@
-import { Test } from '@nestjs/testing';
-import { JobAbortedError, JobCancelDispatcher, JobQueueModule, JobQueueService } from '../lib';
+import { JobAbortedError, JobCancelDispatcher, JobQueueService } from '../lib';
 import { MemoryBackend } from '../lib/backends/memory/memory.backend';
 import type { ClaimBatch, ClaimRequest } from '../lib/backends/queue-backend.interface';
-import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
+import { compileWithBackend } from './support/backend-module';
 import { ContractHandlers, HandlerProbe } from './contract/contract-handlers';
 import { Deferred } from './support/deferred';
 
@@ -26,13 +25,13 @@ describe('a cancel that arrives while the claim returning its job is in flight',
   it('is held by the worker and aborts the handler as it starts', async () => {
     const backend = new SlowClaimBackend(resolveJobQueueOptions({ cancelGraceMs: 5_000 }));
     const probe = new HandlerProbe();
-    const moduleRef = await Test.createTestingModule({
-      imports: [JobQueueModule.forRoot({ cancelGraceMs: 5_000 })],
-      providers: [{ provide: HandlerProbe, useValue: probe }, ContractHandlers],
-    })
-      .overrideProvider(JOB_QUEUE_BACKEND)
-      .useValue(backend)
-      .compile();
+    const moduleRef = await compileWithBackend(
+      backend,
+      [{ provide: HandlerProbe, useValue: probe }, ContractHandlers],
+      {
+        cancelGraceMs: 5_000,
+      },
+    );
     await moduleRef.init();
     const jobs = moduleRef.get(JobQueueService);
     const job = await jobs.add('gated', null);

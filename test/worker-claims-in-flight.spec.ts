@@ -1,10 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { JobHandler, JobQueueModule, JobQueueService } from '../lib';
+import { JobHandler, JobQueueService } from '../lib';
 import { MemoryBackend } from '../lib/backends/memory/memory.backend';
 import type { ClaimBatch, ClaimRequest } from '../lib/backends/queue-backend.interface';
-import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
+import { compileWithBackend } from './support/backend-module';
 import { type CancelLanding, HeldCancels } from '../lib/worker/held-cancels';
 import { Deferred } from './support/deferred';
 
@@ -53,13 +52,7 @@ class Handlers {
 describe('claims in flight', () => {
   it('with a backlog, sends the next claim while one is in flight, each for a share of the free slots, and runs every job once', async () => {
     const backend = new HeldClaimsBackend(resolveJobQueueOptions({}));
-    const moduleRef = await Test.createTestingModule({
-      imports: [JobQueueModule.forRoot({})],
-      providers: [Handlers],
-    })
-      .overrideProvider(JOB_QUEUE_BACKEND)
-      .useValue(backend)
-      .compile();
+    const moduleRef = await compileWithBackend(backend, [Handlers]);
     await moduleRef.init();
     const jobs = moduleRef.get(JobQueueService);
     const added = await jobs.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'work', data: i })));
@@ -103,13 +96,7 @@ class CountingBackend extends MemoryBackend {
 describe('claims without a backlog', () => {
   it('sends one claim at a time: an idle worker that wakes for one job makes one claim', async () => {
     const backend = new CountingBackend(resolveJobQueueOptions({}));
-    const moduleRef = await Test.createTestingModule({
-      imports: [JobQueueModule.forRoot({})],
-      providers: [Handlers],
-    })
-      .overrideProvider(JOB_QUEUE_BACKEND)
-      .useValue(backend)
-      .compile();
+    const moduleRef = await compileWithBackend(backend, [Handlers]);
     const firstIdle = backend.nextIdle();
     await moduleRef.init();
     await firstIdle;

@@ -1,10 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import { JobContext, JobHandler, JobQueueModule, JobQueueService } from '../lib';
+import { JobContext, JobHandler, JobQueueService } from '../lib';
 import { MemoryBackend } from '../lib/backends/memory/memory.backend';
 import type { Lease } from '../lib/backends/queue-backend.interface';
-import { JOB_QUEUE_BACKEND } from '../lib/job-queue.constants';
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
+import { compileWithBackend } from './support/backend-module';
 
 /** A memory backend whose first `failing` progress writes fail, as while the store is unreachable. */
 class FlakyProgressBackend extends MemoryBackend {
@@ -32,10 +31,7 @@ describe("a handler's event writes that fail", () => {
     const backend = new FlakyProgressBackend(resolveJobQueueOptions({}));
     const errors = jest.spyOn(Logger.prototype, 'error').mockImplementation(() => undefined);
     const logs = jest.spyOn(Logger.prototype, 'log').mockImplementation(() => undefined);
-    const moduleRef = await Test.createTestingModule({ imports: [JobQueueModule.forRoot({})], providers: [Handlers] })
-      .overrideProvider(JOB_QUEUE_BACKEND)
-      .useValue(backend)
-      .compile();
+    const moduleRef = await compileWithBackend(backend, [Handlers]);
     await moduleRef.init();
     try {
       const jobs = moduleRef.get(JobQueueService);

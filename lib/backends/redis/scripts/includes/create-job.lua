@@ -11,7 +11,8 @@
   flushCreated, which the caller runs after the last createJob of the batch.
 ]]
 -- A priority (an integer string from the producer) negated, as the waiting zset's score, without a
--- number conversion (see msString in common).
+-- number conversion (see msString in common). enqueueAt negates a record's priority with num()
+-- instead: a stored record may be damaged, a producer's argument is validated.
 local function negatedPriority(priority)
   if priority == '0' then return '0' end
   if string.sub(priority, 1, 1) == '-' then return string.sub(priority, 2) end
