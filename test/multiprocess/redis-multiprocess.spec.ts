@@ -1,12 +1,11 @@
 import type { Job, JobEvent } from '../../lib';
-import { QueueProcess, QueueProcessSettings } from '../support/queue-process';
+import { QueueProcess, QueueProcessSettings, reportsSoFar } from '../support/queue-process';
 import type { ChildReport } from '../support/queue-process.protocol';
 import { useProcessCluster } from '../support/process-cluster';
 
 jest.setTimeout(120_000);
 
 type Started = Extract<ChildReport, { type: 'started' }>;
-type Ended = Extract<ChildReport, { type: 'ended' }>;
 
 describe('Redis backend across real processes', () => {
   const cluster = useProcessCluster({ cancelGraceMs: 300, drainTimeoutMs: 2_000 });
@@ -37,18 +36,20 @@ describe('Redis backend across real processes', () => {
     });
     expect(new Set(added.map((j) => j.id)).size).toBe(1000);
     // Wait for every job to be finished, through any process.
-    await Promise.all(added.map((job) => waitFinished(a, job.id)));
-    const starts = [a, b, c].flatMap((p) => p.reports.filter((r): r is Started => r.type === 'started'));
-    const ends = [a, b, c].flatMap((p) => p.reports.filter((r): r is Ended => r.type === 'ended'));
+    const finished = await Promise.all(added.map((job) => waitFinished(a, job.id)));
+    expect(finished.filter((job) => job.state !== 'completed')).toEqual([]);
+    const metrics = await Promise.all(
+      [a, b, c].map((p) => p.send<{ worker: { outcomes: { completed: number } } }>({ cmd: 'metrics' })),
+    );
+    expect(metrics.reduce((sum, m) => sum + m.worker.outcomes.completed, 0)).toBe(1000);
+    // a's replies can overtake b's and c's reports: collect them after a round trip to each.
+    const starts = await reportsSoFar([a, b, c], 'started');
+    const ends = await reportsSoFar([a, b, c], 'ended');
     expect(starts).toHaveLength(1000);
     expect(ends).toHaveLength(1000);
     expect(new Set(starts.map((s) => s.jobId)).size).toBe(1000);
     const workers = new Set(starts.map((s) => s.pid));
     expect(workers.size).toBeGreaterThanOrEqual(2);
-    const metrics = await Promise.all(
-      [a, b, c].map((p) => p.send<{ worker: { outcomes: { completed: number } } }>({ cmd: 'metrics' })),
-    );
-    expect(metrics.reduce((sum, m) => sum + m.worker.outcomes.completed, 0)).toBe(1000);
   });
 
   it('streams a job running in B from C with its full ordered history, and resumes after a disconnect without gaps or duplicates', async () => {
@@ -105,7 +106,7 @@ describe('Redis backend across real processes', () => {
     // The worker starts after the backlog exists, so it sees all three at once.
     const [worker] = await startProcesses(1, { concurrency: 1 }, a.prefix);
     await waitFinished(a, 'low');
-    const order = worker.reports.filter((r): r is Started => r.type === 'started').map((r) => r.jobId);
+    const order = (await reportsSoFar([worker], 'started')).map((r) => r.jobId);
     expect(order).toEqual(['high', 'same-id', 'low']);
 
     const [delayed] = await b.send<Job[]>({ cmd: 'add', jobs: [{ name: 'work', data: {}, opts: { delayMs: 500 } }] });

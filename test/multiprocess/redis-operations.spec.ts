@@ -1,6 +1,6 @@
 import type { Job } from '../../lib';
 import { elapse } from '../support/deferred';
-import type { QueueProcess } from '../support/queue-process';
+import { QueueProcess, reportsSoFar } from '../support/queue-process';
 import type { ChildReport } from '../support/queue-process.protocol';
 import { useProcessCluster } from '../support/process-cluster';
 
@@ -16,8 +16,6 @@ describe('pause, rate limits and global concurrency across real processes', () =
     proc.send<Job[]>({ cmd: 'add', jobs: Array.from({ length: count }, () => ({ name, data })) });
   const finished = (proc: QueueProcess, jobs: Job[]) =>
     Promise.all(jobs.map((job) => proc.send<Job>({ cmd: 'waitFor', jobId: job.id })));
-  const reportsOf = <T extends ChildReport['type']>(procs: QueueProcess[], type: T) =>
-    procs.flatMap((p) => p.reports.filter((r): r is Extract<ChildReport, { type: T }> => r.type === type));
 
   it('rateLimit and globalConcurrency hold over three processes: starts per window never exceed max, running never exceeds the limit', async () => {
     const rateLimit = { max: 3, perMs: 250 };
@@ -40,8 +38,8 @@ describe('pause, rate limits and global concurrency across real processes', () =
     }
 
     const cappedIds = new Set(capped.map((job) => job.id));
-    const cappedStarts = reportsOf(procs, 'started').filter((r) => cappedIds.has(r.jobId));
-    const cappedEnds = reportsOf(procs, 'ended').filter((r) => cappedIds.has(r.jobId));
+    const cappedStarts = (await reportsSoFar(procs, 'started')).filter((r) => cappedIds.has(r.jobId));
+    const cappedEnds = (await reportsSoFar(procs, 'ended')).filter((r) => cappedIds.has(r.jobId));
     expect(cappedStarts).toHaveLength(30);
     expect(maxOverlap(cappedStarts, cappedEnds)).toBeLessThanOrEqual(3);
   });
@@ -53,7 +51,7 @@ describe('pause, rate limits and global concurrency across real processes', () =
     expect(await b.send<boolean>({ cmd: 'isPaused' })).toBe(false);
     const jobs = await add(c, 'work', 6);
     await elapse(300); // the subject is that nothing starts while paused
-    expect(reportsOf([a, b, c], 'started')).toHaveLength(0);
+    expect(await reportsSoFar([a, b, c], 'started')).toHaveLength(0);
     const health = await b.send<Record<string, { paused: unknown }>>({ cmd: 'health' });
     expect(health.queue.paused).toEqual({ queue: false, names: ['work'] });
     expect((await c.send<{ paused: unknown }>({ cmd: 'metrics' })).paused).toEqual({ queue: false, names: ['work'] });
@@ -66,18 +64,16 @@ describe('pause, rate limits and global concurrency across real processes', () =
     await b.send({ cmd: 'resume', name: 'work' });
     const done = await finished(c, jobs);
     expect(done.every((job) => job.state === 'completed')).toBe(true);
-    expect(
-      reportsOf([b, c, d], 'started')
-        .map((s) => s.jobId)
-        .sort(),
-    ).toEqual(jobs.map((job) => job.id).sort());
+    expect((await reportsSoFar([b, c, d], 'started')).map((s) => s.jobId).sort()).toEqual(
+      jobs.map((job) => job.id).sort(),
+    );
 
     // The queue level holds every name the same way.
     await d.send({ cmd: 'pause' });
     expect(await c.send<boolean>({ cmd: 'isPaused', name: 'work' })).toBe(true);
     const later = await add(b, 'work', 3);
     await elapse(300); // the subject is that nothing starts while paused
-    expect(reportsOf([b, c, d], 'started')).toHaveLength(6);
+    expect(await reportsSoFar([b, c, d], 'started')).toHaveLength(6);
     await c.send({ cmd: 'resume' });
     expect((await finished(b, later)).every((job) => job.state === 'completed')).toBe(true);
   });

@@ -2,18 +2,13 @@ import type { Job, JobEvent, JobSchedule } from '../../lib';
 import { SCHEDULE_POLL_MS } from '../../lib/schedules/job-scheduler.service';
 import { elapse, eventually } from '../support/deferred';
 import { useProcessCluster } from '../support/process-cluster';
-import type { QueueProcess } from '../support/queue-process';
+import { QueueProcess, reportsSoFar } from '../support/queue-process';
 import type { ChildReport } from '../support/queue-process.protocol';
 
 jest.setTimeout(120_000);
 
-type Hook = Extract<ChildReport, { type: 'hook' }>;
-type Started = Extract<ChildReport, { type: 'started' }>;
-
 describe('schedules and @OnJobEvent hooks across real processes', () => {
   const cluster = useProcessCluster({ drainTimeoutMs: 2_000 });
-  const reportsOf = <R extends ChildReport>(procs: QueueProcess[], type: R['type']) =>
-    procs.flatMap((p) => p.reports.filter((r): r is R => r.type === type));
   const scheduleOf = async (proc: QueueProcess, id: string) =>
     (await proc.send<JobSchedule[]>({ cmd: 'schedules' })).find((s) => s.id === id);
 
@@ -46,15 +41,17 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
     expect(finished.every((job) => job.state === 'completed')).toBe(true);
 
     // Exactly one run per tick, nothing else.
-    const starts = reportsOf<Started>(procs, 'started');
+    const starts = await reportsSoFar(procs, 'started');
     expect(starts.map((s) => s.jobId).sort()).toEqual([...tickIds].sort());
 
     // Hooks: once per event across the processes; `queued` where the tick was fired, the others where the job ran.
     await eventually(
-      () => reportsOf<Hook>(procs, 'hook').filter((h) => h.event.type === 'completed').length >= limit,
+      () =>
+        procs.flatMap((p) => p.reports).filter((r) => r.type === 'hook' && r.event.type === 'completed').length >=
+        limit,
       10_000,
     );
-    const hooks = reportsOf<Hook>(procs, 'hook');
+    const hooks = await reportsSoFar(procs, 'hook');
     for (const type of ['queued', 'active', 'completed']) {
       const ofType = hooks.filter((h) => h.event.type === type);
       expect(ofType.map((h) => h.event.jobId).sort()).toEqual([...tickIds].sort());
@@ -133,10 +130,6 @@ describe('schedules and @OnJobEvent hooks across real processes', () => {
         .map((e) => e.jobId)
         .sort(),
     ).toEqual(added.map((j) => j.id).sort());
-    expect(
-      reportsOf<Started>([b], 'started')
-        .map((s) => s.jobId)
-        .sort(),
-    ).toEqual(added.map((j) => j.id).sort());
+    expect((await reportsSoFar([b], 'started')).map((s) => s.jobId).sort()).toEqual(added.map((j) => j.id).sort());
   });
 });

@@ -140,6 +140,8 @@ async function main(): Promise<void> {
           return reply(command.seq, await jobs.waitFor(command.jobId));
         case 'cancel':
           return reply(command.seq, { result: await jobs.cancel(command.jobId, command.reason), at: Date.now() });
+        case 'ping':
+          return reply(command.seq, true);
         case 'metrics':
           return reply(command.seq, await jobs.metrics());
         case 'health':

@@ -9,6 +9,8 @@ export type ChildCommand = { seq: number } & (
   | { cmd: 'history'; jobId: string }
   | { cmd: 'cancel'; jobId: string; reason?: string }
   | { cmd: 'metrics' }
+  /** Replies at once: its reply follows every report the child sent before it. */
+  | { cmd: 'ping' }
   | { cmd: 'health' }
   | { cmd: 'sweep' }
   | { cmd: 'subscribe'; jobId: string; stream: string; after?: string }

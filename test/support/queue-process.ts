@@ -87,6 +87,16 @@ export class QueueProcess extends EventEmitter {
     });
   }
 
+  /**
+   * Every report the child sent up to now. Reports of different children reach the test in no set
+   * order (one child's reply can overtake another's reports), but one child's IPC channel keeps its
+   * order: after a round trip to it, all it reported before has arrived.
+   */
+  async reportsSoFar(): Promise<ChildReport[]> {
+    await this.send({ cmd: 'ping' });
+    return this.reports;
+  }
+
   /** Resolves with the first report (past or future) matching `predicate`. */
   waitFor<R extends ChildReport>(predicate: (report: ChildReport) => report is R): Promise<R>;
   waitFor(predicate: (report: ChildReport) => boolean): Promise<ChildReport>;
@@ -123,4 +133,13 @@ export class QueueProcess extends EventEmitter {
     this.child.kill('SIGKILL');
     await this.exited;
   }
+}
+
+/** The reports of `type` the given children sent up to now (see `QueueProcess.reportsSoFar`). */
+export async function reportsSoFar<T extends ChildReport['type']>(
+  procs: QueueProcess[],
+  type: T,
+): Promise<Array<Extract<ChildReport, { type: T }>>> {
+  const all = await Promise.all(procs.map((p) => p.reportsSoFar()));
+  return all.flat().filter((r): r is Extract<ChildReport, { type: T }> => r.type === type);
 }
