@@ -66,7 +66,7 @@ export class RedisShardClaims {
     private readonly parts: readonly RedisBackend[],
     private readonly router: RedisShardRouter,
     private readonly pushBack: (wakeKey: string) => Promise<unknown>,
-    logger: RedisBackendLogger,
+    private readonly logger: RedisBackendLogger,
   ) {
     const n = parts.length;
     this.drained = Array.from({ length: n }, () => new Map());
@@ -184,10 +184,16 @@ export class RedisShardClaims {
    * leave the shard alone for SHARD_RETRY_MS (false).
    */
   private failed(shard: number, err: unknown): boolean {
-    this.errors[shard].failed(err);
     if (!isSlotMigrating(err)) {
+      this.errors[shard].failed(err);
       this.retryAt[shard] = Date.now() + SHARD_RETRY_MS;
       return false;
+    }
+    // A reshard is an operator's planned move, not a failure: said once, as information.
+    if (!this.migrating[shard]) {
+      this.logger.log(
+        `Shard ${this.parts[shard].keys.hashTag} is moving to another Redis Cluster master: its claims wait until the move ends; the other shards go on.`,
+      );
     }
     // The script calls of a migrating slot are refused before they run (see RedisScripts), and ioredis
     // retries them for a while before giving up: a claim sweep must not wait on that.
