@@ -3,13 +3,14 @@
  * unlike CPU time, the count does not move with the machine's load, so a change to the scripts can be
  * judged from one run, and the peers compared without noise.
  *
- * Per peer: a fresh redis-server under `valgrind --tool=callgrind --instr-atstart=no`; a backlog of
- * `--jobs` no-op jobs (default 3,000) added with `addBulk` while nothing is counted; then counting on
- * (`callgrind_control -i on`), a worker at concurrency 16 started (its boot is counted too, spread over
- * the jobs), every completion acknowledged, counting off. Kernel time (socket reads and writes) is not
+ * Per peer: a fresh redis-server under `valgrind --tool=callgrind --instr-atstart=no`; 500 jobs added
+ * one at a time with `add()`, counted (`callgrind_control -i on` … `-i off`, then a dump): the cost of a
+ * web request's add; the rest of `--jobs` no-op jobs (default 3,000) added with `addBulk`, not counted;
+ * then, counted again, a worker at `--concurrency` (default 16) started (its boot is counted too,
+ * spread over the jobs) until every completion is acknowledged. Kernel time (socket reads and writes) is not
  * in the count: a library that makes more round trips per job costs more than its count says.
  *
- * Usage: npm run bench:instructions [-- --jobs=5000 --peers=ours,bullmq,bee]   (needs valgrind: apt-get install valgrind)
+ * Usage: npm run bench:instructions [-- --jobs=5000 --concurrency=1 --peers=ours,bullmq,bee]   (needs valgrind: apt-get install valgrind)
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +23,8 @@ import type { Peer, PeerId } from './peers/peer';
 import { spawnRedisServer } from './redis-server';
 
 const run = promisify(execFile);
-const CONCURRENCY = 16;
+/** Adds counted one at a time (a web request's `add()`), before the backlog is added uncounted. */
+const LONE_ADDS = 500;
 /** Under valgrind Redis runs some 50 times slower: generous bounds. */
 const START_TIMEOUT_MS = 60_000;
 const PROCESS_TIMEOUT_MS = 600_000;
@@ -51,7 +53,24 @@ function totalInstructions(dir: string): number {
   return total;
 }
 
-async function measure(peerId: PeerId, jobs: number): Promise<{ label: string; perJob: number }> {
+interface Row {
+  label: string;
+  perAdd: number;
+  perJob: number;
+}
+
+/** Counts instructions (callgrind on) while `work` runs; returns the count. */
+async function counted(dumps: string, work: () => Promise<void>): Promise<number> {
+  const before = totalInstructions(dumps);
+  await run('callgrind_control', ['-i', 'on']);
+  await work();
+  await run('callgrind_control', ['-i', 'off']);
+  // Every dump holds the instructions since the previous one: the new dump is this run's count.
+  await run('callgrind_control', ['-d']);
+  return totalInstructions(dumps) - before;
+}
+
+async function measure(peerId: PeerId, jobs: number, concurrency: number): Promise<Row> {
   const dumps = mkdtempSync(join(tmpdir(), 'jq-bench-callgrind-'));
   const port = await freePort();
   const launcher = ['valgrind', '--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dumps}/out`];
@@ -62,18 +81,22 @@ async function measure(peerId: PeerId, jobs: number): Promise<{ label: string; p
     if (!peer) throw new Error(notes.join('; '));
     const queue = `instr-${peerId}`;
     const producer = await peer.producer(queue);
-    for (let i = 0; i < jobs; i += 500) {
+    // Only one callgrind runs at a time here, so its commands need no pid.
+    const lone = Math.min(LONE_ADDS, jobs);
+    const addCount = await counted(dumps, async () => {
+      for (let i = 0; i < lone; i++) await producer.add({ i });
+    });
+    for (let i = lone; i < jobs; i += 500) {
       await producer.addBulk(Array.from({ length: Math.min(500, jobs - i) }, (_, j) => ({ i: i + j })));
     }
     await producer.close();
-    // Only one callgrind runs at a time here, so the commands need no pid.
-    await run('callgrind_control', ['-i', 'on']);
-    const worker = await peer.worker(queue, CONCURRENCY, () => undefined);
-    await worker.completed(jobs, PROCESS_TIMEOUT_MS);
-    await run('callgrind_control', ['-i', 'off']);
-    await run('callgrind_control', ['-d']);
-    await worker.close();
-    return { label: peer.label, perJob: totalInstructions(dumps) / jobs };
+    let worker: Awaited<ReturnType<Peer['worker']>> | undefined;
+    const jobCount = await counted(dumps, async () => {
+      worker = await peer.worker(queue, concurrency, () => undefined);
+      await worker.completed(jobs, PROCESS_TIMEOUT_MS);
+    });
+    await worker?.close();
+    return { label: peer.label, perAdd: addCount / lone, perJob: jobCount / jobs };
   } finally {
     await redis.stop();
     rmSync(dumps, { recursive: true, force: true });
@@ -83,17 +106,24 @@ async function measure(peerId: PeerId, jobs: number): Promise<{ label: string; p
 async function main(): Promise<void> {
   await ensureValgrind();
   const jobs = Number(option('jobs', '3000'));
+  const concurrency = Number(option('concurrency', '16'));
   const peerIds = option('peers', 'ours,bullmq,bee').split(',') as PeerId[];
-  const rows: Array<{ label: string; perJob: number }> = [];
+  const rows: Row[] = [];
   for (const id of peerIds) {
     process.stderr.write(`bench:instructions: ${id}, ${jobs} jobs under callgrind ...\n`);
-    rows.push(await measure(id, jobs));
+    rows.push(await measure(id, jobs, concurrency));
   }
   const ours = rows.find((_, i) => peerIds[i] === 'ours');
-  console.log(`Redis instructions per processed job (callgrind; ${jobs} no-op jobs, concurrency ${CONCURRENCY})`);
+  const cell = (value: number, ourValue: number | undefined) =>
+    `${Math.round(value).toLocaleString('en-US').padStart(10)}${ourValue ? ` (ours/this ${(ourValue / value).toFixed(2)})` : ''}`;
+  console.log(
+    `Redis instructions (callgrind): per add() one at a time (${Math.min(LONE_ADDS, jobs)}), ` +
+      `per processed job (${jobs} no-op jobs, concurrency ${concurrency})`,
+  );
   for (const row of rows) {
-    const ratio = ours ? ` (ours / this: ${(ours.perJob / row.perJob).toFixed(2)})` : '';
-    console.log(`${row.label.padEnd(28)} ${Math.round(row.perJob).toLocaleString('en-US').padStart(10)}${ratio}`);
+    console.log(
+      `${row.label.padEnd(28)} add ${cell(row.perAdd, ours?.perAdd)}   job ${cell(row.perJob, ours?.perJob)}`,
+    );
   }
 }
 
