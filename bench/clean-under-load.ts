@@ -34,14 +34,15 @@ async function addLatencies(queue: QueueApp, stop: () => boolean): Promise<numbe
 /** Server-side durations (ms) of the clean and add script calls logged since the last SLOWLOG RESET. */
 async function scriptDurations(admin: Redis): Promise<{ clean: LatencySummary; add: LatencySummary }> {
   const scripts = loadScripts();
-  const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
-  const [clean, add] = [sha(scripts.clean.lua), sha(scripts.add.lua)];
+  // A call is FCALL <function> (Redis 7+) or EVALSHA <sha> (see RedisScripts).
+  const names = (role: 'clean' | 'add') => [
+    scripts[role].functionName,
+    createHash('sha1').update(scripts[role].lua).digest('hex'),
+  ];
   const entries = (await admin.slowlog('GET', 1_000_000)) as Array<[number, number, number, string[]]>;
-  const of = (hash: string) =>
-    entries
-      .filter(([, , , args]) => args[0]?.toLowerCase() === 'evalsha' && args[1] === hash)
-      .map(([, , us]) => us / 1000);
-  return { clean: summarize(of(clean)), add: summarize(of(add)) };
+  const of = (role: 'clean' | 'add') =>
+    entries.filter(([, , , args]) => names(role).includes(args[1])).map(([, , us]) => us / 1000);
+  return { clean: summarize(of('clean')), add: summarize(of('add')) };
 }
 
 async function main(): Promise<void> {

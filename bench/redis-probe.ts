@@ -72,7 +72,7 @@ export interface ServerCost<T> {
   value: T;
   /** Redis server CPU (used_cpu_user + used_cpu_sys), µs per job. */
   cpuUsPerJob?: number;
-  /** Redis commands per job, incl. those run inside scripts (evalsha = script calls). */
+  /** Redis commands per job, incl. those run inside scripts (fcall or evalsha = script calls). */
   commandsPerJob?: Record<string, number>;
   /**
    * Redis time per job by command, µs (commandstats usec: a script's time includes the commands it

@@ -36,10 +36,10 @@ interface MasterCost {
   port: number;
   /** Every command the server ran (those inside scripts included). */
   commands: number;
-  /** Script calls (evalsha + eval). */
+  /** Script calls (fcall + evalsha + eval). */
   scripts: number;
   cpuUsPerJob: number;
-  /** Time inside scripts per job (INFO commandstats usec of evalsha/eval), µs: most of the rest of the CPU is I/O and the event loop. */
+  /** Time inside scripts per job (INFO commandstats usec of fcall/evalsha/eval), µs: most of the rest of the CPU is I/O and the event loop. */
   scriptUsPerJob: number;
 }
 
@@ -204,9 +204,9 @@ async function phase(
     return {
       port,
       commands,
-      scripts: calls('evalsha') + calls('eval'),
+      scripts: calls('fcall') + calls('evalsha') + calls('eval'),
       cpuUsPerJob: round(((cpu - before[i].cpu) * 1e6) / JOBS),
-      scriptUsPerJob: round((usec('evalsha') + usec('eval')) / JOBS),
+      scriptUsPerJob: round((usec('fcall') + usec('evalsha') + usec('eval')) / JOBS),
     };
   });
   const busy = masters.filter((m) => m.scripts > 0);

@@ -18,7 +18,7 @@ export interface ThroughputResult {
   jobsPerSec: number;
   /** Redis server CPU (user+sys) per job: for addBulk, for processing, and both. */
   redisCpuUsPerJob?: { add?: number; process?: number; total?: number };
-  /** Redis commands per job while processing (inside scripts included; evalsha = script calls). */
+  /** Redis commands per job while processing (inside scripts included; fcall or evalsha = script calls). */
   redisCommandsPerJob?: Record<string, number>;
   /** Redis time per job by command while processing, µs (a script's time includes its commands). */
   redisCommandUsPerJob?: Record<string, number>;

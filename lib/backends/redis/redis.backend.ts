@@ -154,6 +154,7 @@ export class RedisBackend implements QueueBackend {
     this.starting ??= (async () => {
       const command = await this.connections.open();
       this.scripts = new RedisScripts(command, this.keys.migrationGuard);
+      await this.scripts.prepare();
     })().catch(async (err: unknown) => {
       this.starting = undefined;
       // Leave no reconnecting client behind, so a failed boot lets the process exit.

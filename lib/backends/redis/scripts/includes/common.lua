@@ -99,7 +99,7 @@ end
   (a TTL they refresh, see redis-queue-events.ts). The key is read once per script call, on its
   first event; with nobody listening that EXISTS is the whole cost (no HGET, no PUBLISH).
   Message: '<jobId> <name> <eventId> <type>[ <data>]' (none of the first four contains a space). ]]
-local queueEventsListened -- nil until the first event of this script call asked
+local queueEventsListened -- @per-call: nil until the first event of this call asked
 local function publishQueueEvent(P, id, eventId, eventType, data)
   if queueEventsListened == nil then
     queueEventsListened = redis.call('EXISTS', P .. 'qe') == 1
@@ -143,7 +143,7 @@ end
   so (they come from Date.now() via ARGV), and such a string is used as it is: converting it to a
   number and back costs Redis a strtod and a sprintf, several per job on the hot path. Anything else
   (a damaged or hand-edited field) is converted, floored, and clamped at 0. ]]
-local plainMs = {} -- strings already found plain in this script call (a batch shares its times)
+local plainMs = {} -- @per-call: strings already found plain in this call (a batch shares its times)
 local function msString(at)
   if plainMs[at] then return at end
   if type(at) == 'string' and string.find(at, '^[1-9]%d*$') then
