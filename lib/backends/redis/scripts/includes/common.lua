@@ -100,11 +100,14 @@ end
   first event; with nobody listening that EXISTS is the whole cost (no HGET, no PUBLISH).
   Message: '<jobId> <name> <eventId> <type>[ <data>]' (none of the first four contains a space). ]]
 local queueEventsListened -- @per-call: nil until the first event of this call asked
-local function publishQueueEvent(P, id, eventId, eventType, data)
+local function queueEventsHeard(P)
   if queueEventsListened == nil then
     queueEventsListened = redis.call('EXISTS', P .. 'qe') == 1
   end
-  if not queueEventsListened then return end
+  return queueEventsListened
+end
+local function publishQueueEvent(P, id, eventId, eventType, data)
+  if not queueEventsHeard(P) then return end
   local name = redis.call('HGET', P .. 'job:' .. id, 'name') or ''
   local message = id .. ' ' .. name .. ' ' .. eventId .. ' ' .. eventType
   if data then message = message .. ' ' .. data end
@@ -252,7 +255,8 @@ end
 --[[ A lifecycle event of the first run (queued, active, completed/failed/cancelled), called after
   the script wrote the transition to the record. With a stream (the job's history is more than its
   record), appended; without one, only announced, with the derived id and data, so live
-  subscribers and later readers agree. Returns the event id and whether the job has a stream.
+  subscribers and later readers agree. Returns the event id (nil when nothing was sent) and whether
+  the job has a stream.
   `known`: the record's DERIVED_FIELDS after the transition, when the caller has them (see derivedEvents);
   `created`: the job is being created, so it has no stream: 'given' for an id the caller chose
   (someone may follow it already), 'generated' for a random id made for this add (nobody can
@@ -260,6 +264,9 @@ end
   `hints`: the record's `ns` and `lsn` (HGETALL/HMGET values, false when absent) when the caller
   read them; nil when it did not (then the stream is looked up and the event published). ]]
 local function addLifecycleEvent(P, id, maxLen, eventType, data, known, created, hints)
+  -- A job with a generated id, just written by this call: no stream, nobody can follow it yet, and
+  -- its record describes the event. With nobody listening to the queue either, nothing is sent.
+  if created == 'generated' and not queueEventsHeard(P) then return nil, false end
   local noStream = created or (hints and hints[1] == '1')
   if not noStream and redis.call('EXISTS', P .. 'events:' .. id) == 1 then
     return appendEvent(P, id, maxLen, eventType, data), true
