@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { Job, JobEvent, JobHandler, JobQueueModule, JobQueueService } from '../lib';
 import { QUEUE_LEVEL } from '../lib/backends/pause-levels';
 import type { ClaimedJob, NewJob } from '../lib/backends/queue-backend.interface';
+import { ROTATION_MS } from '../lib/backends/redis/redis-shard-claims';
 import { PIN_SHARD, RedisShardRouter } from '../lib/backends/redis/redis-shard-router';
 import { RedisShardedBackend } from '../lib/backends/redis/redis-sharded.backend';
 import { resolveJobQueueOptions } from '../lib/job-queue.options.resolver';
@@ -196,6 +197,36 @@ describe('a queue over 3 shards on a 3-master cluster', () => {
       expect(batch.jobs.map((c) => c.job.id)).toEqual([id]);
       // Only the shard that signalled was asked; the others are drained and watched by their BLPOPs.
       expect(claimSpy.map((spy) => spy.mock.calls.length)).toEqual([0, 1, 2].map((s) => (s === shard ? 1 : 0)));
+      claimSpy.forEach((spy) => spy.mockRestore());
+    }
+  });
+
+  it('starts its claims at one shard for ROTATION_MS, so completions travel with claims, then moves to the next', async () => {
+    const backend = await shardedBackend();
+    for (const shard of [0, 1, 2])
+      await backend.add(idsOn(backend, shard, 6, `rot-${shard}`).map((id) => spec('rot', 0, id)));
+    const claimSpy = backend.parts.map((part) => jest.spyOn(part, 'claimNow'));
+    const firstShards = async () => {
+      const before = claimSpy.map((spy) => spy.mock.calls.length);
+      const batch = await backend.claim([{ name: 'rot', max: 2 }], 30_000);
+      expect(batch.jobs).toHaveLength(2);
+      return claimSpy.findIndex((spy, shard) => spy.mock.calls.length > before[shard]);
+    };
+    let now = Date.now();
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => now);
+    try {
+      const start = await firstShards();
+      // Within a period every claim starts (and, with a backlog there, ends) at the same shard...
+      expect([await firstShards(), await firstShards()]).toEqual([start, start]);
+      // ...and each period moves on to the next one, so every shard's backlog is taken in turn.
+      const later: number[] = [];
+      for (let i = 1; i <= 2; i++) {
+        now += ROTATION_MS;
+        later.push(await firstShards());
+      }
+      expect(later).toEqual([(start + 1) % 3, (start + 2) % 3]);
+    } finally {
+      clock.mockRestore();
       claimSpy.forEach((spy) => spy.mockRestore());
     }
   });
