@@ -264,16 +264,16 @@ end
   `hints`: the record's `ns` and `lsn` (HGETALL/HMGET values, false when absent) when the caller
   read them; nil when it did not (then the stream is looked up and the event published). ]]
 local function addLifecycleEvent(P, id, maxLen, eventType, data, known, created, hints)
-  -- A job with a generated id, just written by this call: no stream, nobody can follow it yet, and
-  -- its record describes the event. With nobody listening to the queue either, nothing is sent.
-  if created == 'generated' and not queueEventsHeard(P) then return nil, false end
   local noStream = created or (hints and hints[1] == '1')
   if not noStream and redis.call('EXISTS', P .. 'events:' .. id) == 1 then
     return appendEvent(P, id, maxLen, eventType, data), true
   end
+  local unheard = created == 'generated' or (hints and hints[2] ~= '1')
+  -- Nobody follows the job and nobody listens to the queue: nothing to send. With `known`, the
+  -- caller's fields end with this event's state, so the record describes it (no check needed).
+  if unheard and known and not queueEventsHeard(P) then return nil, false end
   local last = derivedEvents(P, id, known, true)[1]
   if last and last[2] == eventType then
-    local unheard = created == 'generated' or (hints and hints[2] ~= '1')
     if not unheard then publishEvent(P, id, last[1], eventType, last[3]) end
     publishQueueEvent(P, id, last[1], eventType, last[3])
     return last[1], false
