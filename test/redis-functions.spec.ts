@@ -141,4 +141,19 @@ describe('Redis functions (private redis-server)', () => {
     await roundTrip(b);
     expect((await calls()).fcall - before.fcall).toBe(3);
   });
+
+  it('runs a call a full server refuses as a function by EVALSHA, so remove() still frees memory', async () => {
+    const b = await backend();
+    const [job] = await b.add([spec('fn')]);
+    await admin.config('SET', 'maxmemory', '1'); // noeviction: FCALL of a function that may write is refused
+    try {
+      const before = await calls();
+      expect(await b.remove(job.id)).toBe('removed');
+      const after = await calls();
+      expect(after.evalsha + after.eval - before.evalsha - before.eval).toBe(1);
+    } finally {
+      await admin.config('SET', 'maxmemory', '0');
+    }
+    expect(await b.get(job.id)).toBeNull();
+  });
 });

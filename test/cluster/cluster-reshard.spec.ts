@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import type { Job, JobEvent } from '../../lib';
 import { hashSlot } from '../../lib/backends/redis/redis-keys';
+import { loadFunctionLibrary } from '../../lib/backends/redis/redis-scripts';
 import { RedisShardRouter } from '../../lib/backends/redis/redis-shard-router';
 import { QueueApp, createQueueApp } from '../contract/queue-app';
 import { Deferred, eventually } from '../support/deferred';
@@ -94,6 +95,8 @@ it('waits out a migration of the queue slot, then follows it: nothing lost or ru
   // Pickup from the new master: a job added now is claimed (its wake marker is pushed there), by
   // the function library every master got at start (FCALL, not EVALSHA).
   const fcalls = async () => Number(/cmdstat_fcall:calls=(\d+)/.exec(await target.info('commandstats'))?.[1] ?? 0);
+  const library = loadFunctionLibrary().name;
+  expect(JSON.stringify(await target.call('FUNCTION', 'LIST', 'LIBRARYNAME', library))).toContain(library);
   const fcallsBefore = await fcalls();
   const [late] = await jobs.addBulk([{ name: 'echo', data: 'late' }]);
   await eventually(async () => (await jobs.get(late.id))?.state === 'completed', 10_000);

@@ -104,24 +104,22 @@ function loadSources(): LoadedSources {
     const lua = sources.inlineIncludes(source);
     scripts[role] = { command: '', functionName: '', numberOfKeys: Number(file.slice(file.lastIndexOf('-') + 1)), lua };
   }
-  const hash = createHash('sha1');
+  // The tag hashes both forms as generated (flags and per-call resets included), then names them.
+  const nameOf = (role: ScriptName, tag: string) => `jq${role[0].toUpperCase()}${role.slice(1)}_v${tag}`;
+  const withTag = (tag: string) =>
+    sources.functionLibrary(
+      `jq_v${tag}`,
+      files.map(({ role, source }) => ({
+        name: nameOf(role, tag),
+        source,
+        flags: READ_ONLY.has(role) ? ['no-writes'] : undefined,
+      })),
+    );
+  const hash = createHash('sha1').update(withTag(''));
   for (const { role } of files) hash.update(scripts[role].lua);
   const tag = `${SCRIPT_VERSION}_${hash.digest('hex').slice(0, 12)}`;
-  for (const { role } of files) {
-    const name = `jq${role[0].toUpperCase()}${role.slice(1)}_v${tag}`;
-    scripts[role].command = name;
-    scripts[role].functionName = name;
-  }
-  const libraryName = `jq_v${tag}`;
-  const code = sources.functionLibrary(
-    libraryName,
-    files.map(({ role, source }) => ({
-      name: scripts[role].functionName,
-      source,
-      flags: READ_ONLY.has(role) ? ['no-writes'] : undefined,
-    })),
-  );
-  loaded = { scripts, library: { name: libraryName, code } };
+  for (const { role } of files) scripts[role].command = scripts[role].functionName = nameOf(role, tag);
+  loaded = { scripts, library: { name: `jq_v${tag}`, code: withTag(tag) } };
   return loaded;
 }
 
@@ -171,7 +169,7 @@ class ScriptTransport {
 
   /** Loads the library where it is missing; resolves either way (calls then use EVALSHA). */
   load(): Promise<void> {
-    if (this.unsupported) return Promise.resolve();
+    if (this.unsupported || this.useFunctions) return Promise.resolve();
     this.loading ??= this.loadEverywhere().finally(() => (this.loading = undefined));
     return this.loading;
   }
@@ -182,6 +180,9 @@ class ScriptTransport {
       try {
         return await this.client.fcall(this.functionNames[role], numberOfKeys, ...keysAndArgs);
       } catch (err) {
+        // Refused before it ran: a server at maxmemory refuses a function that may write, where a
+        // script only fails at its first write (so remove() and clean() can still free memory).
+        if (isOutOfMemory(err)) return this.evalCommands[role](...keysAndArgs);
         if (!isFunctionMissing(err)) throw err;
         // Nothing ran. This call and those until the library is back go by EVALSHA.
         this.useFunctions = false;
@@ -219,6 +220,10 @@ const transports = new WeakMap<Redis | Cluster, ScriptTransport>();
 
 function isCluster(client: Redis | Cluster): client is Cluster {
   return (client as Cluster).isCluster === true;
+}
+
+function isOutOfMemory(err: unknown): boolean {
+  return /^OOM\b/.test(describeError(err));
 }
 
 function isFunctionMissing(err: unknown): boolean {
